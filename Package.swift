@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "gwdir",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "LDAPClient", targets: ["LDAPClient"]),
+        .executable(name: "gwdir", targets: ["gwdir"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System library over libldap/liblber/libsasl2 (Debian: libldap2-dev, libsasl2-dev).
+        .systemLibrary(
+            name: "CLDAP",
+            pkgConfig: "ldap",
+            providers: [.apt(["libldap2-dev", "libsasl2-dev"])]
+        ),
+        // Variadic BER coding and pointer macros that Swift cannot call.
+        .target(name: "CLDAPShims", dependencies: ["CLDAP"]),
+        .target(name: "LDAPClient", dependencies: ["CLDAP", "CLDAPShims"], swiftSettings: strict),
+        // schema/ is the single source of the schema and slapd cn=config templates; it ships as resources.
+        .target(
+            name: "DirectorySchema",
+            path: "schema",
+            exclude: ["README.md"],
+            sources: ["swift"],
+            resources: [.copy("gwdir.schema"), .copy("gwdir.ldif"), .copy("slapd")],
+            swiftSettings: strict
+        ),
+        // Runs a throwaway or long-lived slapd from the templates (tests, `gwdir local`, benchmarks).
+        .target(name: "LocalSlapd", dependencies: ["DirectorySchema"], swiftSettings: strict),
+        .executableTarget(
+            name: "gwdir",
+            dependencies: [
+                "LDAPClient", "LocalSlapd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "LocalSlapd"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)
