@@ -539,6 +539,59 @@ rc "unit admin: deletes a plain account in scope" 0 delete "$SAM" pw-sam "uid=he
 rc "unit admin: can NOT delete an account holding an admin role (sub-unit admin carl)" 50 delete "$SAM" pw-sam "uid=carl,$SALES"
 rc "workspace admin: deletes it" 0 delete "$BOSS" pw-boss "uid=carl,$SALES"
 
+echo "--- nesting depth (generic rules cover admin groups of units up to 8 levels deep)"
+L="$ACME"; ldif=""
+for i in 1 2 3 4 5 6 7 8 9; do
+  L="ou=l$i,$L"; eval "L$i=\$L"
+  ldif+="dn: $L"$'\nobjectClass: organizationalUnit\nobjectClass: gwOrgUnit\nou: '"l$i"$'\n\n'
+done
+ldif+="$(acct "uid=lvl1,$DEV" lvl1 'L One' One L lvl1@acme.com)"$'\n\n'
+ldif+="$(acct "uid=lvl8,$DEV" lvl8 'L Eight' Eight L lvl8@acme.com)"$'\n\n'
+ldif+="$(acct "uid=lvl9,$DEV" lvl9 'L Nine' Nine L lvl9@acme.com)"$'\n\n'
+ldif+="$(acct "uid=deep8,$L8" deep8 'D Eight' Eight D deep8@acme.com)"$'\n\n'
+ldif+="$(acct "uid=deep9,$L9" deep9 'D Nine' Nine D deep9@acme.com)"$'\n\n'
+for i in 1 8 9; do
+  eval "u=\$L$i"
+  ldif+="dn: cn=admins,$u"$'\nobjectClass: groupOfNames\ncn: admins\nmember: '"uid=lvl$i,$DEV"$'\n\n'
+done
+load "$ldif" "nested units l1..l9"
+mod_desc() { modify "$1" "$2" "dn: $3
+changetype: modify
+replace: description
+description: $4"; }
+rc "depth 1 admin: modifies an account 8 levels down" 0 mod_desc "uid=lvl1,$DEV" pw-lvl1 "uid=deep8,$L8" x
+rc "depth 1 admin: modifies an account 9 levels down" 0 mod_desc "uid=lvl1,$DEV" pw-lvl1 "uid=deep9,$L9" x
+rc "depth 8 admin: modifies an account in own unit" 0 mod_desc "uid=lvl8,$DEV" pw-lvl8 "uid=deep8,$L8" y
+rc "depth 8 admin: modifies an account in sub-unit (depth 9)" 0 mod_desc "uid=lvl8,$DEV" pw-lvl8 "uid=deep9,$L9" y
+rc "depth 8 admin: can NOT modify the parent unit l7" 50 mod_desc "uid=lvl8,$DEV" pw-lvl8 "$L7" y
+rc "depth 8 admin: can NOT add a member to own cn=admins" 50 modify "uid=lvl8,$DEV" pw-lvl8 "dn: cn=admins,$L8
+changetype: modify
+add: member
+member: uid=deep8,$L8"
+rc "depth 1 admin: edits cn=admins of the depth-8 unit" 0 modify "uid=lvl1,$DEV" pw-lvl1 "dn: cn=admins,$L8
+changetype: modify
+add: member
+member: uid=deep8,$L8"
+rc "depth 9 admin: beyond the generated depth, has no rights (documented limit)" 50 mod_desc "uid=lvl9,$DEV" pw-lvl9 "uid=deep9,$L9" z
+
+echo "--- guest member from another workspace"
+load "$(acct "uid=gus,o=beta,$WS" gus 'Gus Guest' Guest Gus gus@beta.com)
+
+dn: cn=members,$ACME
+objectClass: groupOfNames
+cn: members
+member: uid=gus,o=beta,$WS
+" "guest"
+attr "guest: reads public mail of the host workspace" present "uid=gus,o=beta,$WS" pw-gus "$ALICE" mail
+attr "guest: can NOT read gwMailQuota in the host workspace" absent "uid=gus,o=beta,$WS" pw-gus "$ALICE" gwMailQuota
+rc "guest: can NOT write in the host workspace" 50 modify "uid=gus,o=beta,$WS" pw-gus "dn: $ALICE
+changetype: modify
+replace: description
+description: x"
+
+echo "--- ldapi"
+rc "ldapi: answers (EXTERNAL)" 0 ldapwhoami -Y EXTERNAL -Q -H "$SOCK_URL"
+
 echo
 echo "passed: $PASS  failed: $FAIL"
 if [ "$FAIL" -ne 0 ]; then

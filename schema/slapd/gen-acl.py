@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Generate the olcAccess block of the main database in schema/slapd/config.ldif.
 
-Usage: python3 schema/slapd/gen-acl.py [max_depth]   (default 8)
-Paste the output between the '# BEGIN generated ACL' / '# END generated ACL' markers of
-config.ldif (scripts/check-schema.sh verifies that the committed block equals this output).
+Usage: python3 schema/slapd/gen-acl.py [--write] [max_depth]   (default depth 8)
+Prints the block; --write replaces the block between the '# BEGIN generated ACL' /
+'# END generated ACL' markers of config.ldif in place (scripts/check-schema.sh verifies that
+the committed block equals this output).
 
 Design (see schema/README.md, "Access control"): first matching <what> wins; every rule ends
 with `by * break` so later rules can still grant. Secrets (userPassword, gwOtpSecret,
@@ -11,9 +12,13 @@ gwTokenHash) are never readable except gwOtpSecret/gwTokenHash by the gwdir serv
 Unit scope is generic: one rule per nesting depth d (1..max_depth) captures the depth-d
 ancestor unit of the target and grants write to members of cn=admins,<that unit>.
 """
+import os
 import sys
 
-MAX = int(sys.argv[1]) if len(sys.argv) > 1 else 8
+args = sys.argv[1:]
+WRITE = "--write" in args
+args = [a for a in args if a != "--write"]
+MAX = int(args[0]) if args else 8
 B = "{{BASE_DN}}"
 WS = "ou=workspaces," + B
 GWDIR = "cn=gwdir,ou=system," + B
@@ -80,7 +85,7 @@ for d in range(1, MAX + 1):
 for d in range(1, MAX + 1):
     acl('dn.regex="^(.*,)?%s$" attrs=%s' % (unit_re(d), SEC),
         'by group.expand="cn=admins,$2" =w', "by * break")
-acl('dn.subtree="%s" attrs=gwBillingId' % WS, "by users read", "by * none")
+acl("dn.regex=%s attrs=gwBillingId" % wsr, 'by dn.subtree,expand="$2" read', "by * none")
 for d in range(1, MAX + 1):
     acl('dn.regex="^(.*,)?%s$"' % unit_re(d), 'by group.expand="cn=admins,$2" write', "by * break")
 # --- nobody else gets anything on secrets
@@ -93,4 +98,13 @@ acl("dn.regex=%s" % acct, 'by dn.exact,expand="$2" read', "by * break")
 acl('dn.base="%s"' % WS, "by users search", "by * none")
 acl("*", "by * none")
 
-print("\n".join(out))
+block = "\n".join(out) + "\n"
+if WRITE:
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.ldif")
+    text = open(path, encoding="utf-8").read()
+    begin = text.index("# BEGIN generated ACL")
+    end = text.index("# END generated ACL")
+    text = text[:begin] + "# BEGIN generated ACL (python3 schema/slapd/gen-acl.py)\n" + block + text[end:]
+    open(path, "w", encoding="utf-8").write(text)
+else:
+    sys.stdout.write(block)
