@@ -42,7 +42,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "LocalSlapd"], swiftSettings: strict),
+        // The slapd harness shared by every test target.
+        .target(name: "TestSupport", dependencies: ["LDAPClient", "LocalSlapd"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,101 @@
+import CLDAP
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Owns the C memory of one outgoing request. libldap encodes a request into BER before the
+/// `ldap_*_ext` call returns, so everything here may be freed right after that call.
+final class CArena {
+    private var allocations: [UnsafeMutableRawPointer] = []
+    private var libldapAllocations: [UnsafeMutableRawPointer] = []
+
+    deinit {
+        for pointer in allocations { free(pointer) }
+        for pointer in libldapAllocations { ber_memfree(pointer) }
+    }
+
+    func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
+        let pointer = strdup(string)!
+        allocations.append(pointer)
+        return pointer
+    }
+
+    func cString(_ string: String?) -> UnsafeMutablePointer<CChar>? {
+        string.map { cString($0) }
+    }
+
+    func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        let pointer = UnsafeMutablePointer<T>.allocate(capacity: count)
+        allocations.append(UnsafeMutableRawPointer(pointer))
+        return pointer
+    }
+
+    /// A berval over a copy of `bytes`; the copy is NUL-terminated for the few APIs that peek.
+    func berval(_ bytes: [UInt8]) -> CLDAP.berval {
+        let data = allocate(CChar.self, count: bytes.count + 1)
+        bytes.withUnsafeBytes { source in
+            if let base = source.baseAddress { memcpy(data, base, bytes.count) }
+        }
+        data[bytes.count] = 0
+        return CLDAP.berval(bv_len: ber_len_t(bytes.count), bv_val: data)
+    }
+
+    func bervalPointer(_ bytes: [UInt8]) -> UnsafeMutablePointer<CLDAP.berval> {
+        let pointer = allocate(CLDAP.berval.self, count: 1)
+        pointer.initialize(to: berval(bytes))
+        return pointer
+    }
+
+    /// A NULL-terminated `char **`, or nil for an empty list.
+    func cStringArray(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
+        if strings.isEmpty { return nil }
+        let array = allocate(UnsafeMutablePointer<CChar>?.self, count: strings.count + 1)
+        for (index, string) in strings.enumerated() { array[index] = cString(string) }
+        array[strings.count] = nil
+        return array
+    }
+
+    /// Memory that libldap allocated for us (encoded control values) and we must free with ber_memfree.
+    func adoptLibldapAllocation(_ pointer: UnsafeMutableRawPointer?) {
+        if let pointer { libldapAllocations.append(pointer) }
+    }
+
+    /// A NULL-terminated `LDAPMod **` with byte values (LDAP_MOD_BVALUES).
+    func modifications(_ modifications: [LDAPModification]) -> UnsafeMutablePointer<UnsafeMutablePointer<LDAPMod>?> {
+        let array = allocate(UnsafeMutablePointer<LDAPMod>?.self, count: modifications.count + 1)
+        for (index, modification) in modifications.enumerated() {
+            let mod = allocate(LDAPMod.self, count: 1)
+            mod.initialize(to: LDAPMod())
+            mod.pointee.mod_op = modification.operation.rawValue | LDAP_MOD_BVALUES
+            mod.pointee.mod_type = cString(modification.attribute.name)
+            let values = modification.attribute.values
+            if values.isEmpty {
+                mod.pointee.mod_vals.modv_bvals = nil
+            } else {
+                let bvals = allocate(UnsafeMutablePointer<CLDAP.berval>?.self, count: values.count + 1)
+                for (valueIndex, value) in values.enumerated() { bvals[valueIndex] = bervalPointer(value) }
+                bvals[values.count] = nil
+                mod.pointee.mod_vals.modv_bvals = bvals
+            }
+            array[index] = mod
+        }
+        array[modifications.count] = nil
+        return array
+    }
+}
+
+extension CLDAP.berval {
+    /// The value's bytes, read by length: LDAP values may contain NUL.
+    var bytes: [UInt8] {
+        guard let base = bv_val, bv_len > 0 else { return [] }
+        return [UInt8](UnsafeRawBufferPointer(start: base, count: Int(bv_len)))
+    }
+
+    /// UTF-8 text read by length (DNs and attribute descriptions).
+    var string: String {
+        guard let base = bv_val, bv_len > 0 else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: base, count: Int(bv_len)), as: UTF8.self)
+    }
+}

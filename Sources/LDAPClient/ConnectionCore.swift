@@ -1,0 +1,405 @@
+import CLDAP
+import CLDAPShims
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// libldap's message types (the header spells them as casts Swift cannot import).
+enum MessageType {
+    static let bind: Int32 = 0x61
+    static let searchEntry: Int32 = 0x64
+    static let searchResult: Int32 = 0x65
+    static let searchReference: Int32 = 0x73
+    static let intermediate: Int32 = 0x79
+}
+
+/// Lets a cancelled task reach its operation on the connection thread. The flag is set before
+/// the cancel job is queued, so an operation not yet started sees it when its start job runs.
+final class CancellationToken: Sendable {
+    private let cancelled = Atomic<Bool>(false)
+    func cancel() { cancelled.store(true, ordering: .releasing) }
+    var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
+}
+
+/// An operation waiting for its response messages.
+protocol PendingOperation: AnyObject {
+    /// Handles one message for this operation; returns true when it was the final one.
+    func receive(_ message: OpaquePointer, type: Int32, core: ConnectionCore) -> Bool
+    func fail(_ error: any Error)
+}
+
+/// Everything that touches the libldap handle. Confined to the connection's thread.
+final class ConnectionCore {
+    let configuration: LDAPConfiguration
+    /// The identity to re-bind as after a reconnect: the last successful bind's.
+    var credentials: LDAPCredentials
+    private(set) var handle: OpaquePointer?
+    private var pending: [Int32: (operation: any PendingOperation, token: CancellationToken?)] = [:]
+    private var messageIDs: [ObjectIdentifier: Int32] = [:]
+    private var closed = false
+
+    init(configuration: LDAPConfiguration) {
+        self.configuration = configuration
+        self.credentials = configuration.credentials
+    }
+
+    /// The socket to wait on while responses are outstanding.
+    var socketToWatch: Int32? {
+        guard let handle, !pending.isEmpty else { return nil }
+        var fd: Int32 = -1
+        guard ldap_get_option(handle, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS, fd >= 0 else { return nil }
+        return fd
+    }
+
+    // MARK: Connecting
+
+    func connectIfNeeded() throws(LDAPError) -> OpaquePointer {
+        if let handle { return handle }
+        if closed { throw .connectionClosed }
+        var newHandle: OpaquePointer?
+        let uriList = configuration.uris.joined(separator: " ")
+        var rc = ldap_initialize(&newHandle, uriList)
+        guard rc == LDAP_SUCCESS, let ld = newHandle else {
+            throw LDAPError(code: .init(rawValue: rc), message: "cannot use URI \(uriList)", operation: .connect)
+        }
+        var version = LDAP_VERSION3
+        ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version)
+        ldap_set_option(ld, LDAP_OPT_REFERRALS, nil)  // LDAP_OPT_OFF: referrals are returned, never chased
+        ldap_set_option(ld, LDAP_OPT_RESTART, gw_ldap_opt_on())
+        let components = configuration.connectTimeout.components
+        var networkTimeout = timeval(
+            tv_sec: Int(components.seconds),
+            tv_usec: Int(components.attoseconds / 1_000_000_000_000)
+        )
+        ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &networkTimeout)
+        do throws(LDAPError) {
+            try applyTLSOptions(ld)
+            rc = ldap_connect(ld)
+            guard rc == LDAP_SUCCESS else { throw error(of: ld, code: rc, operation: .connect) }
+            if configuration.tls.startTLS, !uriList.lowercased().hasPrefix("ldaps:"), !uriList.lowercased().hasPrefix("ldapi:") {
+                rc = ldap_start_tls_s(ld, nil, nil)
+                guard rc == LDAP_SUCCESS else { throw error(of: ld, code: rc, operation: .connect, extra: "StartTLS failed") }
+            }
+            try bindSynchronously(ld, credentials)
+        } catch {
+            ldap_unbind_ext(ld, nil, nil)
+            throw error
+        }
+        handle = ld
+        return ld
+    }
+
+    private func applyTLSOptions(_ ld: OpaquePointer) throws(LDAPError) {
+        let tls = configuration.tls
+        guard tls.isConfigured else { return }
+        if let file = tls.caCertificateFile { ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, file) }
+        if let file = tls.certificateFile { ldap_set_option(ld, LDAP_OPT_X_TLS_CERTFILE, file) }
+        if let file = tls.keyFile { ldap_set_option(ld, LDAP_OPT_X_TLS_KEYFILE, file) }
+        var verification = tls.verification.rawValue
+        ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &verification)
+        // A context of this handle's own, so one connection's CA settings never leak into another's.
+        var isServer: Int32 = 0
+        let rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &isServer)
+        guard rc == LDAP_OPT_SUCCESS else { throw error(of: ld, code: rc, operation: .connect, extra: "cannot create TLS context") }
+    }
+
+    /// Binds on this thread while (re)connecting, before any queued operation is sent.
+    private func bindSynchronously(_ ld: OpaquePointer, _ credentials: LDAPCredentials) throws(LDAPError) {
+        let arena = CArena()
+        var rc: Int32
+        switch credentials {
+        case .anonymous:
+            return
+        case .simple(let dn, let password):
+            var credential = arena.berval(Array(password.utf8))
+            rc = ldap_sasl_bind_s(ld, dn, nil, &credential, nil, nil, nil)
+            guard rc == LDAP_SUCCESS else { throw error(of: ld, code: rc, operation: .bind, dn: dn) }
+        case .saslExternal(let authorizationID):
+            var credential = arena.berval(Array((authorizationID ?? "").utf8))
+            rc = ldap_sasl_bind_s(ld, nil, "EXTERNAL", &credential, nil, nil, nil)
+            guard rc == LDAP_SUCCESS else { throw error(of: ld, code: rc, operation: .bind) }
+        case .sasl(let mechanism, let authenticationID, let password, let authorizationID, let realm):
+            try SASLInteraction.bind(ld, mechanism: mechanism, authenticationID: authenticationID, password: password, authorizationID: authorizationID, realm: realm)
+        }
+    }
+
+    func close() {
+        closed = true
+        dropConnection(.connectionClosed)
+    }
+
+    /// Fails every outstanding operation and forgets the handle; the next operation reconnects.
+    func dropConnection(_ error: LDAPError) {
+        let outstanding = pending
+        pending.removeAll()
+        messageIDs.removeAll()
+        if let handle {
+            ldap_unbind_ext(handle, nil, nil)
+            self.handle = nil
+        }
+        for (_, entry) in outstanding { entry.operation.fail(error) }
+    }
+
+    // MARK: Operations
+
+    /// Sends a request on this thread and registers its handler under the returned message ID.
+    func start(
+        _ operation: any PendingOperation,
+        token: CancellationToken?,
+        send: (ConnectionCore, OpaquePointer) throws(LDAPError) -> Int32
+    ) {
+        if let token, token.isCancelled {
+            operation.fail(CancellationError())
+            return
+        }
+        do {
+            let ld = try connectIfNeeded()
+            let messageID = try send(self, ld)
+            pending[messageID] = (operation, token)
+            if let token { messageIDs[ObjectIdentifier(token)] = messageID }
+        } catch {
+            operation.fail(error)
+            if error.isConnectionError { dropConnection(error) }
+        }
+    }
+
+    /// Abandons the operation of a cancelled task (RFC 4511 §4.11) and resumes it with CancellationError.
+    func cancel(_ token: CancellationToken) {
+        guard let messageID = messageIDs.removeValue(forKey: ObjectIdentifier(token)),
+              let entry = pending.removeValue(forKey: messageID)
+        else { return }
+        if let handle { ldap_abandon_ext(handle, messageID, nil, nil) }
+        entry.operation.fail(CancellationError())
+    }
+
+    /// Routes every response already readable, without blocking.
+    func readResponses() {
+        while let ld = handle, !pending.isEmpty {
+            var timeout = timeval(tv_sec: 0, tv_usec: 0)
+            var message: OpaquePointer?
+            let type = ldap_result(ld, LDAP_RES_ANY, LDAP_MSG_ONE, &timeout, &message)
+            if type == 0 { return }
+            guard type > 0, let message else {
+                var code: Int32 = LDAP_SERVER_DOWN
+                ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &code)
+                dropConnection(LDAPError(code: .init(rawValue: code), message: "the connection to the server was lost", operation: .connect))
+                return
+            }
+            let messageID = ldap_msgid(message)
+            if let entry = pending[messageID] {
+                if entry.operation.receive(message, type: type, core: self) {
+                    pending.removeValue(forKey: messageID)
+                    if let token = entry.token { messageIDs.removeValue(forKey: ObjectIdentifier(token)) }
+                }
+            }
+            ldap_msgfree(message)
+        }
+    }
+
+    // MARK: Encoding and decoding helpers
+
+    func error(of ld: OpaquePointer, code: Int32, operation: LDAPError.Operation, dn: String? = nil, extra: String? = nil) -> LDAPError {
+        var diagnostic: UnsafeMutablePointer<CChar>?
+        ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diagnostic)
+        var message = diagnostic.map { String(cString: $0) } ?? ""
+        if let diagnostic { ldap_memfree(diagnostic) }
+        if let extra { message = message.isEmpty ? extra : "\(extra): \(message)" }
+        return LDAPError(code: .init(rawValue: code), message: message, operation: operation, dn: dn)
+    }
+
+    /// Encodes request controls into a NULL-terminated `LDAPControl **` owned by `arena`.
+    func encode(_ controls: [LDAPRequestControl], _ ld: OpaquePointer, arena: CArena) throws(LDAPError) -> UnsafeMutablePointer<UnsafeMutablePointer<CLDAP.LDAPControl>?>? {
+        if controls.isEmpty { return nil }
+        let array = arena.allocate(UnsafeMutablePointer<CLDAP.LDAPControl>?.self, count: controls.count + 1)
+        for (index, control) in controls.enumerated() {
+            var value = CLDAP.berval(bv_len: 0, bv_val: nil)
+            let oid: String
+            var rc = LDAP_SUCCESS
+            switch control.kind {
+            case .pagedResults(let size, let cookie):
+                oid = "1.2.840.113556.1.4.319"
+                var cookieValue = arena.berval(cookie)
+                rc = ldap_create_page_control_value(ld, size, &cookieValue, &value)
+                arena.adoptLibldapAllocation(value.bv_val)
+            case .assertion(let filter):
+                oid = "1.3.6.1.1.12"
+                rc = ldap_create_assertion_control_value(ld, arena.cString(filter), &value)
+                arena.adoptLibldapAllocation(value.bv_val)
+            case .preRead(let attributes), .postRead(let attributes):
+                if case .preRead = control.kind { oid = "1.3.6.1.1.13.1" } else { oid = "1.3.6.1.1.13.2" }
+                let names = arena.cStringArray(attributes) ?? {
+                    let empty = arena.allocate(UnsafeMutablePointer<CChar>?.self, count: 1)
+                    empty[0] = nil
+                    return empty
+                }()
+                rc = gw_read_entry_control_value(names, &value)
+                arena.adoptLibldapAllocation(value.bv_val)
+            case .manageDsaIT:
+                oid = "2.16.840.1.113730.3.4.2"
+            case .relax:
+                oid = "1.3.6.1.4.1.4203.666.5.12"
+            case .passwordPolicy:
+                oid = "1.3.6.1.4.1.42.2.27.8.5.1"
+            case .raw(let rawOID, let rawValue):
+                oid = rawOID
+                if let rawValue { value = arena.berval(rawValue) }
+            }
+            guard rc == LDAP_SUCCESS else {
+                throw error(of: ld, code: rc, operation: .extended, extra: "cannot encode control \(oid)")
+            }
+            let pointer = arena.allocate(CLDAP.LDAPControl.self, count: 1)
+            pointer.initialize(to: CLDAP.LDAPControl(ldctl_oid: arena.cString(oid), ldctl_value: value, ldctl_iscritical: control.isCritical ? 1 : 0))
+            array[index] = pointer
+        }
+        array[controls.count] = nil
+        return array
+    }
+
+    /// Reads a search entry by length-delimited bervals (no C-string assumptions about values).
+    func decodeEntry(_ ld: OpaquePointer, _ message: OpaquePointer) -> LDAPEntry {
+        var ber: OpaquePointer?
+        var dn = CLDAP.berval()
+        guard ldap_get_dn_ber(ld, message, &ber, &dn) == LDAP_SUCCESS else {
+            return LDAPEntry(dn: "", attributes: [])
+        }
+        defer { ber_free(ber, 0) }
+        var attributes: [LDAPAttribute] = []
+        while true {
+            var type = CLDAP.berval()
+            var values: UnsafeMutablePointer<CLDAP.berval>?
+            guard ldap_get_attribute_ber(ld, message, ber, &type, &values) == LDAP_SUCCESS, type.bv_val != nil else { break }
+            var decoded: [[UInt8]] = []
+            if let values {
+                var index = 0
+                while values[index].bv_val != nil {
+                    decoded.append(values[index].bytes)
+                    index += 1
+                }
+                ber_memfree(values)
+            }
+            attributes.append(LDAPAttribute(name: type.string, values: decoded))
+        }
+        return LDAPEntry(dn: dn.string, attributes: attributes)
+    }
+
+    /// The final result of an operation, with every control libldap can parse for us.
+    func decodeResult(_ ld: OpaquePointer, _ message: OpaquePointer) -> DecodedResult {
+        var code: Int32 = 0
+        var matched: UnsafeMutablePointer<CChar>?
+        var diagnostic: UnsafeMutablePointer<CChar>?
+        var referrals: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+        var controls: UnsafeMutablePointer<UnsafeMutablePointer<CLDAP.LDAPControl>?>?
+        let rc = ldap_parse_result(ld, message, &code, &matched, &diagnostic, &referrals, &controls, 0)
+        var result = DecodedResult(code: rc == LDAP_SUCCESS ? code : rc)
+        if let matched {
+            result.matchedDN = String(cString: matched)
+            ldap_memfree(matched)
+        }
+        if let diagnostic {
+            result.message = String(cString: diagnostic)
+            ldap_memfree(diagnostic)
+        }
+        if let referrals {
+            var index = 0
+            while let referral = referrals[index] {
+                result.referrals.append(String(cString: referral))
+                index += 1
+            }
+            ber_memvfree(UnsafeMutableRawPointer(referrals).assumingMemoryBound(to: UnsafeMutableRawPointer?.self))
+        }
+        if let controls {
+            var index = 0
+            while let control = controls[index] {
+                decodeControl(ld, control, into: &result)
+                index += 1
+            }
+            ldap_controls_free(controls)
+        }
+        return result
+    }
+
+    private func decodeControl(_ ld: OpaquePointer, _ control: UnsafeMutablePointer<CLDAP.LDAPControl>, into result: inout DecodedResult) {
+        let oid = String(cString: control.pointee.ldctl_oid)
+        let value: [UInt8]? = control.pointee.ldctl_value.bv_val == nil ? nil : control.pointee.ldctl_value.bytes
+        result.controls.append(LDAPResponseControl(oid: oid, value: value, isCritical: control.pointee.ldctl_iscritical != 0))
+        switch oid {
+        case "1.2.840.113556.1.4.319":
+            var count: ber_int_t = 0
+            var cookie = CLDAP.berval()
+            if ldap_parse_pageresponse_control(ld, control, &count, &cookie) == LDAP_SUCCESS {
+                result.pageCookie = cookie.bytes
+                if let pointer = cookie.bv_val { ber_memfree(pointer) }
+            }
+        case "1.3.6.1.1.13.1", "1.3.6.1.1.13.2":
+            let entry = Self.decodeReadEntry(&control.pointee.ldctl_value)
+            if oid.hasSuffix(".1") { result.preReadEntry = entry } else { result.postReadEntry = entry }
+        case "1.3.6.1.4.1.42.2.27.8.5.1":
+            var expire: ber_int_t = -1
+            var grace: ber_int_t = -1
+            var policyError = PP_noError
+            if ldap_parse_passwordpolicy_control(ld, control, &expire, &grace, &policyError) == LDAP_SUCCESS {
+                result.passwordPolicy = PasswordPolicyResponse(
+                    secondsUntilExpiration: expire >= 0 ? Int(expire) : nil,
+                    graceLoginsRemaining: grace >= 0 ? Int(grace) : nil,
+                    error: PasswordPolicyResponse.Error(rawValue: Int32(policyError.rawValue))
+                )
+            }
+        default:
+            break
+        }
+    }
+
+    /// Decodes the SearchResultEntry inside a pre/post-read response control (RFC 4527 §3.2).
+    static func decodeReadEntry(_ value: inout CLDAP.berval) -> LDAPEntry? {
+        var dn = CLDAP.berval()
+        guard let ber = gw_read_entry_begin(&value, &dn) else { return nil }
+        defer { ber_free(ber, 1) }
+        let dnString = dn.string
+        var attributes: [LDAPAttribute] = []
+        while true {
+            var type = CLDAP.berval()
+            var values: BerVarray?
+            let rc = gw_read_entry_next(ber, &type, &values)
+            guard rc == 1 else { break }
+            var decoded: [[UInt8]] = []
+            if let values {
+                var index = 0
+                while values[index].bv_val != nil {
+                    decoded.append(values[index].bytes)
+                    index += 1
+                }
+                ber_bvarray_free(values)
+            }
+            attributes.append(LDAPAttribute(name: type.string, values: decoded))
+        }
+        return LDAPEntry(dn: dnString, attributes: attributes)
+    }
+}
+
+/// An operation's final result, decoded on the connection thread.
+struct DecodedResult {
+    var code: Int32
+    var message = ""
+    var matchedDN: String?
+    var referrals: [String] = []
+    var controls: [LDAPResponseControl] = []
+    var preReadEntry: LDAPEntry?
+    var postReadEntry: LDAPEntry?
+    var passwordPolicy: PasswordPolicyResponse?
+    var pageCookie: [UInt8]?
+
+    init(code: Int32) { self.code = code }
+
+    func error(_ operation: LDAPError.Operation, dn: String?) -> LDAPError {
+        var error = LDAPError(code: .init(rawValue: code), message: message, matchedDN: matchedDN, operation: operation, dn: dn)
+        error.passwordPolicy = passwordPolicy
+        return error
+    }
+
+    var result: LDAPResult {
+        LDAPResult(controls: controls, preReadEntry: preReadEntry, postReadEntry: postReadEntry, passwordPolicy: passwordPolicy, message: message)
+    }
+}

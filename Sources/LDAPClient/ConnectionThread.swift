@@ -1,0 +1,145 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// A job for the connection's thread. `reject` runs instead of `run` when the thread has
+/// already shut down, so every continuation is resumed exactly once.
+struct ConnectionJob: Sendable {
+    let run: @Sendable (ConnectionCore) -> Void
+    let reject: @Sendable (LDAPError) -> Void
+}
+
+/// The one thread that owns a libldap handle. libldap handles are not safe to share between
+/// threads, and its calls may block (connect, TLS handshake), so they never run on Swift's
+/// cooperative pool: tasks hand jobs to this thread and await continuations it resumes.
+final class ConnectionThread: Sendable {
+    private struct State {
+        var jobs: [ConnectionJob] = []
+        /// Set while the thread waits in poll(2); only then is a wake-up byte needed.
+        var sleeping = false
+        var shuttingDown = false
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+    private let wakeReadFD: Int32
+    private let wakeWriteFD: Int32
+
+    init(configuration: LDAPConfiguration) {
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0, "pipe(2) failed: \(errno)")
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        wakeReadFD = fds[0]
+        wakeWriteFD = fds[1]
+        let context = Unmanaged.passRetained(StartContext(thread: self, configuration: configuration))
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let context = Unmanaged<StartContext>.fromOpaque(raw!).takeRetainedValue()
+            context.thread.run(configuration: context.configuration)
+            return nil
+        }, context.toOpaque())
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+        pthread_detach(thread)
+    }
+
+    private final class StartContext {
+        let thread: ConnectionThread
+        let configuration: LDAPConfiguration
+        init(thread: ConnectionThread, configuration: LDAPConfiguration) {
+            self.thread = thread
+            self.configuration = configuration
+        }
+    }
+
+    func submit(_ job: ConnectionJob) {
+        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
+            if state.finished { return (false, false) }
+            state.jobs.append(job)
+            let wake = state.sleeping
+            state.sleeping = false
+            return (true, wake)
+        }
+        if !accepted {
+            job.reject(.connectionClosed)
+        } else if wake {
+            var byte: UInt8 = 1
+            _ = write(wakeWriteFD, &byte, 1)
+        }
+    }
+
+    func submit(_ run: @escaping @Sendable (ConnectionCore) -> Void) {
+        submit(ConnectionJob(run: run, reject: { _ in }))
+    }
+
+    /// Fails what is in flight, closes the handle and ends the thread.
+    func shutdown() {
+        submit { core in core.close() }
+        let wake = state.withLock { state -> Bool in
+            state.shuttingDown = true
+            let wake = state.sleeping
+            state.sleeping = false
+            return wake
+        }
+        if wake {
+            var byte: UInt8 = 1
+            _ = write(wakeWriteFD, &byte, 1)
+        }
+    }
+
+    private func run(configuration: LDAPConfiguration) {
+        let core = ConnectionCore(configuration: configuration)
+        var pollFDs = [pollfd](repeating: pollfd(), count: 2)
+        while true {
+            let (jobs, shuttingDown) = state.withLock { state -> ([ConnectionJob], Bool) in
+                let jobs = state.jobs
+                state.jobs.removeAll(keepingCapacity: true)
+                if state.shuttingDown { state.finished = true }
+                return (jobs, state.shuttingDown)
+            }
+            for job in jobs { job.run(core) }
+            if shuttingDown {
+                core.close()
+                break
+            }
+            core.readResponses()
+            if !jobs.isEmpty { continue }
+
+            let goToSleep = state.withLock { state -> Bool in
+                if !state.jobs.isEmpty || state.shuttingDown { return false }
+                state.sleeping = true
+                return true
+            }
+            guard goToSleep else { continue }
+            pollFDs[0] = pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0)
+            var count: nfds_t = 1
+            if let fd = core.socketToWatch {
+                pollFDs[1] = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                count = 2
+            }
+            _ = poll(&pollFDs, count, -1)
+            if pollFDs[0].revents != 0 { drainWakePipe() }
+            state.withLock { $0.sleeping = false }
+        }
+    }
+
+    deinit {
+        // Closed here, not when the loop ends: a late submit may still write a wake-up byte.
+        close(wakeReadFD)
+        close(wakeWriteFD)
+    }
+
+    private func drainWakePipe() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(wakeReadFD, &buffer, buffer.count) > 0 {}
+    }
+}
+
+extension LDAPError {
+    static let connectionClosed = LDAPError(code: .serverDown, message: "the connection was closed", operation: .connect)
+}

@@ -1,0 +1,98 @@
+/// A request control. Encoding happens on the connection's thread because libldap's encoders
+/// need a live handle; this type only says what to send.
+public struct LDAPRequestControl: Sendable, Hashable {
+    enum Kind: Sendable, Hashable {
+        case pagedResults(size: Int32, cookie: [UInt8])
+        case assertion(filter: String)
+        case preRead(attributes: [String])
+        case postRead(attributes: [String])
+        case manageDsaIT
+        case relax
+        case passwordPolicy
+        case raw(oid: String, value: [UInt8]?)
+    }
+
+    var kind: Kind
+    public var isCritical: Bool
+
+    /// RFC 2696; `pagedSearch` manages this for you.
+    public static func pagedResults(size: Int, cookie: [UInt8] = []) -> Self {
+        .init(kind: .pagedResults(size: Int32(clamping: size), cookie: cookie), isCritical: true)
+    }
+
+    /// RFC 4528: the operation happens only if the target entry matches `filter`, atomically.
+    public static func assertion(_ filter: String) -> Self {
+        .init(kind: .assertion(filter: filter), isCritical: true)
+    }
+
+    /// RFC 4527: return the entry as it was before the change.
+    public static func preRead(_ attributes: [String]) -> Self {
+        .init(kind: .preRead(attributes: attributes), isCritical: true)
+    }
+
+    /// RFC 4527: return the entry as it is after the change (e.g. the value an increment produced).
+    public static func postRead(_ attributes: [String]) -> Self {
+        .init(kind: .postRead(attributes: attributes), isCritical: true)
+    }
+
+    /// RFC 3296: treat referral objects as ordinary entries.
+    public static let manageDsaIT = Self(kind: .manageDsaIT, isCritical: true)
+
+    /// OpenLDAP's Relax Rules: lets an administrator set operational attributes such as pwdAccountLockedTime.
+    public static let relax = Self(kind: .relax, isCritical: true)
+
+    /// Asks ppolicy to explain a bind's outcome (locked, expired, grace logins left).
+    public static let passwordPolicy = Self(kind: .passwordPolicy, isCritical: false)
+
+    public static func raw(oid: String, value: [UInt8]?, isCritical: Bool) -> Self {
+        .init(kind: .raw(oid: oid, value: value), isCritical: isCritical)
+    }
+}
+
+/// A control as the server returned it.
+public struct LDAPResponseControl: Sendable, Hashable {
+    public var oid: String
+    public var value: [UInt8]?
+    public var isCritical: Bool
+}
+
+/// What ppolicy said about a bind (draft-behera-ldap-password-policy).
+public struct PasswordPolicyResponse: Sendable, Hashable {
+    public enum Error: Int32, Sendable {
+        case passwordExpired = 0
+        case accountLocked = 1
+        case changeAfterReset = 2
+        case passwordModNotAllowed = 3
+        case mustSupplyOldPassword = 4
+        case insufficientPasswordQuality = 5
+        case passwordTooShort = 6
+        case passwordTooYoung = 7
+        case passwordInHistory = 8
+    }
+
+    /// Seconds until the password expires, when the server warns.
+    public var secondsUntilExpiration: Int?
+    public var graceLoginsRemaining: Int?
+    public var error: Error?
+}
+
+/// The outcome of a successful non-search operation, with what its controls returned.
+public struct LDAPResult: Sendable {
+    public var controls: [LDAPResponseControl]
+    /// The entry before the change, when `.preRead` was requested.
+    public var preReadEntry: LDAPEntry?
+    /// The entry after the change, when `.postRead` was requested.
+    public var postReadEntry: LDAPEntry?
+    public var passwordPolicy: PasswordPolicyResponse?
+    /// Diagnostic text the server sent along with success (rare).
+    public var message: String
+}
+
+/// The entries of a search, with its final result's controls.
+public struct LDAPSearchResult: Sendable {
+    public var entries: [LDAPEntry]
+    public var referrals: [String]
+    public var controls: [LDAPResponseControl]
+    /// The RFC 2696 cookie for the next page; empty when the last page was returned.
+    public var pagedResultsCookie: [UInt8]?
+}

@@ -1,0 +1,136 @@
+/// What the directory layer needs from LDAP, served by one connection or by a pool.
+public protocol LDAPOperations: Sendable {
+    func search(
+        base: String, scope: LDAPSearchScope, filter: String, attributes: [String],
+        sizeLimit: Int, timeLimit: Duration?, controls: [LDAPRequestControl]
+    ) async throws -> LDAPSearchResult
+    func compare(dn: String, attribute: String, value: [UInt8], controls: [LDAPRequestControl]) async throws -> Bool
+    func add(dn: String, attributes: [LDAPAttribute], controls: [LDAPRequestControl]) async throws -> LDAPResult
+    func modify(dn: String, _ modifications: [LDAPModification], controls: [LDAPRequestControl]) async throws -> LDAPResult
+    func delete(dn: String, controls: [LDAPRequestControl]) async throws -> LDAPResult
+    func rename(dn: String, newRDN: String, deleteOldRDN: Bool, newSuperior: String?, controls: [LDAPRequestControl]) async throws -> LDAPResult
+    func whoAmI() async throws -> String
+    func passwordModify(userDN: String?, oldPassword: String?, newPassword: String?, controls: [LDAPRequestControl]) async throws -> String?
+}
+
+extension LDAPOperations {
+    public func search(
+        base: String, scope: LDAPSearchScope = .subtree, filter: String = "(objectClass=*)",
+        attributes: [String] = [], sizeLimit: Int = 0
+    ) async throws -> LDAPSearchResult {
+        try await search(base: base, scope: scope, filter: filter, attributes: attributes, sizeLimit: sizeLimit, timeLimit: nil, controls: [])
+    }
+
+    /// RFC 2696 paged results as an async sequence of entries.
+    public func pagedSearch(
+        base: String, scope: LDAPSearchScope = .subtree, filter: String = "(objectClass=*)",
+        attributes: [String] = [], pageSize: Int = 500, controls: [LDAPRequestControl] = []
+    ) -> LDAPPagedSearch {
+        LDAPPagedSearch(operations: self, base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize, controls: controls)
+    }
+
+    /// The first entry the search returns, or nil.
+    public func entry(_ dn: String, attributes: [String] = []) async throws -> LDAPEntry? {
+        do {
+            return try await search(base: dn, scope: .base, attributes: attributes).entries.first
+        } catch let error as LDAPError where error.code == .noSuchObject {
+            return nil
+        }
+    }
+
+    /// Deletes an entry and everything below it, deepest entries first. slapd does not implement
+    /// the Tree Delete control, so this walks the subtree; each level's deletes are pipelined.
+    public func deleteSubtree(dn: String) async throws {
+        var byDepth: [Int: [String]] = [:]
+        for try await entry in pagedSearch(base: dn, scope: .subtree, attributes: ["1.1"], pageSize: 1000) {
+            byDepth[DNDepth.count(entry.dn), default: []].append(entry.dn)
+        }
+        for depth in byDepth.keys.sorted(by: >) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for child in byDepth[depth] ?? [] {
+                    group.addTask { _ = try await self.delete(dn: child, controls: []) }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+}
+
+/// Counts a DN's RDNs, honouring `\,` escapes; only used to order subtree deletes.
+enum DNDepth {
+    static func count(_ dn: String) -> Int {
+        var depth = dn.isEmpty ? 0 : 1
+        var escaped = false
+        for byte in dn.utf8 {
+            if escaped { escaped = false; continue }
+            if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: ",") { depth += 1 }
+        }
+        return depth
+    }
+}
+
+/// An async sequence over a paged search. The next page is requested when the current one has
+/// been consumed, so a listing of any size holds one page in memory.
+public struct LDAPPagedSearch: AsyncSequence, Sendable {
+    public typealias Element = LDAPEntry
+    let operations: any LDAPOperations
+    let base: String
+    let scope: LDAPSearchScope
+    let filter: String
+    let attributes: [String]
+    let pageSize: Int
+    let controls: [LDAPRequestControl]
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(search: self)
+    }
+
+    /// The same search, one page at a time.
+    public var pages: Pages { Pages(search: self) }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var pages: Pages.AsyncIterator
+        var buffer: [LDAPEntry] = []
+        var index = 0
+
+        init(search: LDAPPagedSearch) {
+            pages = Pages.AsyncIterator(search: search)
+        }
+
+        public mutating func next() async throws -> LDAPEntry? {
+            while index == buffer.count {
+                guard let page = try await pages.next() else { return nil }
+                buffer = page
+                index = 0
+            }
+            defer { index += 1 }
+            return buffer[index]
+        }
+    }
+
+    public struct Pages: AsyncSequence, Sendable {
+        public typealias Element = [LDAPEntry]
+        let search: LDAPPagedSearch
+
+        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(search: search) }
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let search: LDAPPagedSearch
+            var cookie: [UInt8] = []
+            var finished = false
+
+            init(search: LDAPPagedSearch) { self.search = search }
+
+            public mutating func next() async throws -> [LDAPEntry]? {
+                if finished { return nil }
+                let result = try await search.operations.search(
+                    base: search.base, scope: search.scope, filter: search.filter, attributes: search.attributes,
+                    sizeLimit: 0, timeLimit: nil, controls: search.controls + [.pagedResults(size: search.pageSize, cookie: cookie)]
+                )
+                cookie = result.pagedResultsCookie ?? []
+                if cookie.isEmpty { finished = true }
+                return result.entries
+            }
+        }
+    }
+}
