@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // System library over libldap/liblber/libsasl2 (Debian: libldap2-dev, libsasl2-dev).
@@ -34,17 +35,30 @@ let package = Package(
         ),
         // Runs a throwaway or long-lived slapd from the templates (tests, `gwdir local`, benchmarks).
         .target(name: "LocalSlapd", dependencies: ["DirectorySchema"], swiftSettings: strict),
+        // Domain model and services; talks to LDAP only through LDAPClient.
+        .target(
+            name: "Directory",
+            dependencies: ["LDAPClient", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "gwdir",
             dependencies: [
-                "LDAPClient", "LocalSlapd",
+                "LDAPClient", "LocalSlapd", "Directory", "DirectorySchema",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         // The slapd harness shared by every test target.
-        .target(name: "TestSupport", dependencies: ["LDAPClient", "LocalSlapd"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["LDAPClient", "LocalSlapd", "DirectorySchema"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "DirectoryTests", dependencies: ["Directory", "TestSupport"], swiftSettings: strict),
+        // Schema, overlays and the ACL matrix, with raw LDAP binds as each role.
+        .testTarget(name: "SchemaTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
+        // Debian's Postfix and Dovecot LDAP lookups against the harness slapd.
+        .testTarget(name: "MailServerTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
+        // Runs the built `gwdir` binary.
+        .testTarget(name: "GWDirCLITests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,3 @@
+import Testing
+
+// Tests for this target are added by its own change.
