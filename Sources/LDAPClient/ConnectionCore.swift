@@ -40,6 +40,9 @@ final class ConnectionCore {
     private var pending: [Int32: (operation: any PendingOperation, token: CancellationToken?)] = [:]
     private var messageIDs: [ObjectIdentifier: Int32] = [:]
     private var closed = false
+    /// slapd 2.5 refuses every later paged search on a connection whose last listing ended with
+    /// its NOID cookie (see `LDAPPagedSearch.isFinalCookie`); such a connection reconnects first.
+    var pagedResultsStateIsStale = false
 
     init(configuration: LDAPConfiguration) {
         self.configuration = configuration
@@ -126,6 +129,16 @@ final class ConnectionCore {
         }
     }
 
+    /// Reconnects (and re-binds) when nothing is in flight, so a new paged search starts on a
+    /// connection slapd has no stale paging state for. Returns the handle to use.
+    func resetPagedResultsStateIfIdle(_ ld: OpaquePointer) throws(LDAPError) -> OpaquePointer {
+        guard pagedResultsStateIsStale, pending.isEmpty else { return ld }
+        ldap_unbind_ext(ld, nil, nil)
+        handle = nil
+        pagedResultsStateIsStale = false
+        return try connectIfNeeded()
+    }
+
     func close() {
         closed = true
         dropConnection(.connectionClosed)
@@ -140,6 +153,7 @@ final class ConnectionCore {
             ldap_unbind_ext(handle, nil, nil)
             self.handle = nil
         }
+        pagedResultsStateIsStale = false
         for (_, entry) in outstanding { entry.operation.fail(error) }
     }
 

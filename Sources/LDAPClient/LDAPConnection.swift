@@ -187,6 +187,10 @@ public final class LDAPConnection: LDAPOperations, Sendable {
             try await perform({ continuation in
                 SearchOperation(continuation, base: base)
             }, send: { core, ld throws(LDAPError) in
+                var ld = ld
+                if controls.contains(where: \.isFirstPageRequest) {
+                    ld = try core.resetPagedResultsStateIfIdle(ld)
+                }
                 let arena = CArena()
                 let serverControls = try core.encode(controls, ld, arena: arena)
                 var messageID: Int32 = 0

@@ -47,6 +47,11 @@ public struct LDAPRequestControl: Sendable, Hashable {
     public static func raw(oid: String, value: [UInt8]?, isCritical: Bool) -> Self {
         .init(kind: .raw(oid: oid, value: value), isCritical: isCritical)
     }
+
+    var isFirstPageRequest: Bool {
+        if case .pagedResults(_, let cookie) = kind { return cookie.isEmpty }
+        return false
+    }
 }
 
 /// A control as the server returned it.

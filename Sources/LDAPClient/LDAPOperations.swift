@@ -88,6 +88,13 @@ public struct LDAPPagedSearch: AsyncSequence, Sendable {
     /// The same search, one page at a time.
     public var pages: Pages { Pages(search: self) }
 
+    /// RFC 2696 ends a listing with an empty cookie. slapd 2.5 ends one whose last page is exactly
+    /// full with its NOID sentinel (all bits set) instead, and answers that cookie with
+    /// unwillingToPerform ("cookie is invalid or old") — `ldapsearch -E pr=N` stumbles the same way.
+    static func isFinalCookie(_ cookie: [UInt8]) -> Bool {
+        cookie.isEmpty || cookie.allSatisfy { $0 == 0xFF }
+    }
+
     public struct AsyncIterator: AsyncIteratorProtocol {
         var pages: Pages.AsyncIterator
         var buffer: [LDAPEntry] = []
@@ -128,7 +135,7 @@ public struct LDAPPagedSearch: AsyncSequence, Sendable {
                     sizeLimit: 0, timeLimit: nil, controls: search.controls + [.pagedResults(size: search.pageSize, cookie: cookie)]
                 )
                 cookie = result.pagedResultsCookie ?? []
-                if cookie.isEmpty { finished = true }
+                if LDAPPagedSearch.isFinalCookie(cookie) { finished = true }
                 return result.entries
             }
         }

@@ -55,6 +55,9 @@ final class SearchOperation: PendingOperation {
             return false
         case MessageType.searchResult:
             let result = core.decodeResult(ld, message)
+            if let cookie = result.pageCookie, !cookie.isEmpty, LDAPPagedSearch.isFinalCookie(cookie) {
+                core.pagedResultsStateIsStale = true
+            }
             if result.code == LDAP_SUCCESS {
                 continuation.resume(returning: LDAPSearchResult(
                     entries: entries, referrals: references + result.referrals,
