@@ -49,6 +49,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // A workload over every LDAPClient path, run under valgrind by LeakTests.
+        .executableTarget(name: "ldap-leak-check", dependencies: ["LDAPClient"], path: "Sources/LDAPLeakCheck", swiftSettings: strict),
         // The slapd harness shared by every test target.
         .target(name: "TestSupport", dependencies: ["LDAPClient", "LocalSlapd", "DirectorySchema"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),

@@ -40,15 +40,16 @@ extension LDAPOperations {
 
     /// Deletes an entry and everything below it, deepest entries first. slapd does not implement
     /// the Tree Delete control, so this walks the subtree; each level's deletes are pipelined.
+    /// ManageDsaIT makes referral objects ordinary entries here, so they are deleted too.
     public func deleteSubtree(dn: String) async throws {
         var byDepth: [Int: [String]] = [:]
-        for try await entry in pagedSearch(base: dn, scope: .subtree, attributes: ["1.1"], pageSize: 1000) {
+        for try await entry in pagedSearch(base: dn, scope: .subtree, attributes: ["1.1"], pageSize: 1000, controls: [.manageDsaIT]) {
             byDepth[DNDepth.count(entry.dn), default: []].append(entry.dn)
         }
         for depth in byDepth.keys.sorted(by: >) {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for child in byDepth[depth] ?? [] {
-                    group.addTask { _ = try await self.delete(dn: child, controls: []) }
+                    group.addTask { _ = try await self.delete(dn: child, controls: [.manageDsaIT]) }
                 }
                 try await group.waitForAll()
             }
