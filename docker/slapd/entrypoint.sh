@@ -4,7 +4,8 @@
 # start (persisted under $GWDIR_STATE_DIR, a volume), then runs slapd in the foreground.
 # Environment (defaults in brackets; docker/README.md has the full table):
 #   GWDIR_BASE_DN [dc=example,dc=com]   GWDIR_ROOT_DN [cn=manager,<base>]
-#   GWDIR_ROOT_PW / GWDIR_ROOT_PW_FILE  [generated once, kept in $GWDIR_SECRETS_DIR/root.pw]
+#   GWDIR_ROOT_PW / GWDIR_ROOT_PW_FILE  [generated once, kept in $GWDIR_STATE_DIR/secrets/root.pw]
+#   GWDIR_SECRETS_DIR [$GWDIR_STATE_DIR/secrets]  where the service passwords are written
 #   GWDIR_GWDIR_PW, GWDIR_DOVECOT_PW, GWDIR_POSTFIX_PW (or *_FILE) [generated once, same place]
 #   SLAPD_LISTEN_ADDR [0.0.0.0]  SLAPD_PORT [389]  SLAPD_LOG_LEVEL [stats]  SLAPD_DEBUG_LEVEL [= log level]
 #   GWDIR_SERVER_ID, GWDIR_PEER_URI     set both to run as one of two replicating providers
@@ -17,6 +18,9 @@ die() { log "error: $*"; exit 1; }
 
 SCHEMA_DIR=${GWDIR_SCHEMA_DIR:-/opt/gwdir/schema}
 STATE_DIR=${GWDIR_STATE_DIR:-/var/lib/gwdir}
+# root.pw stays private in the volume; the service passwords may go to a directory shared with
+# the mail containers (compose: a volume of their own).
+ROOT_SECRETS_DIR=$STATE_DIR/secrets
 SECRETS_DIR=${GWDIR_SECRETS_DIR:-$STATE_DIR/secrets}
 RUN_DIR=${GWDIR_RUN_DIR:-/var/run/slapd}
 LDAPI_SOCKET=${SLAPD_LDAPI_SOCKET:-/var/run/slapd/ldapi}
@@ -46,10 +50,10 @@ LDAPI_URI="ldapi://$(urlencode_path "$LDAPI_SOCKET")"
 # Escapes a value for the right-hand side of a sed s|||g.
 sed_value() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
 
-# secret NAME FILE: the value of $NAME, else of the file named by $NAME_FILE, else of FILE in the
-# secrets directory, else a new random one (written there, 0600, and printed once).
+# secret NAME FILE: the value of $NAME, else of the file named by $NAME_FILE, else of FILE,
+# else a new random one (printed once); the value is (re)written to FILE, mode 0600.
 secret() {
-    name=$1 file=$SECRETS_DIR/$2
+    name=$1 file=$2
     eval "value=\${$name:-}"
     eval "value_file=\${${name}_FILE:-}"
     if [ -z "$value" ] && [ -n "$value_file" ]; then value=$(cat "$value_file"); fi
@@ -80,9 +84,9 @@ s|{{${pair%%=*}}}|$(sed_value "${pair#*=}")|g"
     printf '%s\n' "$out"
 }
 
-mkdir -p "$STATE_DIR" "$SECRETS_DIR" "$RUN_DIR" "$(dirname "$LDAPI_SOCKET")"
-chmod 700 "$SECRETS_DIR"
-ROOT_PW=$(secret GWDIR_ROOT_PW root.pw)
+mkdir -p "$STATE_DIR" "$ROOT_SECRETS_DIR" "$SECRETS_DIR" "$RUN_DIR" "$(dirname "$LDAPI_SOCKET")"
+chmod 700 "$ROOT_SECRETS_DIR" "$SECRETS_DIR"
+ROOT_PW=$(secret GWDIR_ROOT_PW "$ROOT_SECRETS_DIR/root.pw")
 
 fresh=false
 if [ ! -f "$CONFIG_DIR/cn=config.ldif" ]; then
@@ -124,9 +128,9 @@ fi
 # passwords as for every other add. With a peer, only server 1 seeds; the other replicates it.
 if [ -n "${GWDIR_PEER_URI:-}" ] && [ "${GWDIR_SERVER_ID:-}" != 1 ]; then seed_default=false; else seed_default=true; fi
 if [ "${GWDIR_SEED_BASE:-$seed_default}" = true ] && [ ! -f "$STATE_DIR/.base-loaded" ]; then
-    GWDIR_PW=$(secret GWDIR_GWDIR_PW gwdir.pw)
-    DOVECOT_PW=$(secret GWDIR_DOVECOT_PW dovecot.pw)
-    POSTFIX_PW=$(secret GWDIR_POSTFIX_PW postfix.pw)
+    GWDIR_PW=$(secret GWDIR_GWDIR_PW "$SECRETS_DIR/gwdir.pw")
+    DOVECOT_PW=$(secret GWDIR_DOVECOT_PW "$SECRETS_DIR/dovecot.pw")
+    POSTFIX_PW=$(secret GWDIR_POSTFIX_PW "$SECRETS_DIR/postfix.pw")
     log "loading base.ldif"
     rm -f "$LDAPI_SOCKET"
     slapd -F "$CONFIG_DIR" -h "$LDAPI_URI/" "$@"
@@ -137,7 +141,7 @@ if [ "${GWDIR_SEED_BASE:-$seed_default}" = true ] && [ ! -f "$STATE_DIR/.base-lo
     render "$SCHEMA_DIR/slapd/base.ldif" \
         BASE_DN="$BASE_DN" BASE_RDN_VALUE="$BASE_RDN_VALUE" \
         GWDIR_PW="$GWDIR_PW" DOVECOT_PW="$DOVECOT_PW" POSTFIX_PW="$POSTFIX_PW" |
-        ldapadd -x -H "$LDAPI_URI" -D "$ROOT_DN" -y "$SECRETS_DIR/root.pw" >/dev/null
+        ldapadd -x -H "$LDAPI_URI" -D "$ROOT_DN" -y "$ROOT_SECRETS_DIR/root.pw" >/dev/null
     kill "$(cat "$RUN_DIR/slapd.pid")"
     tries=0
     while [ -f "$RUN_DIR/slapd.pid" ] && kill -0 "$(cat "$RUN_DIR/slapd.pid")" 2>/dev/null; do
