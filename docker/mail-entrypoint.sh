@@ -1,14 +1,17 @@
 #!/bin/sh
 # Entrypoint of the Postfix and Dovecot containers of docker/compose.yaml. Renders the
 # repository's templates (docker/postfix/*, docker/dovecot/*: the same files the mail-server
-# tests render), mounted read-only at $TEMPLATE_DIR, into the server's configuration directory,
-# then runs the server in the foreground.
+# tests render), mounted read-only at $TEMPLATE_DIR, then runs the server in the foreground.
+#   postfix: *.cf lookup tables -> $POSTFIX_CONF_DIR; main.cf.* fragments applied with
+#            postconf -e; master.cf.* fragments appended to master.cf (once).
+#   dovecot: every file -> $DOVECOT_CONF_DIR (dovecot.conf replaces Debian's), dovecot -F -c it.
 #   mail-entrypoint.sh postfix | dovecot
 # Every {{NAME}} in a template is replaced by the environment variable NAME (for NAME ending in
 # _PW also by the content of the file named by NAME_FILE, waited for up to 120 s: compose hands
 # over the service passwords slapd1 generated in the shared secrets volume). A placeholder
 # without a value stops the container with its name, so templates and compose cannot drift
 # apart silently. Comment lines are dropped from the rendered files.
+# GWDIR_CHECK_ONLY=true renders and checks the configuration (postfix check / doveconf) and exits.
 set -eu
 
 log() { printf 'gwdir-%s: %s\n' "$ROLE" "$*" >&2; }
@@ -60,18 +63,35 @@ case $ROLE in
 postfix)
     POSTFIX_CONF_DIR=${POSTFIX_CONF_DIR:-/etc/postfix}
     export POSTFIX_CONF_DIR
-    render_all "$POSTFIX_CONF_DIR"
-    chmod 640 "$POSTFIX_CONF_DIR"/ldap-*.cf 2>/dev/null || true
-    chgrp postfix "$POSTFIX_CONF_DIR"/ldap-*.cf 2>/dev/null || true
-    # main.cf.gwdir is a fragment: apply its settings on top of Debian's main.cf.
-    if [ -f "$POSTFIX_CONF_DIR/main.cf.gwdir" ]; then
-        grep '=' "$POSTFIX_CONF_DIR/main.cf.gwdir" | while IFS= read -r line; do postconf -e "$line"; done
-    fi
+    staging=/run/gwdir-postfix
+    render_all "$staging"
+    # Lookup tables (*.cf) go to the configuration directory, readable by root and postfix only.
+    for table in "$staging"/*.cf; do
+        [ -f "$table" ] || continue
+        install -m 640 -g postfix "$table" "$POSTFIX_CONF_DIR/$(basename "$table")"
+    done
+    # main.cf.* fragments: each "name = value" line is applied on top of Debian's main.cf.
+    for fragment in "$staging"/main.cf.*; do
+        [ -f "$fragment" ] || continue
+        grep '=' "$fragment" | while IFS= read -r line; do postconf -e "$line"; done
+        log "applied $(basename "$fragment") to main.cf"
+    done
+    # master.cf.* fragments: services appended to master.cf (once; the container may restart).
+    for fragment in "$staging"/master.cf.*; do
+        [ -f "$fragment" ] || continue
+        marker="# gwdir: $(basename "$fragment")"
+        if ! grep -qxF "$marker" "$POSTFIX_CONF_DIR/master.cf"; then
+            { echo "$marker"; cat "$fragment"; } >>"$POSTFIX_CONF_DIR/master.cf"
+            log "appended $(basename "$fragment") to master.cf"
+        fi
+    done
+    rm -rf "$staging"
     postconf -e "myhostname = ${MAIL_HOSTNAME:-mail.example.com}" "maillog_file = /dev/stdout" \
-        "inet_interfaces = all" "inet_protocols = ipv4"
+        "inet_interfaces = ${POSTFIX_INET_INTERFACES:-all}" "inet_protocols = ipv4"
     # No chroot: the LDAP lookups run in smtpd/cleanup, which would need resolver files in the jail.
     postconf -F '*/*/chroot = n'
     postfix check
+    [ "${GWDIR_CHECK_ONLY:-false}" = true ] && { log "configuration rendered and checked"; exit 0; }
     log "starting postfix"
     exec postfix start-fg
     ;;
@@ -87,6 +107,7 @@ dovecot)
     render_all "$DOVECOT_CONF_DIR"
     chmod 600 "$DOVECOT_CONF_DIR"/*.conf.ext 2>/dev/null || true
     doveconf -c "$DOVECOT_CONF_DIR/dovecot.conf" -n >/dev/null
+    [ "${GWDIR_CHECK_ONLY:-false}" = true ] && { log "configuration rendered and checked"; exit 0; }
     log "starting dovecot"
     exec dovecot -F -c "$DOVECOT_CONF_DIR/dovecot.conf"
     ;;

@@ -79,7 +79,7 @@ ROOT_PW=$(set +o pipefail; tr -dc 'A-Za-z0-9' </dev/urandom | head -c 20)
 
 run_node() { # name server-id port peer-port
     podman run -d --name "$1" --network host \
-        -e SLAPD_LISTEN_ADDR=127.0.0.1 -e SLAPD_PORT="$3" -e SLAPD_LOG_LEVEL=stats,sync \
+        -e SLAPD_LISTEN_ADDR=127.0.0.1 -e SLAPD_PORT="$3" -e SLAPD_LOG_LEVEL=stats \
         -e GWDIR_BASE_DN="$BASE_DN" -e GWDIR_ROOT_PW="$ROOT_PW" \
         -e GWDIR_SERVER_ID="$2" -e GWDIR_PEER_URI="ldap://127.0.0.1:$4" \
         "$TAG" >/dev/null
@@ -98,12 +98,17 @@ as_root() { # container port tool args...
     local c=$1 port=$2 tool=$3; shift 3
     ldap "$c" "$tool" -x -H "ldap://127.0.0.1:$port" -D "$ROOT_DN" -w "$ROOT_PW" "$@"
 }
+# Containers that must be running; a wait fails at once when one of them has exited.
+RUNNING="$C1 $C2"
 # wait_for DESCRIPTION SECONDS COMMAND...: retries until COMMAND succeeds.
 wait_for() {
-    local what=$1 limit=$2; shift 2
+    local what=$1 limit=$2 c; shift 2
     local deadline=$((SECONDS + limit))
     until "$@" >/dev/null 2>&1; do
         [ $SECONDS -lt $deadline ] || fail "$what (not within ${limit} s)"
+        for c in $RUNNING; do
+            [ "$(podman inspect -f '{{.State.Running}}' "$c" 2>/dev/null)" = true ] || fail "$what: container $c exited"
+        done
         sleep 0.3
     done
     log "ok: $what"
@@ -175,6 +180,7 @@ wait_for "modify replicated to node 1" 15 has_entry "$C1" "$P1" "$ACCOUNT" "(gwA
 wait_for "audit event replicated to node 1" 15 has_entry "$C1" "$P1" "gwEventId=smoke-1,ou=events,ou=audit,$BASE_DN"
 
 # Stop node 1, write on node 2, start node 1 again on its volume: it catches up (no re-seed).
+RUNNING=$C2
 podman stop -t 10 "$C1" >/dev/null
 log "node 1 stopped"
 as_root "$C2" "$P2" ldapmodify >/dev/null <<EOF
@@ -187,6 +193,7 @@ replace: sn
 sn: WhileDown
 EOF
 podman start "$C1" >/dev/null
+RUNNING="$C1 $C2"
 wait_for "node 1 back on its volume" 60 as_root "$C1" "$P1" ldapwhoami
 wait_for "node 1 caught up with the write made while it was down" 30 has_entry "$C1" "$P1" "$ACCOUNT" "(&(sn=WhileDown)(gwAccountStatus=active))"
 podman logs "$C1" 2>&1 | grep -c 'loading base.ldif' | grep -qx 1 || fail "node 1 seeded again after the restart"
