@@ -60,6 +60,8 @@ let package = Package(
         // Debian's Postfix and Dovecot LDAP lookups against the harness slapd.
         .testTarget(name: "MailServerTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
         // Runs the built `gwdir` binary.
+        // Two local slapd nodes replicating each other (schema/slapd/replication.ldif); LDAPClient failover.
+        .testTarget(name: "ReplicationTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "GWDirCLITests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
