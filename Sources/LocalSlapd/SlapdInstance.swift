@@ -201,9 +201,30 @@ public final class SlapdInstance: @unchecked Sendable {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try Self.runWithCleanSignalMask(process)
         lock.withLock { self.process = process }
         try waitUntilReady(process)
+    }
+
+    /// Starts `process` from a thread of its own with no signal blocked. Foundation spawns from the
+    /// calling thread and the child inherits that thread's signal mask; Swift's and the test
+    /// runner's threads block SIGTERM, and a slapd that inherits that ignores a clean `stop()`.
+    private static func runWithCleanSignalMask(_ process: Process) throws {
+        final class Outcome: @unchecked Sendable {
+            var error: (any Error)?
+            let done = DispatchSemaphore(value: 0)
+        }
+        let outcome = Outcome()
+        let thread = Thread {
+            var none = sigset_t()
+            sigemptyset(&none)
+            pthread_sigmask(SIG_SETMASK, &none, nil)
+            do { try process.run() } catch { outcome.error = error }
+            outcome.done.signal()
+        }
+        thread.start()
+        outcome.done.wait()
+        if let error = outcome.error { throw error }
     }
 
     private func waitUntilReady(_ process: Process) throws {

@@ -47,8 +47,8 @@ struct ReplicatedPair {
         let b = try node("b", serverID: 2, port: portB, peerPort: portA)
         let pair = ReplicatedPair(a: a, b: b, directory: directory)
         do {
-            try withCleanSignalMask { try a.start() }
-            try withCleanSignalMask { try b.start() }
+            try a.start()
+            try b.start()
             // Only one node is seeded (as docker's slapd1); the other receives the tree by syncrepl.
             try a.ldapadd(SlapdInstance.baseEntriesLDIF(baseDN: baseDN))
         } catch {
@@ -67,29 +67,6 @@ struct ReplicatedPair {
     func connection(_ node: SlapdInstance) -> LDAPConnection {
         LDAPConnection(configuration: LDAPConfiguration(uri: node.uri, credentials: rootCredentials))
     }
-}
-
-/// Runs `body` (a `SlapdInstance.start()`) on a thread of its own with no signal blocked.
-/// Foundation's `Process` spawns slapd from the calling thread and the child inherits that
-/// thread's signal mask; the test runner's threads block SIGTERM, so a slapd started from them
-/// ignores `stop()` until the harness falls back to SIGKILL after 15 s. A clean mask gives the
-/// clean shutdown these tests are about (stop a provider, restart it, let it catch up).
-func withCleanSignalMask(_ body: @escaping @Sendable () throws -> Void) throws {
-    final class Outcome: @unchecked Sendable {
-        var error: (any Error)?
-        let done = DispatchSemaphore(value: 0)
-    }
-    let outcome = Outcome()
-    let thread = Thread {
-        var none = sigset_t()
-        sigemptyset(&none)
-        pthread_sigmask(SIG_SETMASK, &none, nil)
-        do { try body() } catch { outcome.error = error }
-        outcome.done.signal()
-    }
-    thread.start()
-    outcome.done.wait()
-    if let error = outcome.error { throw error }
 }
 
 /// Polls a node until `predicate` holds for the entry at `dn` (nil = no such entry), for up to
@@ -184,7 +161,7 @@ func account(_ uid: String, under parent: String) -> (String, [LDAPAttribute]) {
             LDAPAttribute("objectClass", ["gwLoginEvent"]), LDAPAttribute("gwEventId", "while-down"),
         ])
 
-        try withCleanSignalMask { try pair.a.start() }
+        try pair.a.start()
         #expect(await eventually(a, added) { $0 != nil })
         #expect(await eventually(a, kept) { $0?.string("gwAccountStatus") == "disabled" })
         #expect(await eventually(a, gone) { $0 == nil })
@@ -215,7 +192,7 @@ func account(_ uid: String, under parent: String) -> (String, [LDAPAttribute]) {
         #expect(try await connection.whoAmI() == "dn:\(pair.a.rootDN)")
         // Writes go to B now (the connection re-bound there), and reach A once it is back.
         try await connection.modify(dn: dn, [.replace("sn", ["via-b"])])
-        try withCleanSignalMask { try pair.a.start() }
+        try pair.a.start()
         #expect(await eventually(pair.connection(pair.a), dn) { $0?.string("sn") == "via-b" })
     }
 }
