@@ -129,9 +129,9 @@ struct Cell: Sendable, CustomTestStringConvertible {
 private let denied = Expectation.refused(.insufficientAccessRights)
 private let anonymousWrite = Expectation.refused(.strongerAuthRequired)
 
-// Cells run in parallel. Allowed modifications use displayName (gwOwnerAddress on an alias) and
-// refused ones description; allowed password resets each have their own target: so a refused
-// cell's "target unchanged" check never races with an allowed cell.
+// Cells run in parallel. Refused modifications use description, allowed ones another attribute,
+// and no two allowed cells write the same attribute of the same entry (nor reset the same
+// password): so no cell's read-back races with another cell's write.
 let aclMatrix: [Cell] = [
     // gwdir service: manages everything, reads OTP secrets, never reads password hashes.
     Cell(.gwdir, .read("gwMailQuota"), .ws("uid=alice,ou=sales"), .allowed),
@@ -167,8 +167,8 @@ let aclMatrix: [Cell] = [
 
     // Workspace admin: the whole workspace, secrets write-only, nothing outside.
     Cell(.workspaceAdmin, .modify("displayName"), .ws(""), .allowed),
-    Cell(.workspaceAdmin, .modify("displayName"), .ws("uid=pia,ou=dev"), .allowed),
-    Cell(.workspaceAdmin, .modify("displayName"), .ws("uid=minjun,ou=east,ou=sales"), .allowed),
+    Cell(.workspaceAdmin, .modify("title"), .ws("uid=pia,ou=dev"), .allowed),
+    Cell(.workspaceAdmin, .modify("title"), .ws("uid=minjun,ou=east,ou=sales"), .allowed),
     Cell(.workspaceAdmin, .modify("displayName"), .ws("cn=admins,ou=sales"), .allowed),
     Cell(.workspaceAdmin, .modify("gwBillingId"), .ws("ou=dev"), .allowed),
     Cell(.workspaceAdmin, .add, .ws("ou=dev"), .allowed),
