@@ -539,6 +539,27 @@ rc "unit admin: deletes a plain account in scope" 0 delete "$SAM" pw-sam "uid=he
 rc "unit admin: can NOT delete an account holding an admin role (sub-unit admin carl)" 50 delete "$SAM" pw-sam "uid=carl,$SALES"
 rc "workspace admin: deletes it" 0 delete "$BOSS" pw-boss "uid=carl,$SALES"
 
+echo "--- mail credentials (Dovecot logs in with any credential whose gwCredentialFor matches)"
+cred() { printf 'dn: %s\nobjectClass: gwMailCredential\ncn: %s\nuserPassword: forged\ngwCredentialFor: %s\n' "$1" "$2" "$3"; }
+rc "unit admin: can NOT add a credential for the workspace admin's address in own unit" 50 add "$SAM" pw-sam "$(cred "cn=evil,$SALES" evil boss@acme.com)"
+rc "unit admin: can NOT add a credential for another unit's address below an account in scope" 50 add "$SAM" pw-sam "$(cred "cn=mail-password,$MINJUN" mail-password dave@acme.com)"
+rc "unit admin: can NOT re-point a credential in scope to another address" 50 modify "$SAM" pw-sam "dn: $CRED
+changetype: modify
+replace: gwCredentialFor
+gwCredentialFor: boss@acme.com"
+load "$(acct "uid=pat,$EAST" pat 'Pat East' East Pat pat@acme.com)" "plain account pat"
+rc "unit admin: adds a credential below a plain account in scope for its own address" 0 add "$SAM" pw-sam "$(cred "cn=mail-password,uid=pat,$EAST" mail-password pat@acme.com)"
+rc "unit admin: can NOT add a credential below an admin account (minjun administers east)" 50 add "$SAM" pw-sam "$(cred "cn=mail-password,$MINJUN" mail-password minjun@acme.com)"
+rc "workspace admin: can NOT add a credential for another workspace's address" 50 add "$BOSS" pw-boss "$(cred "cn=evil,$DEV" evil gus@beta.com)"
+load "$(cred "cn=planted,$DEV" planted alice@acme.com)" "planted credential"
+count "dovecot: a credential not below the owner's account is invisible" 1 "$DOVECOT" dovecot-pw "$WS" "(&(objectClass=gwMailCredential)(gwCredentialFor=alice@acme.com))"
+rc "unit admin: can NOT add a sub-unit carrying gwBillingId (no attribute ACLs on add)" 50 add "$SAM" pw-sam "dn: ou=billed,$SALES
+objectClass: organizationalUnit
+objectClass: gwOrgUnit
+ou: billed
+gwBillingId: FREE"
+rc "ppolicy: a bind to a locked account reports accountLocked in the response control" 0 sh -c "ldapwhoami -x -H '$H' -D '$DAVE' -w wrong -e ppolicy >/dev/null 2>&1; for i in 1 2 3 4 5; do ldapwhoami -x -H '$H' -D '$DAVE' -w wrong >/dev/null 2>&1; done; ldapwhoami -x -H '$H' -D '$DAVE' -w pw-dave -e ppolicy 2>&1 | grep -q 'Account locked'"
+
 echo "--- nesting depth (generic rules cover admin groups of units up to 8 levels deep)"
 L="$ACME"; ldif=""
 for i in 1 2 3 4 5 6 7 8 9; do

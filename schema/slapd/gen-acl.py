@@ -50,8 +50,20 @@ acl('dn.subtree="%s" attrs=%s' % (WS, SEC), 'by group.exact="%s" =w' % SUPER, "b
 acl('dn.subtree="%s"' % WS, 'by group.exact="%s" write' % SUPER, "by * break")
 acl('dn.subtree="ou=system,%s"' % B, 'by group.exact="%s" read' % SUPER, "by * break")
 acl('dn.subtree="ou=policies,%s"' % B, 'by group.exact="%s" read' % SUPER, "by * break")
-# --- workspace admins: cn=admins,o=<ws> manage the whole workspace (incl. the o= entry itself)
+# --- mail-only credentials. Dovecot logs an address in with any gwMailCredential whose
+#     gwCredentialFor is that address, so a credential counts only directly below the entry whose
+#     mail it names: otherwise a unit admin could add `cn=x,ou=<own unit>` with gwCredentialFor of
+#     a workspace admin (or a workspace admin one for another workspace's address) and read that
+#     mailbox over IMAP. slapd checks no attribute ACLs on add, so the entry is guarded (`this` is
+#     the entry being added) and, for modify, each gwCredentialFor value written. A credential
+#     that does not match is invisible and untouchable for all but the service and super admins.
 wsr = '"^(.*,)?(%s)$"' % WSRE
+cred = '"^[^,]+,((.+,)?%s)$"' % WSRE
+acl("dn.regex=%s filter=(objectClass=gwMailCredential) attrs=entry,gwCredentialFor" % cred,
+    'by set.expand="this/gwCredentialFor & [$1]/mail" break', "by * none")
+acl('dn.regex=%s filter=(objectClass=gwMailCredential) attrs=gwCredentialFor val.regex="^(.+)$"' % cred,
+    'by set.expand="[${v1}] & [$1]/mail" break', "by * none")
+# --- workspace admins: cn=admins,o=<ws> manage the whole workspace (incl. the o= entry itself)
 acl("dn.regex=%s attrs=%s" % (wsr, SEC), 'by group.expand="cn=admins,$2" =w', "by * break")
 acl("dn.regex=%s" % wsr, 'by group.expand="cn=admins,$2" write', "by * break")
 # --- mail servers: read exactly what their lookups read, nothing else, never write
@@ -85,6 +97,10 @@ for d in range(1, MAX + 1):
 for d in range(1, MAX + 1):
     acl('dn.regex="^(.*,)?%s$" attrs=%s' % (unit_re(d), SEC),
         'by group.expand="cn=admins,$2" =w', "by * break")
+#     (a unit carrying a gwBillingId is added, moved and deleted by workspace admins only: slapd
+#     checks no attribute ACLs on add, so the entry is guarded)
+acl("dn.regex=%s filter=(gwBillingId=*) attrs=entry" % wsr,
+    'by dn.subtree,expand="$2" read', 'by group.expand="cn=members,$2" read', "by * none")
 acl("dn.regex=%s attrs=gwBillingId" % wsr, 'by dn.subtree,expand="$2" read', "by * none")
 for d in range(1, MAX + 1):
     acl('dn.regex="^(.*,)?%s$"' % unit_re(d), 'by group.expand="cn=admins,$2" write', "by * break")

@@ -1,0 +1,231 @@
+import Foundation
+import LDAPClient
+import Testing
+import TestSupport
+
+/// slapd itself keeps the mail invariants (slapo-unique, slapo-constraint, the assertion-guarded
+/// alias counter) and locks accounts (slapo-ppolicy) — whoever writes, however concurrently.
+@Suite struct OverlayTests {
+    static let sample = Task { () async throws -> SampleWorkspace in
+        let ws = try await SampleWorkspace.buildSmall("ovl")
+        try await using(ws.root()) { (root) async throws in
+            try await root.add(dn: ws.dn("uid=owner,ou=unit"), attributes: ws.account(uid: "owner", mail: ws.mail("owner")))
+            try await root.add(dn: ws.dn("uid=other,ou=unit"), attributes: ws.account(uid: "other", mail: ws.mail("other")))
+            try await root.add(dn: ws.dn("mail=\(ws.mail("taken")),uid=owner,ou=unit"), attributes: ws.alias(ws.mail("taken"), owner: ws.mail("owner"), folder: "taken"))
+        }
+        return ws
+    }
+
+    private func gwdir(_ ws: SampleWorkspace) -> LDAPConnection {
+        ws.connection(as: ws.fixture.gwdirDN, password: ws.fixture.gwdirPassword)
+    }
+
+    // MARK: slapo-unique
+
+    @Test(arguments: ["other", "OTHER"])
+    func aliasEqualToAnotherAccountsPrimaryAddressIsRefused(_ local: String) async throws {
+        let ws = try await Self.sample.value
+        let address = "\(local)@\(ws.domain)"
+        let aliasDN = ws.dn("mail=\(address),uid=owner,ou=unit")
+        try await using(gwdir(ws)) { (service) async throws in
+            let error = await #expect(throws: LDAPError.self) {
+                try await service.add(dn: aliasDN, attributes: ws.alias(address, owner: ws.mail("owner"), folder: "x"))
+            }
+            #expect(error?.code == .constraintViolation)
+        }
+        // The root DN is held to it too (no relax control is sent).
+        try await using(ws.root()) { (root) async throws in
+            let error = await #expect(throws: LDAPError.self) {
+                try await root.add(dn: aliasDN, attributes: ws.alias(address, owner: ws.mail("owner"), folder: "x"))
+            }
+            #expect(error?.code == .constraintViolation)
+            #expect(try await root.entry(aliasDN) == nil)
+        }
+    }
+
+    @Test func primaryAddressEqualToAnExistingAliasIsRefused() async throws {
+        let ws = try await Self.sample.value
+        let dn = ws.dn("uid=taken,ou=unit")
+        try await using(gwdir(ws)) { (service) async throws in
+            let error = await #expect(throws: LDAPError.self) {
+                try await service.add(dn: dn, attributes: ws.account(uid: "taken", mail: ws.mail("taken")))
+            }
+            #expect(error?.code == .constraintViolation)
+            // Nor can an existing account be re-addressed onto it.
+            let modify = await #expect(throws: LDAPError.self) {
+                try await service.modify(dn: ws.dn("uid=other,ou=unit"), [.replace("mail", [ws.mail("taken")])])
+            }
+            #expect(modify?.code == .constraintViolation)
+        }
+        try await using(ws.root()) { (root) async throws in
+            #expect(try await root.entry(dn) == nil)
+            #expect(try await root.entry(ws.dn("uid=other,ou=unit"), attributes: ["mail"])?.string("mail") == ws.mail("other"))
+        }
+    }
+
+    /// 20 different entries with one address, launched at once: slapo-unique (serialize) lets
+    /// exactly one through, over one pipelined connection or over many.
+    @Test(arguments: [1, 5, 20])
+    func concurrentAddsOfOneAddressYieldExactlyOneSuccess(connections: Int) async throws {
+        let ws = try await Self.sample.value
+        let address = ws.mail("race-\(connections)")
+        let pool = (0..<connections).map { _ in gwdir(ws) }
+        defer { pool.forEach { $0.close() } }
+        // Open and bind every connection first so the adds really start together.
+        for connection in pool { try await connection.connect() }
+        let outcomes = await withTaskGroup(of: LDAPError.Code?.self) { group in
+            for i in 0..<20 {
+                let connection = pool[i % connections]
+                let dn = ws.dn("uid=race\(connections)x\(i),ou=unit")
+                let attributes = ws.account(uid: "race\(connections)x\(i)", mail: address)
+                group.addTask { await resultCode { try await connection.add(dn: dn, attributes: attributes) } }
+            }
+            var all: [LDAPError.Code?] = []
+            for await outcome in group { all.append(outcome) }
+            return all
+        }
+        #expect(outcomes.count(where: { $0 == nil }) == 1)
+        #expect(outcomes.count(where: { $0 == .constraintViolation }) == 19)
+        try await using(ws.root()) { (root) async throws in
+            let holders = try await root.search(base: ws.fixture.workspacesDN, filter: "(mail=\(address))", attributes: ["1.1"])
+            #expect(holders.entries.count == 1)
+        }
+    }
+
+    // MARK: gwAliasCount (slapo-constraint + assertion control)
+
+    private func counterAccount(_ ws: SampleWorkspace, _ label: String) async throws -> String {
+        let uid = "count\(label)\(UUID().uuidString.prefix(4).lowercased())"
+        let dn = ws.dn("uid=\(uid),ou=unit")
+        try await using(ws.root()) { try await $0.add(dn: dn, attributes: ws.account(uid: uid, mail: ws.mail(uid))) }
+        return dn
+    }
+
+    @Test(arguments: ["6", "-1", "10"])
+    func aliasCountOutsideZeroToFiveIsRefused(_ value: String) async throws {
+        let ws = try await Self.sample.value
+        let dn = try await counterAccount(ws, "r")
+        try await using(gwdir(ws)) { (service) async throws in
+            try await service.modify(dn: dn, [.replace("gwAliasCount", ["5"])])
+            let error = await #expect(throws: LDAPError.self) {
+                try await service.modify(dn: dn, [.replace("gwAliasCount", [value])])
+            }
+            #expect(error?.code == .constraintViolation)
+            #expect(try await service.entry(dn, attributes: ["gwAliasCount"])?.string("gwAliasCount") == "5")
+        }
+    }
+
+    /// The service's alias protocol: `increment: gwAliasCount 1` guarded by the assertion
+    /// `(gwAliasCount<=4)`. 20 admins at once: exactly 5 get a slot, the rest assertionFailed.
+    @Test func guardedIncrementStopsAtFiveUnderTwentyConcurrentIncrements() async throws {
+        let ws = try await Self.sample.value
+        let dn = try await counterAccount(ws, "i")
+        let pool = (0..<4).map { _ in gwdir(ws) }
+        defer { pool.forEach { $0.close() } }
+        for connection in pool { try await connection.connect() }
+        let outcomes = await withTaskGroup(of: LDAPError.Code?.self) { group in
+            for i in 0..<20 {
+                let connection = pool[i % pool.count]
+                group.addTask {
+                    await resultCode {
+                        try await connection.modify(dn: dn, [.increment("gwAliasCount")], controls: [.assertion("(gwAliasCount<=4)")])
+                    }
+                }
+            }
+            var all: [LDAPError.Code?] = []
+            for await outcome in group { all.append(outcome) }
+            return all
+        }
+        #expect(outcomes.count(where: { $0 == nil }) == 5)
+        #expect(outcomes.count(where: { $0 == .assertionFailed }) == 15)
+        try await using(ws.root()) { (root) async throws in
+            #expect(try await root.entry(dn, attributes: ["gwAliasCount"])?.string("gwAliasCount") == "5")
+        }
+    }
+
+    // MARK: the Relax control in a delegated admin's hands
+
+    @Test func relaxFromAUnitAdminDoesNotSkipUniquenessButDoesSkipConstraints() async throws {
+        let ws = try await Self.sample.value
+        let admin = ws.dn("uid=unitadmin,ou=unit")
+        let target = try await counterAccount(ws, "x")
+        try await using(ws.root()) { (root) async throws in
+            try await root.add(dn: admin, attributes: ws.account(uid: "unitadmin", mail: ws.mail("unitadmin")))
+            try await root.add(dn: ws.dn("cn=admins,ou=unit"), attributes: ws.adminGroup([admin]))
+        }
+        try await using(ws.connection(as: admin, password: SampleWorkspace.password("unitadmin"))) { (unitAdmin) async throws in
+            // In scope: a plain modify works.
+            try await unitAdmin.modify(dn: target, [.replace("description", ["in scope"])])
+            // slapo-unique holds even with Relax or ManageDsaIT.
+            for control in [LDAPRequestControl.relax, .manageDsaIT] {
+                let error = await #expect(throws: LDAPError.self) {
+                    try await unitAdmin.modify(dn: target, [.replace("mail", [ws.mail("owner")])], controls: [control])
+                }
+                #expect(error?.code == .constraintViolation)
+            }
+            // slapo-constraint honours Relax from anyone who may write (slapd 2.5): out-of-range
+            // values get in. Tracked here; the service never sends Relax.
+            await withKnownIssue("slapo-constraint skips Relax operations from any writer") {
+                let error = await #expect(throws: LDAPError.self) {
+                    try await unitAdmin.modify(dn: target, [.replace("gwAliasCount", ["9"])], controls: [.relax])
+                }
+                #expect(error?.code == .constraintViolation)
+            }
+        }
+    }
+
+    // MARK: ppolicy
+
+    @Test func fiveWrongPasswordsLockTheAccount() async throws {
+        let ws = try await Self.sample.value
+        let uid = "locked\(UUID().uuidString.prefix(4).lowercased())"
+        let dn = ws.dn("uid=\(uid),ou=unit")
+        let password = SampleWorkspace.password(uid)
+        try await using(ws.root()) { try await $0.add(dn: dn, attributes: ws.account(uid: uid, mail: ws.mail(uid))) }
+
+        try await using(ws.anonymous()) { (client) async throws in
+            // The right password works before.
+            try await client.bind(.simple(dn: dn, password: password))
+            for attempt in 1...5 {
+                let error = await #expect(throws: LDAPError.self, "wrong bind \(attempt)") {
+                    try await client.bind(.simple(dn: dn, password: "wrong-\(attempt)"))
+                }
+                #expect(error?.code == .invalidCredentials)
+            }
+            // Locked: the right password is refused now, with no hint in the result code...
+            let locked = await #expect(throws: LDAPError.self) { try await client.bind(.simple(dn: dn, password: password)) }
+            #expect(locked?.code == .invalidCredentials)
+            // ...but the password policy control says why.
+            let explained = await #expect(throws: LDAPError.self) {
+                try await client.bind(.simple(dn: dn, password: password), controls: [.passwordPolicy])
+            }
+            #expect(explained?.code == .invalidCredentials)
+            #expect(explained?.passwordPolicy?.error == .accountLocked)
+        }
+        try await using(ws.root()) { (root) async throws in
+            let entry = try #require(try await root.entry(dn, attributes: ["pwdAccountLockedTime", "pwdFailureTime"]))
+            #expect(entry.string("pwdAccountLockedTime") != nil)
+            #expect(entry.strings("pwdFailureTime").count >= 5)
+        }
+        // The service unlocks it (deletes pwdAccountLockedTime) and the password works again.
+        try await using(gwdir(ws)) { (service) async throws in
+            try await service.modify(dn: dn, [.delete("pwdAccountLockedTime")])
+        }
+        try await using(ws.anonymous()) { (client) async throws in
+            try await client.bind(.simple(dn: dn, password: password))
+            #expect(try await client.whoAmI().lowercased() == "dn:\(dn)".lowercased())
+        }
+    }
+
+    @Test func serviceAccountsAreNeverLockedOut() async throws {
+        let ws = try await Self.sample.value
+        let dovecot = ws.fixture.dovecotDN
+        try await using(ws.anonymous()) { (client) async throws in
+            for _ in 1...6 {
+                await #expect(throws: LDAPError.self) { try await client.bind(.simple(dn: dovecot, password: "wrong")) }
+            }
+            try await client.bind(.simple(dn: dovecot, password: ws.fixture.dovecotPassword))
+            #expect(try await client.whoAmI().lowercased() == "dn:\(dovecot)".lowercased())
+        }
+    }
+}
