@@ -69,7 +69,7 @@ public enum LDIF {
             current = nil
             inComment = false
         }
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine[...]
             if line.hasPrefix(" "), current != nil || inComment {
                 current?.text += line.dropFirst()

@@ -44,6 +44,9 @@ struct Init: AsyncParsableCommand {
     func run() async throws {
         let target = try connection.resolve(.root)
         let base = try target.requireBase()
+        if let local = try target.local?.configuration(), local.baseDN != base {
+            throw CLIError(.conflict, "the local directory serves \(local.baseDN), not \(base)")
+        }
         let secrets = target.local ?? LocalInstance.inWorkingDirectory()
         let adminPassword = try adminPasswordFile.map(PasswordFile.read)
         let ldap = try await target.connect()
