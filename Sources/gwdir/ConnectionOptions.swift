@@ -18,7 +18,7 @@ struct ConnectionOptions: ParsableArguments {
     var base: String?
 
     @Option(name: .customLong("bind-dn"), help: ArgumentHelp(
-        "DN to bind as. [env: GWDIR_BIND_DN] (default: the local service account cn=gwdir; anonymous with --uri)",
+        "DN to bind as. [env: GWDIR_BIND_DN] (default: the local service account cn=gwdir, the local root DN for init; anonymous with --uri)",
         valueName: "dn"
     ))
     var bindDN: String?

@@ -18,7 +18,8 @@ struct Init: AsyncParsableCommand {
         Binds as the local root DN (or --bind-dn). Service passwords are generated into \
         ./.gwdir/secrets/{gwdir,dovecot,postfix}.password (mode 0600). --admin creates a super \
         admin uid=<address>,ou=system,<base> in cn=superadmins: it manages every workspace. \
-        Running init again reports "already initialised" and changes nothing.
+        Running init again adds only what is missing (e.g. a new --admin) and reports \
+        "already initialised".
         """
     )
 
