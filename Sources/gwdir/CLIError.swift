@@ -1,0 +1,80 @@
+import ArgumentParser
+import Directory
+import Foundation
+import LDAPClient
+import LocalSlapd
+
+/// The exit codes of `gwdir`; scripts depend on them, so values never change.
+enum ExitStatus: Int32, Sendable {
+    case success = 0
+    /// Anything not covered below.
+    case failure = 1
+    /// Bad flags, arguments or option values.
+    case usage = 2
+    /// No such entry; for `local status`, the local directory is stopped.
+    case notFound = 3
+    /// Wrong credentials, or slapd's ACLs refused the operation.
+    case permissionDenied = 4
+    /// The entry exists already, or a uniqueness or constraint rule refused the change.
+    case conflict = 5
+    /// The directory could not be reached, or none is configured.
+    case unavailable = 6
+}
+
+/// A failure reported as one line on stderr with a documented exit code.
+struct CLIError: Error, CustomStringConvertible {
+    var status: ExitStatus
+    var message: String
+
+    init(_ status: ExitStatus, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    var description: String { message }
+
+    static let notConfigured = CLIError(.unavailable, "no directory configured: run `gwdir local start` or pass --uri")
+
+    /// Classifies errors from the lower layers.
+    init(_ error: any Error, uri: String? = nil, hint: String? = nil) {
+        switch error {
+        case let error as CLIError:
+            self = error
+            return
+        case let error as LDAPError:
+            self.init(Self.status(of: error), Self.message(of: error, uri: uri))
+        case let error as SlapdError:
+            self.init(.failure, error.description)
+        case let error as LDIFError:
+            self.init(.failure, error.description)
+        case let error as DistinguishedNameError:
+            self.init(.usage, error.description)
+        default:
+            self.init(.failure, String(describing: error))
+        }
+        if let hint { message += " (\(hint))" }
+    }
+
+    static func status(of error: LDAPError) -> ExitStatus {
+        switch error.code {
+        case .serverDown, .connectError, .timeout: .unavailable
+        case .invalidCredentials, .insufficientAccessRights, .inappropriateAuthentication, .strongerAuthRequired,
+             .confidentialityRequired: .permissionDenied
+        case .noSuchObject: .notFound
+        case .entryAlreadyExists, .constraintViolation, .attributeOrValueExists, .assertionFailed: .conflict
+        case .invalidDNSyntax, .filterError, .paramError: .usage
+        default: .failure
+        }
+    }
+
+    static func message(of error: LDAPError, uri: String?) -> String {
+        switch error.code {
+        case .serverDown, .connectError, .timeout:
+            return "cannot connect to \(uri ?? "the directory"): \(error.code)"
+        case .invalidCredentials:
+            return "invalid credentials" + (error.dn.map { " for \($0)" } ?? "")
+        default:
+            return error.description
+        }
+    }
+}
