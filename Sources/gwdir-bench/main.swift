@@ -539,18 +539,7 @@ func pythonScriptPath(_ options: Options) -> String {
     return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[0]
 }
 
-func runAll(_ options: Options) async throws -> Int32 {
-    let wallStart = monotonicSeconds()
-    let script = pythonScriptPath(options)
-    guard FileManager.default.fileExists(atPath: script) else { fail("python-ldap script not found at \(script) (use --python-script)") }
-    let bench = try BenchDirectory.create(users: options.users, parent: options.dataParent, logLevel: options.slapdLogLevel)
-    defer {
-        if options.keep {
-            print("kept slapd pid=\(bench.slapd.processIdentifier ?? 0) uri=\(bench.slapd.uri) root=\(bench.rootDN) password=\(bench.rootPassword) log=\(bench.slapd.logFile.path)")
-        } else {
-            bench.slapd.destroy()
-        }
-    }
+func runAll(_ options: Options, _ bench: BenchDirectory, script: String, wallStart: Double) async throws -> Int32 {
     let benchmarks = Benchmark.allCases.filter { options.only?.contains($0.rawValue) ?? true }
     print("config rounds=\(options.rounds) users=\(options.users) bind=\(options.bindCount) search=\(options.searchCount) "
           + "search32=\(options.pipelinedCount)x\(options.searchWindow) paged=\(options.pageSize)/page add=\(options.addCount)x\(options.addWindow) "
@@ -620,9 +609,30 @@ func runAll(_ options: Options) async throws -> Int32 {
 // Line-buffered stdout, so progress shows up when piped (CI logs).
 gwb_line_buffer_stdout()
 let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+let wallStart = monotonicSeconds()
+let script = pythonScriptPath(options)
+guard FileManager.default.fileExists(atPath: script) else { fail("python-ldap script not found at \(script) (use --python-script)") }
+// slapd is started here, on the main thread, before anything is awaited: a child inherits the
+// signal mask of the thread that spawns it, and Swift's cooperative-pool threads block SIGTERM,
+// so a slapd spawned from a task would ignore `stop()` (it then waits 15 s and SIGKILLs).
+let bench: BenchDirectory
 do {
-    let code = try await runAll(options)
-    exit(code)
+    bench = try BenchDirectory.create(users: options.users, parent: options.dataParent, logLevel: options.slapdLogLevel)
 } catch {
     fail("\(error)")
 }
+let code: Int32
+do {
+    code = try await runAll(options, bench, script: script, wallStart: wallStart)
+} catch {
+    print("error: \(error)")
+    code = 2
+}
+if options.keep {
+    print("kept slapd pid=\(bench.slapd.processIdentifier ?? 0) uri=\(bench.slapd.uri) root=\(bench.rootDN) password=\(bench.rootPassword) log=\(bench.slapd.logFile.path)")
+} else {
+    let stopStart = monotonicSeconds()
+    bench.slapd.destroy()
+    print(String(format: "slapd_stop_s=%.2f", monotonicSeconds() - stopStart))
+}
+exit(code)
