@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "LDAPClient", targets: ["LDAPClient"]),
         .executable(name: "gwdir", targets: ["gwdir"]),
+        .executable(name: "gwdir-bench", targets: ["gwdir-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,8 +50,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // A workload over every LDAPClient path, run under valgrind by LeakTests.
+        // A workload over every LDAPClient path, run under LeakSanitizer by LeakTests.
         .executableTarget(name: "ldap-leak-check", dependencies: ["LDAPClient"], path: "Sources/LDAPLeakCheck", swiftSettings: strict),
+        // The benchmark: LDAPClient against raw libldap loops (the only C outside LDAPClient,
+        // a baseline by definition) and python-ldap.
+        .target(name: "CBenchBaseline", dependencies: ["CLDAP"], linkerSettings: [.linkedLibrary("ldap"), .linkedLibrary("lber")]),
+        .executableTarget(name: "gwdir-bench", dependencies: ["LDAPClient", "LocalSlapd", "CBenchBaseline"], swiftSettings: strict),
         // The slapd harness shared by every test target.
         .target(name: "TestSupport", dependencies: ["LDAPClient", "LocalSlapd", "DirectorySchema"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),

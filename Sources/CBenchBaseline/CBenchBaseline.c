@@ -1,0 +1,321 @@
+// Raw libldap baselines for gwdir-bench. Plain C, no wrapper: this is the floor LDAPClient is
+// measured against. Synchronous ldap_*_s where the work is sequential; ldap_*_ext +
+// ldap_result with msgid bookkeeping where it is pipelined.
+#define LDAP_DEPRECATED 0
+#include "CBenchBaseline.h"
+
+#include <lber.h>
+#include <ldap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gwb_line_buffer_stdout(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+struct gwb_conn {
+    LDAP *ld;
+};
+
+static void set_error(char *error, int size, const char *what, LDAP *ld, int rc) {
+    if (!error || size <= 0) return;
+    char *diagnostic = NULL;
+    if (ld) ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diagnostic);
+    snprintf(error, (size_t)size, "%s: %s (%d)%s%s", what, ldap_err2string(rc), rc,
+             diagnostic && *diagnostic ? ": " : "", diagnostic ? diagnostic : "");
+    if (diagnostic) ldap_memfree(diagnostic);
+}
+
+gwb_conn *gwb_open(const char *uri, const char *dn, const char *password, char *error, int error_size) {
+    LDAP *ld = NULL;
+    int rc = ldap_initialize(&ld, uri);
+    if (rc != LDAP_SUCCESS) {
+        set_error(error, error_size, "ldap_initialize", NULL, rc);
+        return NULL;
+    }
+    int version = LDAP_VERSION3;
+    ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
+    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+    if (dn) {
+        struct berval credential = { password ? strlen(password) : 0, (char *)password };
+        rc = ldap_sasl_bind_s(ld, dn, LDAP_SASL_SIMPLE, &credential, NULL, NULL, NULL);
+    } else {
+        rc = ldap_connect(ld);
+    }
+    if (rc != LDAP_SUCCESS) {
+        set_error(error, error_size, "bind", ld, rc);
+        ldap_unbind_ext(ld, NULL, NULL);
+        return NULL;
+    }
+    gwb_conn *conn = calloc(1, sizeof *conn);
+    conn->ld = ld;
+    return conn;
+}
+
+void gwb_close(gwb_conn *conn) {
+    if (!conn) return;
+    ldap_unbind_ext(conn->ld, NULL, NULL);
+    free(conn);
+}
+
+int gwb_bind_loop(gwb_conn *conn, const char *dn, const char *password, long n, char *error, int error_size) {
+    struct berval credential = { strlen(password), (char *)password };
+    for (long i = 0; i < n; i++) {
+        int rc = ldap_sasl_bind_s(conn->ld, dn, LDAP_SASL_SIMPLE, &credential, NULL, NULL, NULL);
+        if (rc != LDAP_SUCCESS) {
+            set_error(error, error_size, "ldap_sasl_bind_s", conn->ld, rc);
+            return rc;
+        }
+    }
+    return LDAP_SUCCESS;
+}
+
+/// Reads every attribute and value of an entry, as a client that uses the entry would.
+static int decode_entry(LDAP *ld, LDAPMessage *entry) {
+    BerElement *ber = NULL;
+    struct berval dn;
+    int rc = ldap_get_dn_ber(ld, entry, &ber, &dn);
+    if (rc != LDAP_SUCCESS) return rc;
+    size_t bytes = dn.bv_len;
+    for (;;) {
+        struct berval type;
+        struct berval *values = NULL;
+        rc = ldap_get_attribute_ber(ld, entry, ber, &type, &values);
+        if (rc != LDAP_SUCCESS || type.bv_val == NULL) break;
+        if (values) {
+            for (int i = 0; values[i].bv_val != NULL; i++) bytes += values[i].bv_len;
+            ber_memfree(values);
+        }
+    }
+    ber_free(ber, 0);
+    return bytes > 0 ? LDAP_SUCCESS : LDAP_DECODING_ERROR;
+}
+
+static int check_result(LDAP *ld, LDAPMessage *message, const char *what, char *error, int error_size) {
+    int code = 0;
+    int rc = ldap_parse_result(ld, message, &code, NULL, NULL, NULL, NULL, 0);
+    if (rc != LDAP_SUCCESS) code = rc;
+    if (code != LDAP_SUCCESS) set_error(error, error_size, what, ld, code);
+    return code;
+}
+
+static void mail_filter(char *buffer, size_t size, uint64_t *state, long users, const char *domain) {
+    uint64_t k = gwb_lcg_next(state, (uint64_t)users);
+    snprintf(buffer, size, "(mail=u%llu@%s)", (unsigned long long)k, domain);
+}
+
+int gwb_search_loop(gwb_conn *conn, const char *base, const char *domain, long users, long n,
+                    uint64_t seed, long *entries, char *error, int error_size) {
+    uint64_t state = seed;
+    char filter[256];
+    long count = 0;
+    for (long i = 0; i < n; i++) {
+        mail_filter(filter, sizeof filter, &state, users, domain);
+        LDAPMessage *result = NULL;
+        int rc = ldap_search_ext_s(conn->ld, base, LDAP_SCOPE_SUBTREE, filter, NULL, 0, NULL, NULL, NULL, 0, &result);
+        if (rc != LDAP_SUCCESS) {
+            set_error(error, error_size, "ldap_search_ext_s", conn->ld, rc);
+            if (result) ldap_msgfree(result);
+            return rc;
+        }
+        for (LDAPMessage *entry = ldap_first_entry(conn->ld, result); entry; entry = ldap_next_entry(conn->ld, entry)) {
+            decode_entry(conn->ld, entry);
+            count++;
+        }
+        ldap_msgfree(result);
+    }
+    *entries = count;
+    return LDAP_SUCCESS;
+}
+
+int gwb_search_pipelined(gwb_conn *conn, const char *base, const char *domain, long users, long n,
+                         int window, uint64_t seed, long *entries, char *error, int error_size) {
+    LDAP *ld = conn->ld;
+    uint64_t state = seed;
+    char filter[256];
+    long sent = 0, done = 0, count = 0;
+    int outstanding = 0;
+    // msgid bookkeeping: the set of outstanding message ids (window is small: a linear scan).
+    int *ids = calloc((size_t)window, sizeof *ids);
+    int rc = LDAP_SUCCESS;
+    while (done < n) {
+        while (outstanding < window && sent < n) {
+            mail_filter(filter, sizeof filter, &state, users, domain);
+            int msgid = 0;
+            rc = ldap_search_ext(ld, base, LDAP_SCOPE_SUBTREE, filter, NULL, 0, NULL, NULL, NULL, 0, &msgid);
+            if (rc != LDAP_SUCCESS) {
+                set_error(error, error_size, "ldap_search_ext", ld, rc);
+                goto out;
+            }
+            for (int slot = 0; slot < window; slot++) if (ids[slot] == 0) { ids[slot] = msgid; break; }
+            outstanding++;
+            sent++;
+        }
+        LDAPMessage *message = NULL;
+        int type = ldap_result(ld, LDAP_RES_ANY, LDAP_MSG_ONE, NULL, &message);
+        if (type <= 0) {
+            rc = type == 0 ? LDAP_TIMEOUT : LDAP_SERVER_DOWN;
+            set_error(error, error_size, "ldap_result", ld, rc);
+            goto out;
+        }
+        int msgid = ldap_msgid(message);
+        int slot = 0;
+        while (slot < window && ids[slot] != msgid) slot++;
+        if (slot == window) {
+            ldap_msgfree(message);
+            continue;  // not ours
+        }
+        if (type == LDAP_RES_SEARCH_ENTRY) {
+            decode_entry(ld, message);
+            count++;
+        } else if (type == LDAP_RES_SEARCH_RESULT) {
+            rc = check_result(ld, message, "search", error, error_size);
+            if (rc != LDAP_SUCCESS) {
+                ldap_msgfree(message);
+                goto out;
+            }
+            ids[slot] = 0;
+            outstanding--;
+            done++;
+        }
+        ldap_msgfree(message);
+    }
+out:
+    free(ids);
+    *entries = count;
+    return rc;
+}
+
+int gwb_paged(gwb_conn *conn, const char *base, int page_size, long *entries, char *error, int error_size) {
+    LDAP *ld = conn->ld;
+    struct berval cookie = { 0, NULL };
+    long count = 0;
+    int rc;
+    for (;;) {
+        LDAPControl *page = NULL;
+        rc = ldap_create_page_control(ld, (ber_int_t)page_size, &cookie, 0, &page);
+        if (rc != LDAP_SUCCESS) {
+            set_error(error, error_size, "ldap_create_page_control", ld, rc);
+            break;
+        }
+        LDAPControl *controls[2] = { page, NULL };
+        int msgid = 0;
+        rc = ldap_search_ext(ld, base, LDAP_SCOPE_SUBTREE, "(objectClass=*)", NULL, 0, controls, NULL, NULL, 0, &msgid);
+        ldap_control_free(page);
+        if (rc != LDAP_SUCCESS) {
+            set_error(error, error_size, "ldap_search_ext", ld, rc);
+            break;
+        }
+        int more = 0;
+        for (;;) {
+            LDAPMessage *message = NULL;
+            int type = ldap_result(ld, msgid, LDAP_MSG_ONE, NULL, &message);
+            if (type <= 0) {
+                rc = LDAP_SERVER_DOWN;
+                set_error(error, error_size, "ldap_result", ld, rc);
+                goto out;
+            }
+            if (type == LDAP_RES_SEARCH_ENTRY) {
+                decode_entry(ld, message);
+                count++;
+            } else if (type == LDAP_RES_SEARCH_RESULT) {
+                int code = 0;
+                LDAPControl **response = NULL;
+                rc = ldap_parse_result(ld, message, &code, NULL, NULL, NULL, &response, 0);
+                if (rc == LDAP_SUCCESS) rc = code;
+                if (rc != LDAP_SUCCESS) {
+                    set_error(error, error_size, "paged search", ld, rc);
+                    if (response) ldap_controls_free(response);
+                    ldap_msgfree(message);
+                    goto out;
+                }
+                if (cookie.bv_val) ber_memfree(cookie.bv_val);
+                cookie.bv_val = NULL;
+                cookie.bv_len = 0;
+                LDAPControl *control = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, response, NULL);
+                if (control) {
+                    ber_int_t estimate = 0;
+                    ldap_parse_pageresponse_control(ld, control, &estimate, &cookie);
+                }
+                if (response) ldap_controls_free(response);
+                more = cookie.bv_len > 0;
+                ldap_msgfree(message);
+                break;
+            }
+            ldap_msgfree(message);
+        }
+        if (!more) break;
+    }
+out:
+    if (cookie.bv_val) ber_memfree(cookie.bv_val);
+    *entries = count;
+    return rc;
+}
+
+int gwb_add_pipelined(gwb_conn *conn, const char *parent, const char *prefix, const char *domain,
+                      long n, int window, char *error, int error_size) {
+    LDAP *ld = conn->ld;
+    long sent = 0, done = 0;
+    int outstanding = 0;
+    int rc = LDAP_SUCCESS;
+    while (done < n) {
+        while (outstanding < window && sent < n) {
+            char dn[512], uid[128], cn[160], mail[256];
+            snprintf(uid, sizeof uid, "%s%ld", prefix, sent);
+            snprintf(dn, sizeof dn, "uid=%s,%s", uid, parent);
+            snprintf(cn, sizeof cn, "Bench %s", uid);
+            snprintf(mail, sizeof mail, "%s@%s", uid, domain);
+            char *oc_values[] = { "inetOrgPerson", "gwAccount", NULL };
+            char *uid_values[] = { uid, NULL };
+            char *cn_values[] = { cn, NULL };
+            char *sn_values[] = { "Bench", NULL };
+            char *mail_values[] = { mail, NULL };
+            LDAPMod oc = { LDAP_MOD_ADD, "objectClass", { .modv_strvals = oc_values } };
+            LDAPMod uidm = { LDAP_MOD_ADD, "uid", { .modv_strvals = uid_values } };
+            LDAPMod cnm = { LDAP_MOD_ADD, "cn", { .modv_strvals = cn_values } };
+            LDAPMod snm = { LDAP_MOD_ADD, "sn", { .modv_strvals = sn_values } };
+            LDAPMod mailm = { LDAP_MOD_ADD, "mail", { .modv_strvals = mail_values } };
+            LDAPMod *mods[] = { &oc, &uidm, &cnm, &snm, &mailm, NULL };
+            int msgid = 0;
+            rc = ldap_add_ext(ld, dn, mods, NULL, NULL, &msgid);
+            if (rc != LDAP_SUCCESS) {
+                set_error(error, error_size, "ldap_add_ext", ld, rc);
+                return rc;
+            }
+            outstanding++;
+            sent++;
+        }
+        LDAPMessage *message = NULL;
+        int type = ldap_result(ld, LDAP_RES_ANY, LDAP_MSG_ONE, NULL, &message);
+        if (type <= 0) {
+            rc = LDAP_SERVER_DOWN;
+            set_error(error, error_size, "ldap_result", ld, rc);
+            return rc;
+        }
+        if (type == LDAP_RES_ADD) {
+            rc = check_result(ld, message, "add", error, error_size);
+            ldap_msgfree(message);
+            if (rc != LDAP_SUCCESS) return rc;
+            outstanding--;
+            done++;
+        } else {
+            ldap_msgfree(message);
+        }
+    }
+    return LDAP_SUCCESS;
+}
+
+int gwb_increment_loop(gwb_conn *conn, const char *dn, const char *attribute, long n, char *error, int error_size) {
+    char *values[] = { "1", NULL };
+    LDAPMod increment = { LDAP_MOD_INCREMENT, (char *)attribute, { .modv_strvals = values } };
+    LDAPMod *mods[] = { &increment, NULL };
+    for (long i = 0; i < n; i++) {
+        int rc = ldap_modify_ext_s(conn->ld, dn, mods, NULL, NULL);
+        if (rc != LDAP_SUCCESS) {
+            set_error(error, error_size, "ldap_modify_ext_s", conn->ld, rc);
+            return rc;
+        }
+    }
+    return LDAP_SUCCESS;
+}

@@ -1,0 +1,46 @@
+#ifndef GWDIR_CBENCHBASELINE_H
+#define GWDIR_CBENCHBASELINE_H
+// The raw libldap loops gwdir-bench compares LDAPClient against. Each loop runs on an
+// already-bound handle (connecting is not timed) and returns an LDAP result code
+// (0 = success); `error` receives a message on failure.
+#include <stdint.h>
+
+typedef struct gwb_conn gwb_conn;
+
+/// ldap_initialize + LDAPv3 + simple bind (dn NULL = anonymous). NULL on failure.
+gwb_conn *gwb_open(const char *uri, const char *dn, const char *password, char *error, int error_size);
+void gwb_close(gwb_conn *conn);
+
+/// n synchronous simple binds (ldap_sasl_bind_s) as dn.
+int gwb_bind_loop(gwb_conn *conn, const char *dn, const char *password, long n, char *error, int error_size);
+
+/// n synchronous searches (ldap_search_ext_s) for (mail=u<k>@<domain>), k from the shared LCG;
+/// every attribute of every entry is decoded (ldap_get_attribute_ber + values).
+int gwb_search_loop(gwb_conn *conn, const char *base, const char *domain, long users, long n,
+                    uint64_t seed, long *entries, char *error, int error_size);
+
+/// The same searches with `window` requests outstanding (ldap_search_ext + ldap_result).
+int gwb_search_pipelined(gwb_conn *conn, const char *base, const char *domain, long users, long n,
+                         int window, uint64_t seed, long *entries, char *error, int error_size);
+
+/// RFC 2696 paged subtree listing of base (filter objectClass=*), streaming
+/// each page with ldap_result(LDAP_MSG_ONE) and decoding every attribute.
+int gwb_paged(gwb_conn *conn, const char *base, int page_size, long *entries, char *error, int error_size);
+
+/// n adds of uid=<prefix><i>,<parent> (inetOrgPerson + gwAccount) with `window` outstanding.
+int gwb_add_pipelined(gwb_conn *conn, const char *parent, const char *prefix, const char *domain,
+                      long n, int window, char *error, int error_size);
+
+/// n synchronous modify-increment (RFC 4525) of attribute on dn.
+int gwb_increment_loop(gwb_conn *conn, const char *dn, const char *attribute, long n, char *error, int error_size);
+
+/// Line-buffers stdout, so progress shows when it is a pipe (Swift 6 cannot touch `stdout`).
+void gwb_line_buffer_stdout(void);
+
+/// The pseudo-random user index sequence shared by the Swift, C and Python sides.
+static inline uint64_t gwb_lcg_next(uint64_t *state, uint64_t users) {
+    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (*state >> 33) % users;
+}
+
+#endif
