@@ -31,3 +31,9 @@ int gw_read_entry_next(BerElement *ber, struct berval *type, BerVarray *values) 
     if (ber_scanf(ber, "{m[W]}", type, values) == LBER_ERROR) return -1;
     return 1;
 }
+
+int gw_enable_readahead(LDAP *ld) {
+    Sockbuf *sb = NULL;
+    if (ldap_get_option(ld, LDAP_OPT_SOCKBUF, &sb) != LDAP_OPT_SUCCESS || sb == NULL) return -1;
+    return ber_sockbuf_add_io(sb, &ber_sockbuf_io_readahead, LBER_SBIOD_LEVEL_PROVIDER, NULL);
+}

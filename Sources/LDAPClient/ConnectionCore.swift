@@ -82,6 +82,8 @@ final class ConnectionCore {
             try applyTLSOptions(ld)
             rc = ldap_connect(ld)
             guard rc == LDAP_SUCCESS else { throw error(of: ld, code: rc, operation: .connect) }
+            // Many responses per read(2): a paged listing or 32 searches in flight arrive in bursts.
+            _ = gw_enable_readahead(ld)
             if configuration.tls.startTLS, !uriList.lowercased().hasPrefix("ldaps:"), !uriList.lowercased().hasPrefix("ldapi:") {
                 rc = ldap_start_tls_s(ld, nil, nil)
                 guard rc == LDAP_SUCCESS else { throw error(of: ld, code: rc, operation: .connect, extra: "StartTLS failed") }
@@ -281,17 +283,17 @@ final class ConnectionCore {
         }
         defer { ber_free(ber, 0) }
         var attributes: [LDAPAttribute] = []
+        attributes.reserveCapacity(12)
         while true {
             var type = CLDAP.berval()
             var values: UnsafeMutablePointer<CLDAP.berval>?
             guard ldap_get_attribute_ber(ld, message, ber, &type, &values) == LDAP_SUCCESS, type.bv_val != nil else { break }
             var decoded: [[UInt8]] = []
             if let values {
-                var index = 0
-                while values[index].bv_val != nil {
-                    decoded.append(values[index].bytes)
-                    index += 1
-                }
+                var count = 0
+                while values[count].bv_val != nil { count += 1 }
+                decoded.reserveCapacity(count)
+                for index in 0..<count { decoded.append(values[index].bytes) }
                 ber_memfree(values)
             }
             attributes.append(LDAPAttribute(name: type.string, values: decoded))

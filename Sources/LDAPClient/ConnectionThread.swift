@@ -15,7 +15,38 @@ struct ConnectionJob: Sendable {
 /// The one thread that owns a libldap handle. libldap handles are not safe to share between
 /// threads, and its calls may block (connect, TLS handshake), so they never run on Swift's
 /// cooperative pool: tasks hand jobs to this thread and await continuations it resumes.
-final class ConnectionThread: Sendable {
+///
+/// It is also a `TaskExecutor`: a task that prefers it runs on this thread, so its requests go
+/// out and its continuations resume without a thread hop each way (as a SwiftNIO event loop
+/// executes the tasks of its channel). Worth it for LDAP-bound loops; such tasks must not block.
+final class ConnectionThread: TaskExecutor, @unchecked Sendable {
+    /// The thread's pthread_t once running, so `submitOrRun` can tell it is already there.
+    private let threadID = Atomic<UInt>(0)
+    /// Written once by the thread before it publishes `threadID`; read only on the thread.
+    nonisolated(unsafe) private var core: ConnectionCore?
+
+    private var isCurrent: Bool {
+        let id = threadID.load(ordering: .acquiring)
+        return id != 0 && pthread_equal(pthread_t(id), pthread_self()) != 0
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        // After shutdown the job still has to run somewhere: on the caller's thread.
+        submit(ConnectionJob(
+            run: { [self] _ in job.runSynchronously(on: asUnownedTaskExecutor()) },
+            reject: { [self] _ in job.runSynchronously(on: asUnownedTaskExecutor()) }
+        ))
+    }
+
+    /// Runs the job at once when already on this thread (a task preferring this executor), else queues it.
+    func submitOrRun(_ job: ConnectionJob) {
+        if isCurrent, let core {
+            job.run(core)
+        } else {
+            submit(job)
+        }
+    }
     private struct State {
         var jobs: [ConnectionJob] = []
         /// Set while the thread waits in poll(2); only then is a wake-up byte needed.
@@ -94,6 +125,8 @@ final class ConnectionThread: Sendable {
 
     private func run(configuration: LDAPConfiguration) {
         let core = ConnectionCore(configuration: configuration)
+        self.core = core
+        threadID.store(UInt(pthread_self()), ordering: .releasing)
         var pollFDs = [pollfd](repeating: pollfd(), count: 2)
         while true {
             let (jobs, shuttingDown) = state.withLock { state -> ([ConnectionJob], Bool) in
@@ -134,9 +167,10 @@ final class ConnectionThread: Sendable {
         close(wakeWriteFD)
     }
 
+    /// One read: at most a byte is written per sleep, and a leftover byte only causes one spare wake-up.
     private func drainWakePipe() {
         var buffer = [UInt8](repeating: 0, count: 64)
-        while read(wakeReadFD, &buffer, buffer.count) > 0 {}
+        _ = read(wakeReadFD, &buffer, buffer.count)
     }
 }
 

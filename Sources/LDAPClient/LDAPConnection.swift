@@ -25,6 +25,11 @@ public final class LDAPConnection: LDAPOperations, Sendable {
         thread.shutdown()
     }
 
+    /// The connection's thread as a task executor. Inside
+    /// `withTaskExecutorPreference(connection.executor) { … }` requests are sent and results
+    /// resumed on that thread, saving two thread hops per operation; the body must not block.
+    public var executor: any TaskExecutor { thread }
+
     /// Fails outstanding operations with a connection error and ends the connection's thread.
     public func close() {
         thread.shutdown()
@@ -58,7 +63,7 @@ public final class LDAPConnection: LDAPOperations, Sendable {
         let thread = self.thread
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
-                thread.submit(ConnectionJob(
+                thread.submitOrRun(ConnectionJob(
                     run: { core in core.start(makeOperation(continuation), token: token, send: send) },
                     reject: { continuation.resume(throwing: $0) }
                 ))

@@ -11,6 +11,11 @@ public protocol LDAPOperations: Sendable {
     func rename(dn: String, newRDN: String, deleteOldRDN: Bool, newSuperior: String?, controls: [LDAPRequestControl]) async throws -> LDAPResult
     func whoAmI() async throws -> String
     func passwordModify(userDN: String?, oldPassword: String?, newPassword: String?, controls: [LDAPRequestControl]) async throws -> String?
+    /// A requirement (with a default) so a pool can pin a listing to one connection: slapd's
+    /// paging cookie is only valid on the connection that issued it.
+    func pagedSearch(
+        base: String, scope: LDAPSearchScope, filter: String, attributes: [String], pageSize: Int, controls: [LDAPRequestControl]
+    ) -> LDAPPagedSearch
 }
 
 extension LDAPOperations {
@@ -70,8 +75,8 @@ enum DNDepth {
     }
 }
 
-/// An async sequence over a paged search. The next page is requested when the current one has
-/// been consumed, so a listing of any size holds one page in memory.
+/// An async sequence over a paged search. One page is fetched ahead of the consumer, so a
+/// listing of any size holds at most two pages in memory.
 public struct LDAPPagedSearch: AsyncSequence, Sendable {
     public typealias Element = LDAPEntry
     let operations: any LDAPOperations
@@ -88,6 +93,13 @@ public struct LDAPPagedSearch: AsyncSequence, Sendable {
 
     /// The same search, one page at a time.
     public var pages: Pages { Pages(search: self) }
+
+    func fetch(cookie: [UInt8]) async throws -> LDAPSearchResult {
+        try await operations.search(
+            base: base, scope: scope, filter: filter, attributes: attributes,
+            sizeLimit: 0, timeLimit: nil, controls: controls + [.pagedResults(size: pageSize, cookie: cookie)]
+        )
+    }
 
     /// RFC 2696 ends a listing with an empty cookie. slapd 2.5 ends one whose last page is exactly
     /// full with its NOID sentinel (all bits set) instead, and answers that cookie with
@@ -122,23 +134,40 @@ public struct LDAPPagedSearch: AsyncSequence, Sendable {
 
         public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(search: search) }
 
+        /// Requests page N+1 as soon as page N has arrived, so slapd builds the next page while
+        /// this one is consumed; at most two pages are held.
         public struct AsyncIterator: AsyncIteratorProtocol {
             let search: LDAPPagedSearch
-            var cookie: [UInt8] = []
-            var finished = false
+            var started = false
+            var prefetch: Prefetch?
 
             init(search: LDAPPagedSearch) { self.search = search }
 
             public mutating func next() async throws -> [LDAPEntry]? {
-                if finished { return nil }
-                let result = try await search.operations.search(
-                    base: search.base, scope: search.scope, filter: search.filter, attributes: search.attributes,
-                    sizeLimit: 0, timeLimit: nil, controls: search.controls + [.pagedResults(size: search.pageSize, cookie: cookie)]
-                )
-                cookie = result.pagedResultsCookie ?? []
-                if LDAPPagedSearch.isFinalCookie(cookie) { finished = true }
+                let result: LDAPSearchResult
+                if let prefetch {
+                    self.prefetch = nil
+                    result = try await prefetch.task.value
+                } else if !started {
+                    started = true
+                    result = try await search.fetch(cookie: [])
+                } else {
+                    return nil
+                }
+                let cookie = result.pagedResultsCookie ?? []
+                if !LDAPPagedSearch.isFinalCookie(cookie) {
+                    let search = self.search
+                    prefetch = Prefetch(Task { try await search.fetch(cookie: cookie) })
+                }
                 return result.entries
             }
+        }
+
+        /// Cancels the page fetched ahead when the listing is abandoned.
+        final class Prefetch: Sendable {
+            let task: Task<LDAPSearchResult, any Error>
+            init(_ task: Task<LDAPSearchResult, any Error>) { self.task = task }
+            deinit { task.cancel() }
         }
     }
 }

@@ -139,6 +139,14 @@ func monotonicSeconds() -> Double {
 }
 
 /// Times `body` (which returns its operation count) with this process's CPU around it.
+/// Measures `body` running on the connection's executor, so gwdir's loop makes no thread hop per
+/// operation (the way an LDAP-bound handler would use LDAPClient).
+func measure(on executor: any TaskExecutor, _ body: () async throws -> Int) async rethrows -> Measurement {
+    try await withTaskExecutorPreference(executor) {
+        try await measure(body)
+    }
+}
+
 func measure(_ body: () async throws -> Int) async rethrows -> Measurement {
     let cpu = processCPUSeconds()
     let start = monotonicSeconds()
@@ -301,7 +309,7 @@ struct BenchDirectory {
 
 // MARK: The three sides
 
-/// LDAPClient. Runs off the main actor, on the global executor, as a server's handlers would.
+/// LDAPClient. Each measured loop runs on its connection's executor (`LDAPConnection.executor`).
 enum GWDirSide {
     static func run(_ benchmark: Benchmark, _ bench: BenchDirectory, _ options: Options, round: Int) async throws -> Measurement {
         let seed = UInt64(round + 1)
@@ -311,7 +319,7 @@ enum GWDirSide {
             defer { connection.close() }
             let credentials = LDAPCredentials.simple(dn: bench.bindUserDN, password: bench.userPassword)
             try await connection.bind(credentials)
-            return try await measure {
+            return try await measure(on: connection.executor) {
                 for _ in 0..<options.bindCount { try await connection.bind(credentials) }
                 return options.bindCount
             }
@@ -319,7 +327,7 @@ enum GWDirSide {
             let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
             defer { connection.close() }
             _ = try await connection.search(base: bench.peopleDN, filter: "(mail=u0@\(bench.domain))")
-            return try await measure {
+            return try await measure(on: connection.executor) {
                 var users = UserSequence(seed: seed, users: options.users)
                 var entries = 0
                 for _ in 0..<options.searchCount {
@@ -335,7 +343,7 @@ enum GWDirSide {
             _ = try await connection.search(base: bench.peopleDN, filter: "(mail=u0@\(bench.domain))")
             let count = options.pipelinedCount, window = options.searchWindow
             let base = bench.peopleDN, domain = bench.domain
-            return try await measure {
+            return try await measure(on: connection.executor) {
                 var users = UserSequence(seed: seed, users: options.users)
                 var entries = 0
                 try await withThrowingTaskGroup(of: Int.self) { group in
@@ -360,7 +368,7 @@ enum GWDirSide {
             // exact multiple of the page size fails at its end, in every client (see README).
             let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
             defer { connection.close() }
-            return try await measure {
+            return try await measure(on: connection.executor) {
                 var entries = 0
                 for try await entry in connection.pagedSearch(
                     base: bench.peopleDN, scope: .subtree, filter: "(objectClass=*)", pageSize: options.pageSize
@@ -374,7 +382,7 @@ enum GWDirSide {
             defer { connection.close() }
             let count = options.addCount, window = options.addWindow
             let parent = bench.addsDN, domain = bench.domain, prefix = "g\(round)-"
-            return try await measure {
+            return try await measure(on: connection.executor) {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     var sent = 0
                     func launch() {
@@ -402,7 +410,7 @@ enum GWDirSide {
             defer { connection.close() }
             let increment = [LDAPModification.increment(bench.counterAttribute)]
             try await connection.modify(dn: bench.counterDN, increment)
-            return try await measure {
+            return try await measure(on: connection.executor) {
                 for _ in 0..<options.incrementCount { try await connection.modify(dn: bench.counterDN, increment) }
                 return options.incrementCount
             }

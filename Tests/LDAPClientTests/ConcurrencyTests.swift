@@ -139,3 +139,48 @@ import TestSupport
         }
     }
 }
+
+/// Tasks that prefer the connection's executor run on its thread: no hop per operation.
+@Suite struct ExecutorTests {
+    @Test func operationsUnderTheConnectionsExecutor() async throws {
+        let connection = try TestSlapd.rootConnection()
+        let parent = try await TestSlapd.scratch(connection, "executor")
+        let found = try await withTaskExecutorPreference(connection.executor) {
+            for index in 0..<50 {
+                try await connection.add(dn: "cn=e\(index),\(parent)", attributes: [LDAPAttribute("objectClass", ["device"]), LDAPAttribute("cn", "e\(index)")])
+            }
+            // Concurrent children inherit the preference and still pipeline on one socket.
+            return try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<50 {
+                    group.addTask { try await connection.search(base: parent, filter: "(cn=e\(index))").entries.count }
+                }
+                return try await group.reduce(0, +)
+            }
+        }
+        #expect(found == 50)
+        let cancelled = Task(executorPreference: connection.executor) {
+            try await connection.search(base: TestSlapd.baseDN)
+        }
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await cancelled.value }
+        #expect(try await connection.whoAmI().hasPrefix("dn:"))
+    }
+}
+
+@Suite struct PoolPagingTests {
+    /// Through the protocol, a pool still pins each listing to one connection (cookies are per connection).
+    @Test func pagedSearchThroughAnyLDAPOperationsOnAPool() async throws {
+        let slapd = try TestSlapd.shared()
+        let root = try TestSlapd.rootConnection()
+        let parent = try await TestSlapd.scratch(root, "poolpages")
+        for index in 0..<45 {
+            try await root.add(dn: "cn=p\(index),\(parent)", attributes: [LDAPAttribute("objectClass", ["device"]), LDAPAttribute("cn", "p\(index)")])
+        }
+        let pool: any LDAPOperations = LDAPConnectionPool(configuration: LDAPConfiguration(uri: slapd.uri, credentials: .simple(dn: slapd.rootDN, password: slapd.rootPassword)), size: 3)
+        var names = Set<String>()
+        for try await entry in pool.pagedSearch(base: parent, scope: .oneLevel, filter: "(objectClass=device)", attributes: ["cn"], pageSize: 4, controls: []) {
+            names.insert(entry.string("cn") ?? "")
+        }
+        #expect(names.count == 45)
+    }
+}

@@ -20,4 +20,9 @@ BerElement *gw_read_entry_begin(const struct berval *value, struct berval *dn);
 /// `values` (free with ber_bvarray_free), 0 at the end, -1 on a decoding error.
 int gw_read_entry_next(BerElement *ber, struct berval *type, BerVarray *values);
 
+/// Adds liblber's read-ahead layer under the connection's socket buffer, so one read(2) brings in
+/// many LDAP messages instead of two reads per message. Takes the address of a C global
+/// (ber_sockbuf_io_readahead), which Swift cannot do safely. Returns 0 on success.
+int gw_enable_readahead(LDAP *ld);
+
 #endif
