@@ -71,7 +71,7 @@ acl('dn.subtree="%s" attrs=entry,objectClass,mail,uid,gwAccountStatus' % WS,
     'by dn.exact="%s" read' % DOVECOT, 'by dn.exact="%s" read' % POSTFIX, "by * break")
 acl('dn.subtree="%s" attrs=gwEnabledService,gwMailQuota,gwMailPasswordSet,gwCredentialFor' % WS,
     'by dn.exact="%s" read' % DOVECOT, "by * break")
-acl('dn.subtree="%s" attrs=gwMailDomain,gwDeliverTo,gwOwnerAddress,member' % WS,
+acl('dn.subtree="%s" attrs=gwMailDomain,gwDeliverTo,gwOwnerAddress,member,gwServiceType' % WS,
     'by dn.exact="%s" read' % POSTFIX, "by * break")
 acl("*", 'by dn.exact="%s" none' % DOVECOT, 'by dn.exact="%s" none' % POSTFIX, "by * break")
 # --- accounts holding an admin role (and their aliases / mail credential) are out of reach of

@@ -1,3 +1,0 @@
-import Testing
-
-// Tests for this target are added by its own change.
