@@ -24,6 +24,10 @@ swift test --skip-build
 echo "== schema and ACL check (scripts/check-schema.sh)"
 bash scripts/check-schema.sh
 
+echo "== benchmark smoke run (gwdir-bench --quick; the full run is documented in Benchmarks/README.md)"
+swift build -c release --product gwdir-bench
+.build/release/gwdir-bench --quick
+
 if [ -x scripts/podman-smoke.sh ]; then
   echo "== docker/ images under podman (scripts/podman-smoke.sh)"
   bash scripts/podman-smoke.sh
