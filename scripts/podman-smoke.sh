@@ -113,8 +113,16 @@ wait_for() {
     done
     log "ok: $what"
 }
+# grep -q for pipes: it drains the rest of its input, so the writer never dies of SIGPIPE
+# (exit 141), which `set -o pipefail` would count as a failed check.
+grep_q() {
+    local rc=1
+    grep -q "$@" && rc=0
+    cat >/dev/null
+    return $rc
+}
 has_entry() { # container port dn [filter]
-    as_root "$1" "$2" ldapsearch -LLL -s base -b "$3" "${4:-(objectClass=*)}" 1.1 | grep -q '^dn:'
+    as_root "$1" "$2" ldapsearch -LLL -s base -b "$3" "${4:-(objectClass=*)}" 1.1 | grep_q '^dn:'
 }
 
 wait_for "node 1 answers a root bind" 60 as_root "$C1" "$P1" ldapwhoami
@@ -122,10 +130,10 @@ wait_for "node 2 answers a root bind" 60 as_root "$C2" "$P2" ldapwhoami
 
 # The gwdir schema is in cn=config (read over ldapi as the container's root, SASL EXTERNAL).
 schema=$(ldap "$C1" ldapsearch -Q -LLL -Y EXTERNAL -H ldapi:/// -b cn=schema,cn=config '(cn=*gwdir)' dn)
-echo "$schema" | grep -q '^dn: cn={[0-9]*}gwdir,cn=schema,cn=config' || fail "gwdir schema not in cn=config: $schema"
+echo "$schema" | grep_q '^dn: cn={[0-9]*}gwdir,cn=schema,cn=config' || fail "gwdir schema not in cn=config: $schema"
 log "ok: gwdir schema loaded ($(echo "$schema" | sed 's/^dn: //'))"
 ldap "$C2" ldapsearch -Q -LLL -Y EXTERNAL -H ldapi:/// -b 'olcDatabase={2}mdb,cn=config' -s base olcSyncrepl |
-    grep -q "provider=ldap://127.0.0.1:$P1" || fail "node 2 has no syncrepl towards node 1"
+    grep_q "provider=ldap://127.0.0.1:$P1" || fail "node 2 has no syncrepl towards node 1"
 log "ok: node 2's syncrepl points at node 1"
 
 # Node 1 seeded base.ldif; node 2 got it by replication (both databases).
