@@ -282,23 +282,27 @@ final class ConnectionCore {
             return LDAPEntry(dn: "", attributes: [])
         }
         defer { ber_free(ber, 0) }
-        var attributes: [LDAPAttribute] = []
-        attributes.reserveCapacity(12)
+        var builder = LDAPEntry.Storage.Builder()
         while true {
             var type = CLDAP.berval()
             var values: UnsafeMutablePointer<CLDAP.berval>?
             guard ldap_get_attribute_ber(ld, message, ber, &type, &values) == LDAP_SUCCESS, type.bv_val != nil else { break }
-            var decoded: [[UInt8]] = []
+            builder.beginAttribute(type.string)
             if let values {
-                var count = 0
-                while values[count].bv_val != nil { count += 1 }
-                decoded.reserveCapacity(count)
-                for index in 0..<count { decoded.append(values[index].bytes) }
+                Self.appendValues(values, to: &builder)
                 ber_memfree(values)
             }
-            attributes.append(LDAPAttribute(name: type.string, values: decoded))
         }
-        return LDAPEntry(dn: dn.string, attributes: attributes)
+        return LDAPEntry(dn: dn.string, storage: builder.storage)
+    }
+
+    /// Copies a NULL-terminated berval array into the entry's buffer, by length.
+    private static func appendValues(_ values: UnsafeMutablePointer<CLDAP.berval>, to builder: inout LDAPEntry.Storage.Builder) {
+        var index = 0
+        while let base = values[index].bv_val {
+            builder.appendValue(UnsafeRawBufferPointer(start: base, count: Int(values[index].bv_len)))
+            index += 1
+        }
     }
 
     /// The final result of an operation, with every control libldap can parse for us.
@@ -374,24 +378,18 @@ final class ConnectionCore {
         guard let ber = gw_read_entry_begin(&value, &dn) else { return nil }
         defer { ber_free(ber, 1) }
         let dnString = dn.string
-        var attributes: [LDAPAttribute] = []
+        var builder = LDAPEntry.Storage.Builder()
         while true {
             var type = CLDAP.berval()
             var values: BerVarray?
-            let rc = gw_read_entry_next(ber, &type, &values)
-            guard rc == 1 else { break }
-            var decoded: [[UInt8]] = []
+            guard gw_read_entry_next(ber, &type, &values) == 1 else { break }
+            builder.beginAttribute(type.string)
             if let values {
-                var index = 0
-                while values[index].bv_val != nil {
-                    decoded.append(values[index].bytes)
-                    index += 1
-                }
+                appendValues(values, to: &builder)
                 ber_bvarray_free(values)
             }
-            attributes.append(LDAPAttribute(name: type.string, values: decoded))
         }
-        return LDAPEntry(dn: dnString, attributes: attributes)
+        return LDAPEntry(dn: dnString, storage: builder.storage)
     }
 }
 

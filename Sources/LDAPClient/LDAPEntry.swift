@@ -26,30 +26,97 @@ public struct LDAPAttribute: Sendable, Hashable {
 /// An entry returned by a search or a pre/post-read control.
 public struct LDAPEntry: Sendable, Hashable {
     public var dn: String
-    public var attributes: [LDAPAttribute]
+    /// Every value in one buffer, with the names and value bounds beside it: decoding a search
+    /// entry costs a handful of allocations instead of one per value. `attributes` is built on
+    /// demand; the lookups below read the buffer directly.
+    private var storage: Storage
 
     public init(dn: String, attributes: [LDAPAttribute]) {
         self.dn = dn
-        self.attributes = attributes
+        var builder = Storage.Builder()
+        for attribute in attributes {
+            builder.beginAttribute(attribute.name)
+            for value in attribute.values { value.withUnsafeBytes { builder.appendValue($0) } }
+        }
+        self.storage = builder.storage
+    }
+
+    init(dn: String, storage: Storage) {
+        self.dn = dn
+        self.storage = storage
+    }
+
+    public var attributes: [LDAPAttribute] {
+        get { storage.names.indices.map { LDAPAttribute(name: storage.names[$0], values: storage.values(of: $0)) } }
+        set { self = LDAPEntry(dn: dn, attributes: newValue) }
     }
 
     /// The values of an attribute; attribute descriptions compare case-insensitively (RFC 4512 §2.5).
     public subscript(name: String) -> [[UInt8]] {
-        attribute(named: name)?.values ?? []
+        index(of: name).map { storage.values(of: $0) } ?? []
     }
 
     public func attribute(named name: String) -> LDAPAttribute? {
-        attributes.first { $0.name.utf8.count == name.utf8.count && $0.name.lowercased() == name.lowercased() }
+        index(of: name).map { LDAPAttribute(name: storage.names[$0], values: storage.values(of: $0)) }
     }
 
-    /// All values of `name` decoded as UTF-8.
+    /// All values of `name` decoded as UTF-8 (values that are not valid UTF-8 are left out).
     public func strings(_ name: String) -> [String] {
-        attribute(named: name)?.strings ?? []
+        guard let attribute = index(of: name) else { return [] }
+        return storage.valueRanges(of: attribute).compactMap { String(validating: storage.bytes[$0], as: UTF8.self) }
     }
 
     /// The first value of `name` decoded as UTF-8.
     public func string(_ name: String) -> String? {
         strings(name).first
+    }
+
+    private func index(of name: String) -> Int? {
+        let wanted = name.utf8.count
+        return storage.names.firstIndex { $0.utf8.count == wanted && $0.lowercased() == name.lowercased() }
+    }
+
+    struct Storage: Sendable, Hashable {
+        var bytes: [UInt8] = []
+        var names: [String] = []
+        /// Attribute i owns `valueEnds[firstValue[i] ..< firstValue[i + 1]]`.
+        var firstValue: [Int] = [0]
+        /// Where each value ends in `bytes`; it starts where the previous one ended.
+        var valueEnds: [Int] = []
+
+        func valueRanges(of attribute: Int) -> [Range<Int>] {
+            (firstValue[attribute]..<firstValue[attribute + 1]).map { value in
+                (value == 0 ? 0 : valueEnds[value - 1])..<valueEnds[value]
+            }
+        }
+
+        func values(of attribute: Int) -> [[UInt8]] {
+            valueRanges(of: attribute).map { Array(bytes[$0]) }
+        }
+
+        /// Appends attributes and values in wire order.
+        struct Builder {
+            private(set) var storage = Storage()
+
+            init() {
+                storage.bytes.reserveCapacity(512)
+                storage.names.reserveCapacity(16)
+                storage.firstValue.reserveCapacity(17)
+                storage.valueEnds.reserveCapacity(24)
+            }
+
+            mutating func beginAttribute(_ name: String) {
+                storage.names.append(name)
+                storage.firstValue.append(storage.valueEnds.count)
+            }
+
+            /// Adds a value to the attribute begun last.
+            mutating func appendValue(_ value: UnsafeRawBufferPointer) {
+                storage.bytes.append(contentsOf: value)
+                storage.valueEnds.append(storage.bytes.count)
+                storage.firstValue[storage.firstValue.count - 1] = storage.valueEnds.count
+            }
+        }
     }
 }
 
