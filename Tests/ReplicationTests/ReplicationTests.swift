@@ -72,7 +72,7 @@ struct ReplicatedPair {
 /// Polls a node until `predicate` holds for the entry at `dn` (nil = no such entry), for up to
 /// `timeout`. Connection errors count as "not yet" (the node may be restarting).
 func eventually(
-    _ connection: LDAPConnection, _ dn: String, timeout: Duration = .seconds(10),
+    _ connection: LDAPConnection, _ dn: String, timeout: Duration = .seconds(30),
     _ predicate: (LDAPEntry?) -> Bool
 ) async -> Bool {
     let deadline = ContinuousClock.now + timeout
@@ -106,6 +106,8 @@ func account(_ uid: String, under parent: String) -> (String, [LDAPAttribute]) {
         let a = pair.connection(pair.a)
         let b = pair.connection(pair.b)
         let base = ReplicatedPair.baseDN
+        // B starts empty and receives the whole tree by its first refresh; wait for that first.
+        #expect(await eventually(b, base) { $0 != nil })
 
         // The seed made on A reached B.
         #expect(await eventually(b, "ou=audit,\(base)") { $0 != nil })
@@ -145,6 +147,8 @@ func account(_ uid: String, under parent: String) -> (String, [LDAPAttribute]) {
         let a = pair.connection(pair.a)
         let b = pair.connection(pair.b)
         let base = ReplicatedPair.baseDN
+        // B starts empty and receives the whole tree by its first refresh; wait for that first.
+        #expect(await eventually(b, base) { $0 != nil })
         let (kept, keptAttributes) = account("kept", under: base)
         let (gone, goneAttributes) = account("gone", under: base)
         try await a.add(dn: kept, attributes: keptAttributes)
@@ -176,6 +180,8 @@ func account(_ uid: String, under parent: String) -> (String, [LDAPAttribute]) {
         let pair = try ReplicatedPair.start()
         defer { pair.destroy() }
         let base = ReplicatedPair.baseDN
+        // B starts empty and receives the whole tree by its first refresh; wait for that first.
+        #expect(await eventually(pair.connection(pair.b), base) { $0 != nil })
         let connection = LDAPConnection(configuration: LDAPConfiguration(
             uris: [pair.a.uri, pair.b.uri], credentials: pair.rootCredentials, connectTimeout: .seconds(2)
         ))
