@@ -215,43 +215,11 @@ public struct LocalInstance: Sendable {
         throw SlapdError("slapd did not accept connections on \(configuration.uri) within 20 s: \(logTail(instance))")
     }
 
-    /// posix_spawn rather than Foundation's Process: Process learns of the child's exit through a
-    /// descriptor the child inherits, and the daemonised slapd would keep that open forever.
-    /// Every descriptor above stderr is closed in the child, stdio goes to the log, signals are reset.
+    /// The daemonising slapd forks and its first process exits; every descriptor above stderr is
+    /// closed in it so the detached server holds none of ours.
     static func spawnAndWait(_ arguments: [String], log: String) throws -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // glibc ignores a close action on a descriptor that was closed meanwhile.
-        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        for fd in open.compactMap({ Int32($0) }) where fd > 2 {
-            posix_spawn_file_actions_addclose(&actions, fd)
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
-        guard rc == 0 else { throw SlapdError("cannot run \(arguments[0]): \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw SlapdError("waitpid failed: \(String(cString: strerror(errno)))") }
-        }
-        // WIFEXITED / WEXITSTATUS are macros Swift cannot import.
-        return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        let pid = try ChildProcess.spawn(arguments[0], Array(arguments.dropFirst()), output: .file(log), closeOtherDescriptors: true)
+        return ChildProcess.waitForExit(pid)
     }
 
     private func logTail(_ instance: SlapdInstance) -> String {

@@ -70,7 +70,8 @@ public final class SlapdInstance: @unchecked Sendable {
     public let options: SlapdOptions
     public private(set) var port: Int
     private let lock = NSLock()
-    private var process: Process?
+    /// The foreground slapd, our child while it runs.
+    private var pid: pid_t?
 
     public var uri: String { "ldap://127.0.0.1:\(port)" }
     public var ldapiURI: String { "ldapi://" + Self.percentEncode(socketPath) }
@@ -191,48 +192,22 @@ public final class SlapdInstance: @unchecked Sendable {
     public func start() throws {
         if port == 0 { port = try Self.freeLoopbackPort() }
         try? FileManager.default.removeItem(atPath: socketPath)
-        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logFile)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: options.paths.slapd)
         var listeners = "\(uri)/ \(ldapiURI)/"
         if let ldapsPort = options.ldapsPort { listeners += " ldaps://127.0.0.1:\(ldapsPort)/" }
-        process.arguments = ["-F", configDirectory.path, "-h", listeners, "-d", "0"]
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try Self.runWithCleanSignalMask(process)
-        lock.withLock { self.process = process }
-        try waitUntilReady(process)
+        let pid = try ChildProcess.spawn(
+            options.paths.slapd, ["-F", configDirectory.path, "-h", listeners, "-d", "0"], output: .file(logFile.path)
+        )
+        lock.withLock { self.pid = pid }
+        try waitUntilReady(pid)
     }
 
-    /// Starts `process` from a thread of its own with no signal blocked. Foundation spawns from the
-    /// calling thread and the child inherits that thread's signal mask; Swift's and the test
-    /// runner's threads block SIGTERM, and a slapd that inherits that ignores a clean `stop()`.
-    private static func runWithCleanSignalMask(_ process: Process) throws {
-        final class Outcome: @unchecked Sendable {
-            var error: (any Error)?
-            let done = DispatchSemaphore(value: 0)
-        }
-        let outcome = Outcome()
-        let thread = Thread {
-            var none = sigset_t()
-            sigemptyset(&none)
-            pthread_sigmask(SIG_SETMASK, &none, nil)
-            do { try process.run() } catch { outcome.error = error }
-            outcome.done.signal()
-        }
-        thread.start()
-        outcome.done.wait()
-        if let error = outcome.error { throw error }
-    }
-
-    private func waitUntilReady(_ process: Process) throws {
+    private func waitUntilReady(_ pid: pid_t) throws {
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            if !process.isRunning {
+            if let status = ChildProcess.exitStatusIfExited(pid) {
+                lock.withLock { self.pid = nil }
                 let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
-                throw SlapdError("slapd exited during start-up (status \(process.terminationStatus)): \(log.suffix(2000))")
+                throw SlapdError("slapd exited during start-up (status \(status)): \(log.suffix(2000))")
             }
             if Self.acceptsConnections(port: port), FileManager.default.fileExists(atPath: socketPath) { return }
             usleep(20_000)
@@ -250,22 +225,23 @@ public final class SlapdInstance: @unchecked Sendable {
         signal(SIGKILL)
     }
 
-    /// Signals slapd and waits for it to go. Polls /proc rather than `Process.waitUntilExit`,
-    /// which needs a run loop and spins forever inside an atexit handler.
+    /// Signals slapd and reaps it; SIGKILL after 15 s if it does not go.
     private func signal(_ signal: Int32) {
-        let process = lock.withLock { () -> Process? in
-            defer { self.process = nil }
-            return self.process
+        let pid = lock.withLock { () -> pid_t? in
+            defer { self.pid = nil }
+            return self.pid
         }
-        guard let process else { return }
-        let pid = process.processIdentifier
-        guard Glibc.kill(pid, signal) == 0 else { return }
+        guard let pid, Glibc.kill(pid, signal) == 0 else { return }
         let deadline = Date().addingTimeInterval(15)
-        while Date() < deadline, Self.isAlive(pid) { usleep(10_000) }
-        if Self.isAlive(pid) { _ = Glibc.kill(pid, SIGKILL) }
+        while Date() < deadline {
+            if ChildProcess.exitStatusIfExited(pid) != nil { return }
+            usleep(10_000)
+        }
+        _ = Glibc.kill(pid, SIGKILL)
+        ChildProcess.waitForExit(pid)
     }
 
-    /// True while the process exists and is not a zombie waiting to be reaped.
+    /// True while a process (not necessarily our child, e.g. a daemonised slapd) exists and is not a zombie.
     static func isAlive(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let closing = stat.lastIndex(of: ")")
@@ -274,8 +250,15 @@ public final class SlapdInstance: @unchecked Sendable {
         return state != "Z" && state != "X"
     }
 
+    /// The running slapd's pid; nil once stopped or exited.
     public var processIdentifier: Int32? {
-        lock.withLock { process?.isRunning == true ? process?.processIdentifier : nil }
+        lock.withLock {
+            guard let pid, ChildProcess.exitStatusIfExited(pid) == nil else {
+                self.pid = nil
+                return nil
+            }
+            return pid
+        }
     }
 
     /// Stops slapd and removes its directory.
