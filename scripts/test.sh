@@ -19,7 +19,11 @@ echo "== swift build (debug, tests)"
 swift build --build-tests
 
 echo "== swift test"
-swift test --skip-build
+swift test --skip-build --skip ReplicationTests
+# Two replicating slapds on their own: under the full parallel run on 2 cores, a change once took
+# longer than the tests' 30 s convergence deadline (not reproduced in isolation).
+echo "== swift test (ReplicationTests)"
+swift test --skip-build --filter ReplicationTests
 
 echo "== schema and ACL check (scripts/check-schema.sh)"
 bash scripts/check-schema.sh
