@@ -5,7 +5,7 @@
 set -euo pipefail
 profile="${1:-test}"
 
-runtime=(slapd ldap-utils libldap2-dev libsasl2-dev libsasl2-modules sasl2-bin openssl)
+runtime=(slapd ldap-utils libldap2-dev libsasl2-dev libsasl2-modules sasl2-bin openssl libmaxminddb-dev)
 test_only=(
   python3-ldap                                   # the benchmark's python-ldap baseline
   postfix postfix-ldap                           # Postfix lookups (postmap -q) against slapd

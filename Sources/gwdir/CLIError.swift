@@ -49,6 +49,8 @@ struct CLIError: Error, CustomStringConvertible {
             self.init(.failure, error.description)
         case let error as DistinguishedNameError:
             self.init(.usage, error.description)
+        case let error as DirectoryError:
+            self.init(Self.status(of: error), error.message)
         default:
             self.init(.failure, String(describing: error))
         }
@@ -63,6 +65,17 @@ struct CLIError: Error, CustomStringConvertible {
         case .noSuchObject: .notFound
         case .entryAlreadyExists, .constraintViolation, .attributeOrValueExists, .assertionFailed: .conflict
         case .invalidDNSyntax, .filterError, .paramError: .usage
+        default: .failure
+        }
+    }
+
+    static func status(of error: DirectoryError) -> ExitStatus {
+        switch error.code {
+        case .invalidArgument: .usage
+        case .notFound: .notFound
+        case .alreadyExists, .addressInUse, .limitReached, .notEmpty, .notAllowed: .conflict
+        case .permissionDenied, .invalidCredentials: .permissionDenied
+        case .unavailable: .unavailable
         default: .failure
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Directory
 import Foundation
 import LDAPClient
 import LocalSlapd
@@ -123,6 +124,13 @@ struct DirectoryTarget: Sendable {
         } catch {
             throw self.error(error)
         }
+    }
+
+    /// Connects, binds and wraps the connection for the `Directory` services.
+    func openDirectory() async throws -> (connection: LDAPConnection, context: DirectoryContext) {
+        let layout = try DirectoryLayout(base: try requireBase())
+        let connection = try await connect()
+        return (connection, DirectoryContext(ldap: connection, layout: layout))
     }
 
     /// Maps a lower-layer error to a CLI error that names this directory.
