@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's Quick start: installs what gwdir needs, builds it, starts the embedded local slapd
-# under ./.gwdir (relative to the repository root) and runs the main job against it.
+# under ./.gwdir (relative to the repository root) and runs the main job against it:
+# scripts/scenario.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,19 +9,9 @@ scripts/install-deps.sh runtime
 swift build -c release --product gwdir
 gwdir="$PWD/.build/release/gwdir"
 
-echo "== gwdir local start"
-"$gwdir" local start
-echo "== gwdir init"
-"$gwdir" init
-admin_password_file=.gwdir/secrets/first-admin.password
-if [ ! -s "$admin_password_file" ]; then
-  umask 077
-  head -c 18 /dev/urandom | base64 > "$admin_password_file"
-fi
-echo "== gwdir init --admin admin@example.com (password in $admin_password_file)"
-"$gwdir" init --admin admin@example.com --admin-password-file "$admin_password_file"
-echo "== gwdir whoami"
-"$gwdir" whoami
+# Everything else is the scenario (local start, init, a workspace with units, accounts, an
+# alias, a unit admin, a find), run against ./.gwdir of the repository root.
+GWDIR_BIN="$gwdir" scripts/scenario.sh
 echo "== gwdir local status"
 "$gwdir" local status
 echo

@@ -24,11 +24,23 @@ struct ConnectionOptions: ParsableArguments {
     ))
     var bindDN: String?
 
-    @Option(name: .customLong("password-file"), help: ArgumentHelp(
-        "File holding the bind password (first line), `-` for stdin. [env: GWDIR_PASSWORD_FILE]",
+    @Option(name: [.customLong("password-file"), .customLong("bind-password-file")], help: ArgumentHelp(
+        "File holding the bind password (first line), `-` for stdin. [env: GWDIR_PASSWORD_FILE] (`user add` and `user passwd` take --bind-password-file: their --password-file is the account's)",
         valueName: "file"
     ))
     var passwordFile: String?
+
+    @Option(name: .customLong("as"), help: ArgumentHelp(
+        "Act as this admin (address): bind as them so slapd's ACLs decide what is allowed. [env: GWDIR_AS]",
+        valueName: "address"
+    ))
+    var actingAdmin: String?
+
+    @Option(name: .customLong("as-password-file"), help: ArgumentHelp(
+        "File holding the --as admin's password, `-` for stdin. [env: GWDIR_AS_PASSWORD_FILE] (default: prompt on the terminal)",
+        valueName: "file"
+    ))
+    var actingPasswordFile: String?
 
     /// Who to bind as when no --bind-dn is given and the directory is the local one.
     enum DefaultIdentity {
@@ -60,6 +72,33 @@ struct ConnectionOptions: ParsableArguments {
         case (nil, _?): throw CLIError(.usage, "--password-file needs --bind-dn (or GWDIR_BIND_DN)")
         }
 
+        let acting = try actingAdminCredentials(environment: environment)
+        var target = try resolveIdentity(identity, environment: environment, local: local, base: explicitBase, credentials: explicitCredentials)
+        target.actingAdmin = acting
+        return target
+    }
+
+    /// The `--as` admin's address and password (from a file or the terminal).
+    private func actingAdminCredentials(environment: [String: String]) throws -> ActingAdmin? {
+        let address = actingAdmin ?? environment["GWDIR_AS"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let address else {
+            if actingPasswordFile != nil { throw CLIError(.usage, "--as-password-file needs --as") }
+            return nil
+        }
+        let file = actingPasswordFile ?? environment["GWDIR_AS_PASSWORD_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let password = try file.map(PasswordFile.read) ?? PasswordPrompt.read("Password for \(address): ")
+        return ActingAdmin(address: address, password: password)
+    }
+
+    private func resolveIdentity(
+        _ identity: DefaultIdentity, environment: [String: String], local: LocalInstance, base explicitBase: String?,
+        credentials explicitCredentials: LDAPCredentials?
+    ) throws -> DirectoryTarget {
+        func setting(_ flag: String?, _ variable: String) -> String? {
+            if let flag { return flag }
+            if let value = environment[variable], !value.isEmpty { return value }
+            return nil
+        }
         let localConfiguration = try local.configuration()
         if let uri = setting(uri, "GWDIR_URI") {
             let uris = try Self.parseURIs(uri)
@@ -108,6 +147,15 @@ struct DirectoryTarget: Sendable {
     var credentials: LDAPCredentials
     /// Set when this is the local directory of `./.gwdir` (for hints and stored secrets).
     var local: LocalInstance?
+    /// `--as`: after connecting with `credentials`, find this admin and re-bind as them.
+    var actingAdmin: ActingAdmin?
+
+    init(uris: [String], baseDN: String?, credentials: LDAPCredentials, local: LocalInstance?) {
+        self.uris = uris
+        self.baseDN = baseDN
+        self.credentials = credentials
+        self.local = local
+    }
 
     var uriDescription: String { uris.joined(separator: ",") }
 
@@ -119,11 +167,20 @@ struct DirectoryTarget: Sendable {
     /// Connects and binds now, so a wrong URI or password fails here with one clear line.
     func connect() async throws -> LDAPConnection {
         let configuration = LDAPConfiguration(uris: uris, credentials: credentials, connectTimeout: .seconds(5))
+        let connection: LDAPConnection
         do {
-            return try await LDAPConnection.connect(configuration: configuration)
+            connection = try await LDAPConnection.connect(configuration: configuration)
         } catch {
             throw self.error(error)
         }
+        guard let actingAdmin else { return connection }
+        do {
+            try await actingAdmin.bind(on: connection, base: requireBase())
+        } catch {
+            connection.close()
+            throw self.error(error)
+        }
+        return connection
     }
 
     /// Connects, binds and wraps the connection for the `Directory` services.
@@ -140,6 +197,66 @@ struct DirectoryTarget: Sendable {
             hint = "is the local directory running? `gwdir local start`"
         }
         return CLIError(error, uri: uriDescription, hint: hint)
+    }
+}
+
+/// The admin of `--as`. The configured identity (the service account by default) looks the
+/// address up; then the connection re-binds as the admin, so every later operation is checked
+/// by slapd's ACLs for that admin, not for the service.
+struct ActingAdmin: Sendable {
+    var address: String
+    var password: String
+
+    func bind(on connection: LDAPConnection, base: String) async throws {
+        let mail = try MailAddress(address)
+        let entries = try await connection.search(
+            base: try DistinguishedName(base), scope: .subtree,
+            filter: .and([.equal("objectClass", "inetOrgPerson"), .equal("mail", mail.description)]), attributes: ["1.1"]
+        ).entries
+        guard entries.count == 1, let dn = entries.first?.dn else {
+            throw CLIError(.permissionDenied, "--as \(mail): no such admin (or the configured identity can not look it up)")
+        }
+        do {
+            _ = try await connection.bind(.simple(dn: dn, password: password))
+        } catch let error as LDAPError where error.code == .invalidCredentials {
+            throw CLIError(.permissionDenied, "--as \(mail): wrong password (or the account is locked)")
+        }
+    }
+}
+
+/// Reads a password from the terminal with echo off; refuses when there is no terminal.
+enum PasswordPrompt {
+    static func read(_ prompt: String) throws -> String {
+        let tty = open("/dev/tty", O_RDWR | O_NOCTTY)
+        guard tty >= 0, isatty(tty) == 1 else {
+            if tty >= 0 { close(tty) }
+            throw CLIError(.usage, "no terminal to ask for a password on: pass a password file")
+        }
+        defer { close(tty) }
+        var saved = termios()
+        tcgetattr(tty, &saved)
+        var silent = saved
+        silent.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(tty, TCSAFLUSH, &silent)
+        defer {
+            tcsetattr(tty, TCSAFLUSH, &saved)
+            _ = "\n".withCString { write(tty, $0, 1) }
+        }
+        _ = prompt.withCString { write(tty, $0, strlen($0)) }
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while Foundation.read(tty, &byte, 1) == 1, byte != UInt8(ascii: "\n") { bytes.append(byte) }
+        let password = String(decoding: bytes, as: UTF8.self)
+        guard !password.isEmpty else { throw CLIError(.usage, "empty password") }
+        return password
+    }
+
+    /// A new password: asked twice, both must match.
+    static func readNew(for who: String) throws -> String {
+        let first = try read("New password for \(who): ")
+        let second = try read("Retype the password: ")
+        guard first == second else { throw CLIError(.usage, "the passwords do not match") }
+        return first
     }
 }
 
@@ -206,4 +323,38 @@ enum ServiceAccount: String, CaseIterable {
     var placeholder: String { rawValue.uppercased() + "_PW" }
 
     func dn(base: String) -> String { "cn=\(rawValue),ou=system,\(base)" }
+}
+
+/// The connection options of `user add` and `user passwd`, whose own `--password-file` is the
+/// account's new password: the bind password comes from `--bind-password-file` (or
+/// `GWDIR_PASSWORD_FILE`) there.
+struct BindOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("LDAP URI of the directory. [env: GWDIR_URI]", valueName: "uri"))
+    var uri: String?
+
+    @Option(help: ArgumentHelp("Base DN of the directory tree. [env: GWDIR_BASE]", valueName: "dn"))
+    var base: String?
+
+    @Option(name: .customLong("bind-dn"), help: ArgumentHelp("DN to bind as. [env: GWDIR_BIND_DN]", valueName: "dn"))
+    var bindDN: String?
+
+    @Option(name: .customLong("bind-password-file"), help: ArgumentHelp("File holding the bind password. [env: GWDIR_PASSWORD_FILE]", valueName: "file"))
+    var bindPasswordFile: String?
+
+    @Option(name: .customLong("as"), help: ArgumentHelp("Act as this admin (address). [env: GWDIR_AS]", valueName: "address"))
+    var actingAdmin: String?
+
+    @Option(name: .customLong("as-password-file"), help: ArgumentHelp("File holding the --as admin's password. [env: GWDIR_AS_PASSWORD_FILE]", valueName: "file"))
+    var actingPasswordFile: String?
+
+    var connection: ConnectionOptions {
+        var options = ConnectionOptions()
+        options.uri = uri
+        options.base = base
+        options.bindDN = bindDN
+        options.passwordFile = bindPasswordFile
+        options.actingAdmin = actingAdmin
+        options.actingPasswordFile = actingPasswordFile
+        return options
+    }
 }

@@ -22,6 +22,7 @@ enum OutputValue: Sendable, Equatable, ExpressibleByStringLiteral {
     case string(String)
     case integer(Int)
     case bool(Bool)
+    case list([String])
     case null
 
     init(stringLiteral value: String) { self = .string(value) }
@@ -33,6 +34,7 @@ enum OutputValue: Sendable, Equatable, ExpressibleByStringLiteral {
         case .string(let value): value
         case .integer(let value): String(value)
         case .bool(let value): value ? "yes" : "no"
+        case .list(let values): values.joined(separator: ", ")
         case .null: ""
         }
     }
@@ -42,6 +44,7 @@ enum OutputValue: Sendable, Equatable, ExpressibleByStringLiteral {
         case .string(let value): Self.jsonString(value)
         case .integer(let value): String(value)
         case .bool(let value): value ? "true" : "false"
+        case .list(let values): "[" + values.map(Self.jsonString).joined(separator: ",") + "]"
         case .null: "null"
         }
     }

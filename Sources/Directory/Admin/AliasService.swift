@@ -1,0 +1,159 @@
+import Foundation
+import LDAPClient
+
+/// A sub-account alias: `mail=<alias>,<owner dn>`, delivered into a folder of the owner's mailbox.
+public struct Alias: Sendable, Hashable {
+    public var dn: String
+    public var address: String
+    public var folder: String
+    /// `owner+folder@domain`, what Postfix rewrites the alias to.
+    public var deliverTo: String
+    public var owner: String
+
+    init(entry: LDAPEntry) {
+        dn = entry.dn
+        address = entry.string("mail") ?? ""
+        folder = entry.string("gwAliasFolder") ?? ""
+        deliverTo = entry.string("gwDeliverTo") ?? ""
+        owner = entry.string("gwOwnerAddress") ?? ""
+    }
+
+    static let attributes = ["mail", "gwAliasFolder", "gwDeliverTo", "gwOwnerAddress"]
+}
+
+/// Adds, lists and removes sub-account aliases. At most ``maximumPerAccount`` per account,
+/// race free: the owner's `gwAliasCount` is incremented under the assertion
+/// `(gwAliasCount<=4)` before the alias entry is added, so of any number of concurrent adds
+/// exactly the ones that fit succeed. Address uniqueness is slapo-unique's (also race free).
+public struct AliasService: Sendable {
+    public static let maximumPerAccount = 5
+    public let context: DirectoryContext
+    public init(_ context: DirectoryContext) { self.context = context }
+
+    public func add(owner ownerAddress: String, alias aliasAddress: String, folder: String? = nil) async throws -> Alias {
+        let owner = try await requireOwner(ownerAddress)
+        let address = try MailAddress(aliasAddress)
+        let workspace = try await WorkspaceService(context).show(owner.workspace)
+        try AccountService.requireDomain(address, of: workspace)
+        let folder = try Self.validateFolder(folder ?? address.localPart)
+        try await AccountService(context).requireUnused(address)
+        let ownerDN = try DistinguishedName(owner.dn)
+        let ownerMail = try MailAddress(owner.mail)
+
+        try await reserveSlot(owner: owner, ownerDN: ownerDN)
+        do {
+            try await context.ldap.add(dn: try ownerDN.child(type: "mail", value: address.description), attributes: [
+                LDAPAttribute("objectClass", ["gwMailAlias"]),
+                LDAPAttribute("mail", address.description),
+                LDAPAttribute("gwAliasFolder", folder),
+                LDAPAttribute("gwDeliverTo", "\(ownerMail.localPart)+\(folder)@\(ownerMail.domain)"),
+                LDAPAttribute("gwOwnerAddress", ownerMail.description),
+            ])
+        } catch {
+            // Give the slot back; the alias does not exist.
+            _ = try? await context.ldap.modify(dn: ownerDN, [.increment("gwAliasCount", by: -1)])
+            switch error {
+            case let error as LDAPError where error.code == .constraintViolation || error.code == .entryAlreadyExists:
+                throw DirectoryError(.addressInUse, "address \(address) is already in use", underlying: error)
+            case let error as LDAPError:
+                throw DirectoryError.ldap(error, "adding alias \(address) to \(owner.mail)")
+            default:
+                throw error
+            }
+        }
+        return try await list(ownerDN: ownerDN).first { $0.address == address.description }
+            ?? Alias(entry: LDAPEntry(dn: "", attributes: []))
+    }
+
+    public func list(owner ownerAddress: String) async throws -> [Alias] {
+        let owner = try await requireOwner(ownerAddress, forAdding: false)
+        return try await list(ownerDN: DistinguishedName(owner.dn))
+    }
+
+    func list(ownerDN: DistinguishedName) async throws -> [Alias] {
+        try await context.search(ownerDN, .oneLevel, .equal("objectClass", "gwMailAlias"), attributes: Alias.attributes, doing: "listing aliases")
+            .map(Alias.init).sorted { $0.address < $1.address }
+    }
+
+    /// Removes the alias. Mail already filed in its folder stays there (moving it to the inbox
+    /// is a mail-store action for `doveadm`, outside the directory).
+    public func remove(owner ownerAddress: String, alias aliasAddress: String) async throws {
+        let owner = try await requireOwner(ownerAddress, forAdding: false)
+        let address = try MailAddress(aliasAddress)
+        let ownerDN = try DistinguishedName(owner.dn)
+        let aliasDN = try ownerDN.child(type: "mail", value: address.description)
+        do {
+            try await context.ldap.delete(dn: aliasDN)
+        } catch let error as LDAPError where error.code == .noSuchObject {
+            throw DirectoryError(.notFound, "\(owner.mail) has no alias \(address)", underlying: error)
+        } catch let error as LDAPError {
+            throw DirectoryError.ldap(error, "removing alias \(address)")
+        }
+        _ = try await ldapCall("updating the alias count of \(owner.mail)") {
+            try await context.ldap.modify(dn: ownerDN, [.increment("gwAliasCount", by: -1)], controls: [.assertion(.greaterOrEqual("gwAliasCount", "1"))])
+        }
+    }
+
+    /// Takes one of the owner's five alias slots, or fails with `limitReached`.
+    private func reserveSlot(owner: Account, ownerDN: DistinguishedName) async throws {
+        for attempt in 0..<2 {
+            do {
+                try await context.ldap.modify(dn: ownerDN, [.increment("gwAliasCount", by: 1)],
+                                              controls: [.assertion(.lessOrEqual("gwAliasCount", String(Self.maximumPerAccount - 1)))])
+                return
+            } catch let error as LDAPError where error.code == .assertionFailed || error.code == .noSuchAttribute {
+                let current = try await context.read(ownerDN, attributes: ["gwAliasCount"], doing: "reading \(owner.mail)")
+                if current?.integer("gwAliasCount") != nil {
+                    throw DirectoryError(.limitReached, "\(owner.mail) already has \(Self.maximumPerAccount) aliases, the most an account can have", underlying: error)
+                }
+                // No count visible: either this identity may not read it (slapd refuses the
+                // write below), or the account was written without one (imported): start it
+                // at its real count, once.
+                guard attempt == 0 else { throw DirectoryError(.permissionDenied, "adding an alias to \(owner.mail): permission denied", underlying: error) }
+                let existing = try await list(ownerDN: ownerDN).count
+                do {
+                    try await context.ldap.modify(dn: ownerDN, [.add("gwAliasCount", [String(existing)])])
+                } catch let error as LDAPError where error.code == .attributeOrValueExists || error.code == .constraintViolation {
+                    throw DirectoryError(.permissionDenied, "adding an alias to \(owner.mail): permission denied", underlying: error)
+                } catch let error as LDAPError {
+                    throw DirectoryError.ldap(error, "adding an alias to \(owner.mail)")
+                }
+            } catch let error as LDAPError {
+                throw DirectoryError.ldap(error, "adding an alias to \(owner.mail)")
+            }
+        }
+    }
+
+    private func requireOwner(_ address: String, forAdding: Bool = true) async throws -> Account {
+        let parsed = try MailAddress(address)
+        guard let owner = try await AccountService(context).account(mail: parsed) else {
+            let kind = try await context.owners(of: parsed).first
+            if kind?.hasObjectClass("gwMailGroup") == true {
+                throw DirectoryError(.notAllowed, "\(parsed) is a group mail; aliases belong to accounts only")
+            }
+            if kind?.hasObjectClass("gwSharedMailbox") == true {
+                throw DirectoryError(.notAllowed, "\(parsed) is a shared mailbox; aliases belong to accounts only")
+            }
+            if kind?.hasObjectClass("gwMailAlias") == true {
+                throw DirectoryError(.notAllowed, "\(parsed) is itself an alias; aliases belong to accounts only")
+            }
+            throw DirectoryError(.notFound, "no account \(parsed)")
+        }
+        if forAdding {
+            guard owner.serviceType.hasMailbox else {
+                throw DirectoryError(.notAllowed, "\(owner.mail) is a groupware-only account without a mailbox; it can not have aliases")
+            }
+            guard owner.status != .deleted else { throw DirectoryError(.notAllowed, "\(owner.mail) is deleted") }
+        }
+        return owner
+    }
+
+    /// Folder names end up in `owner+folder@domain`, so they follow the address rules.
+    static func validateFolder(_ text: String) throws -> String {
+        let folder = text.trimmingCharacters(in: .whitespaces)
+        guard !folder.isEmpty, folder.count <= 64,
+              folder.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0) })
+        else { throw DirectoryError(.invalidArgument, "folder \"\(text)\" must be letters, digits, '.', '_' or '-'") }
+        return folder
+    }
+}
