@@ -410,6 +410,30 @@ struct AdminWorld {
         try await world.fails(["user", "add", "x", "--workspace", world.workspace], status: 2, "Missing expected argument")
     }
 
+    /// Without --password-file the password is asked twice on the terminal (a pty from
+    /// util-linux `script` here); a mismatch adds nothing; with no terminal it is a usage error.
+    @Test func passwordPromptedTwiceOnTheTerminal() async throws {
+        let world = try AdminWorld.withUnits("tty")
+        defer { world.cli.cleanUp() }
+        let binary = try #require(CLI.binary).path
+        func typed(_ lines: [String], _ login: String) throws -> CLI.Output {
+            let command = [binary, "user", "add", login, "--workspace", world.workspace, "--unit", "sales", "--first-name", "T",
+                           "--last-name", "Ty", "--mail", world.mail(login)].map { "'\($0)'" }.joined(separator: " ")
+            let feeder = lines.map { "sleep 1; printf '%s\\n' '\($0)'" }.joined(separator: "; ")
+            let script = try world.file("typed-\(login).sh", "(\(feeder); sleep 2) | script -qec \"\(command)\" /dev/null")
+            return try runShell(script, environment: world.environment, in: world.cli.directory)
+        }
+        let output = try typed(["Typed-Pw-1", "Typed-Pw-1"], "typed")
+        #expect(output.status == 0, "\(output.stdout) \(output.stderr)")
+        #expect(output.stdout.contains("Retype the password"))
+        #expect(await world.binds("uid=typed,ou=sales,\(world.workspaceDN)", "Typed-Pw-1"))
+        let mismatch = try typed(["Typed-Pw-1", "other"], "mismatch")
+        #expect(mismatch.stdout.contains("the passwords do not match"), "\(mismatch.stdout)")
+        #expect(try world.rows(["user", "find", "--workspace", world.workspace, "--mail", world.mail("mismatch")]).isEmpty)
+        try await world.fails(["user", "add", "notty", "--workspace", world.workspace, "--unit", "sales", "--first-name", "N", "--last-name", "T",
+                               "--mail", world.mail("notty")], status: 2, "no terminal")
+    }
+
     /// The README's Quick start scenario (scripts/scenario.sh) against a fresh `gwdir local`.
     @Test func quickStartScenario() throws {
         let cli = try CLI()
@@ -437,4 +461,25 @@ struct AdminWorld {
         #expect(log.contains("permission denied"), "the unit admin's attempt outside the unit is refused")
         _ = try cli.run(["local", "stop"])
     }
+}
+
+/// Runs a bash script with the test environment; output through files (see `CLI.run`).
+func runShell(_ script: String, environment: [String: String], in directory: URL) throws -> CLI.Output {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/bash")
+    process.arguments = [script]
+    process.currentDirectoryURL = directory
+    var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GWDIR_") }
+    env.merge(environment) { $1 }
+    process.environment = env
+    let out = directory.appendingPathComponent("shell-\(UUID().uuidString.prefix(8)).out")
+    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+    let handle = try FileHandle(forWritingTo: out)
+    process.standardOutput = handle
+    process.standardError = handle
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    try handle.close()
+    return CLI.Output(status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8), stderr: "")
 }
