@@ -7,8 +7,8 @@ struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
         abstract: "Manage accounts (one login + one mailbox), named by primary address.",
-        subcommands: [Add.self, Show.self, Find.self, Edit.self, Passwd.self, Suspend.self, Resume.self, Disable.self,
-                      Delete.self, Restore.self, Move.self, Purge.self]
+        subcommands: [Add.self, Show.self, Find.self, Edit.self, Passwd.self, StatusCommand<Suspend>.self, StatusCommand<Resume>.self,
+                      StatusCommand<Disable>.self, StatusCommand<Delete>.self, StatusCommand<Restore>.self, Move.self, Purge.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -140,53 +140,49 @@ struct UserCommand: AsyncParsableCommand {
         }
     }
 
-    /// suspend, resume, disable, delete, restore: the same shape.
-    struct StatusChange {
-        static func run(_ address: String, _ connection: ConnectionOptions, _ output: OutputOptions, verb: String,
-                        _ change: @escaping @Sendable (AccountService, String) async throws -> Account) async throws {
-            let account = try await connection.withDirectory { try await change(AccountService($0), address) }
-            output.confirm("\(verb) \(account.mail) (now \(account.status.rawValue))", Render.account(account))
+    /// suspend, resume, disable, delete and restore: one command shape, five changes.
+    protocol StatusChange {
+        static var name: String { get }
+        static var abstract: String { get }
+        static var done: String { get }
+        static func apply(_ service: AccountService, _ address: String) async throws -> Account
+    }
+
+    struct StatusCommand<Change: StatusChange>: AsyncParsableCommand {
+        static var configuration: CommandConfiguration { CommandConfiguration(commandName: Change.name, abstract: Change.abstract) }
+        @Argument(help: "Primary address.") var address: String
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let account = try await connection.withDirectory { try await Change.apply(AccountService($0), address) }
+            output.confirm("\(Change.done) \(account.mail) (now \(account.status.rawValue))", Render.account(account))
         }
     }
 
-    struct Suspend: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Suspend an account: no logins; mail is still delivered.")
-        @Argument(help: "Primary address.") var address: String
-        @OptionGroup var connection: ConnectionOptions
-        @OptionGroup var output: OutputOptions
-        func run() async throws { try await StatusChange.run(address, connection, output, verb: "suspended") { try await $0.suspend($1) } }
+    enum Suspend: StatusChange {
+        static let name = "suspend", done = "suspended", abstract = "Suspend an account: no logins; mail is still delivered."
+        static func apply(_ service: AccountService, _ address: String) async throws -> Account { try await service.suspend(address) }
     }
 
-    struct Resume: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Resume a suspended or disabled account.")
-        @Argument(help: "Primary address.") var address: String
-        @OptionGroup var connection: ConnectionOptions
-        @OptionGroup var output: OutputOptions
-        func run() async throws { try await StatusChange.run(address, connection, output, verb: "resumed") { try await $0.resume($1) } }
+    enum Resume: StatusChange {
+        static let name = "resume", done = "resumed", abstract = "Resume a suspended or disabled account."
+        static func apply(_ service: AccountService, _ address: String) async throws -> Account { try await service.resume(address) }
     }
 
-    struct Disable: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Disable an account: no logins.")
-        @Argument(help: "Primary address.") var address: String
-        @OptionGroup var connection: ConnectionOptions
-        @OptionGroup var output: OutputOptions
-        func run() async throws { try await StatusChange.run(address, connection, output, verb: "disabled") { try await $0.disable($1) } }
+    enum Disable: StatusChange {
+        static let name = "disable", done = "disabled", abstract = "Disable an account: no logins, no mail."
+        static func apply(_ service: AccountService, _ address: String) async throws -> Account { try await service.disable(address) }
     }
 
-    struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete an account; restorable for 30 days (`user restore`), then purged.")
-        @Argument(help: "Primary address.") var address: String
-        @OptionGroup var connection: ConnectionOptions
-        @OptionGroup var output: OutputOptions
-        func run() async throws { try await StatusChange.run(address, connection, output, verb: "deleted") { try await $0.delete($1) } }
+    enum Delete: StatusChange {
+        static let name = "delete", done = "deleted", abstract = "Delete an account; restorable for 30 days (`user restore`), then purged."
+        static func apply(_ service: AccountService, _ address: String) async throws -> Account { try await service.delete(address) }
     }
 
-    struct Restore: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Restore an account deleted within the last 30 days.")
-        @Argument(help: "Primary address.") var address: String
-        @OptionGroup var connection: ConnectionOptions
-        @OptionGroup var output: OutputOptions
-        func run() async throws { try await StatusChange.run(address, connection, output, verb: "restored") { try await $0.restore($1) } }
+    enum Restore: StatusChange {
+        static let name = "restore", done = "restored", abstract = "Restore an account deleted within the last 30 days."
+        static func apply(_ service: AccountService, _ address: String) async throws -> Account { try await service.restore(address) }
     }
 
     struct Move: AsyncParsableCommand {
