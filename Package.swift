@@ -59,7 +59,7 @@ let package = Package(
         // The slapd harness shared by every test target.
         .target(name: "TestSupport", dependencies: ["LDAPClient", "LocalSlapd", "DirectorySchema"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "DirectoryTests", dependencies: ["Directory", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "DirectoryTests", dependencies: ["Directory", "LDAPClient", "TestSupport"], swiftSettings: strict),
         // Schema, overlays and the ACL matrix, with raw LDAP binds as each role.
         .testTarget(name: "SchemaTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
         // Debian's Postfix and Dovecot LDAP lookups against the harness slapd.

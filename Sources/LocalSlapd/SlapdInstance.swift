@@ -195,7 +195,9 @@ public final class SlapdInstance: @unchecked Sendable {
         var listeners = "\(uri)/ \(ldapiURI)/"
         if let ldapsPort = options.ldapsPort { listeners += " ldaps://127.0.0.1:\(ldapsPort)/" }
         let pid = try ChildProcess.spawn(
-            options.paths.slapd, ["-F", configDirectory.path, "-h", listeners, "-d", "0"], output: .file(logFile.path)
+            // With -d, slapd logs to stderr (our log file) at that level; "none" keeps it quiet.
+            options.paths.slapd, ["-F", configDirectory.path, "-h", listeners, "-d", options.logLevel == "none" ? "0" : options.logLevel],
+            output: .file(logFile.path)
         )
         lock.withLock { self.pid = pid }
         try waitUntilReady(pid)

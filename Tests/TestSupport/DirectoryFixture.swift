@@ -35,8 +35,8 @@ public struct DirectoryFixture: Sendable {
     }
 
     /// A fresh server of its own (for tests that restart or lock things).
-    public static func start(baseDN: String = "dc=example,dc=com") throws -> DirectoryFixture {
-        let slapd = try SlapdInstance.startTemporary(baseDN: baseDN)
+    public static func start(baseDN: String = "dc=example,dc=com", logLevel: String = "none") throws -> DirectoryFixture {
+        let slapd = try SlapdInstance.startTemporary(baseDN: baseDN, logLevel: logLevel)
         let passwords = (SlapdOptions.randomPassword(), SlapdOptions.randomPassword(), SlapdOptions.randomPassword())
         let firstValue = String(baseDN.split(separator: ",")[0].split(separator: "=")[1])
         let ldif = try DirectorySchema.render(DirectorySchema.template("slapd/base.ldif"), [
