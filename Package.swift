@@ -63,7 +63,7 @@ let package = Package(
         // Schema, overlays and the ACL matrix, with raw LDAP binds as each role.
         .testTarget(name: "SchemaTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
         // Debian's Postfix and Dovecot LDAP lookups against the harness slapd.
-        .testTarget(name: "MailServerTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "MailServerTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport", "Directory"], swiftSettings: strict),
         // Runs the built `gwdir` binary.
         // Two local slapd nodes replicating each other (schema/slapd/replication.ldif); LDAPClient failover.
         .testTarget(name: "ReplicationTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
