@@ -4,11 +4,12 @@ import LDAPClient
 /// The ppolicy lockout of an account (and of its mail-only credential, which has a counter
 /// of its own): status and the admin's unlock.
 ///
-/// `pwdAccountLockedTime` and `pwdFailureTime` are operational attributes that ppolicy marks
-/// NO-USER-MODIFICATION but manageable: only an identity with `manage` access, sending the
-/// Relax Rules control, may delete them. In gwdir's ACLs that is the root DN and the service
-/// account `cn=gwdir` (workspace admins have `write`, not `manage`), so admins unlock through
-/// this service.
+/// Who may write the lockout attributes (slapd 2.5.13, checked by AuthPolicyTests):
+/// `pwdAccountLockedTime` is user-modifiable, so anyone with `write` on the account (its
+/// workspace or unit admins, the service) can delete it, and ppolicy then drops the failure
+/// times too. `pwdFailureTime` is NO-USER-MODIFICATION: clearing failures of an account that
+/// is not (yet) locked needs `manage` plus the Relax Rules control, which only the service
+/// account `cn=gwdir` and root have. `unlock` therefore runs as the service and clears both.
 public struct AccountLockout: Sendable {
     public var context: DirectoryContext
 
