@@ -43,7 +43,7 @@ struct Auth: AsyncParsableCommand {
         @Option(name: .customLong("login-password-file"), help: ArgumentHelp("File holding the login's password (first line), `-` for stdin.", valueName: "file"))
         var loginPasswordFile: String
 
-        @Option(help: "TOTP code.")
+        @Option(help: ArgumentHelp("TOTP code from the authenticator app.", valueName: "code"))
         var otp: String?
 
         @Option(help: "Client IP address.")
