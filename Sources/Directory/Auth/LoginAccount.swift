@@ -1,0 +1,157 @@
+import Foundation
+import LDAPClient
+
+/// What authentication reads about an account, in one search as the service account (which
+/// may read gwOtpSecret but never userPassword).
+public struct LoginAccount: Sendable {
+    /// The values of `gwAccountStatus`; anything else (or none) is treated as disabled,
+    /// as Dovecot's `(gwAccountStatus=active)` filter does.
+    public enum Status: String, Sendable {
+        case active, suspended, disabled, deleted
+    }
+
+    public static let attributes = [
+        "uid", "mail", "cn", "displayName", "gwAccountStatus", "gwEnabledService", "gwAllowedNetwork",
+        "gwMailPasswordSet", "gwOtpSecret", "gwOtpEnabled", "gwOtpLastStep", "gwPasswordChangedByAdmin",
+        "gwLastLoginTime", "authTimestamp", "gwHomeWorkspace", "memberOf",
+    ]
+
+    public var dn: DistinguishedName
+    public var address: String
+    public var displayName: String
+    public var status: Status
+    public var enabledServices: Set<String>
+    public var allowedNetworks: [String]
+    public var mailPasswordSet: Bool
+    /// Base32 text, as `OTPService` stores it.
+    public var otpSecret: String?
+    public var otpEnabled: Bool
+    public var otpLastStep: Int64?
+    public var passwordChangedByAdmin: Date?
+    /// The newest of `gwLastLoginTime` (the audit log) and `authTimestamp` (slapo-lastbind,
+    /// which also sees Dovecot's binds).
+    public var lastSuccessfulLogin: Date?
+    public var homeWorkspace: DistinguishedName?
+    public var memberOf: [DistinguishedName]
+
+    public init(entry: LDAPEntry) throws {
+        dn = try DistinguishedName(entry.dn)
+        address = entry.string("mail") ?? ""
+        displayName = entry.string("displayName") ?? entry.string("cn") ?? entry.string("uid") ?? ""
+        status = entry.string("gwAccountStatus").flatMap { Status(rawValue: $0.lowercased()) } ?? .disabled
+        enabledServices = Set(entry.strings("gwEnabledService").map { $0.lowercased() })
+        allowedNetworks = entry.strings("gwAllowedNetwork")
+        mailPasswordSet = entry.string("gwMailPasswordSet")?.uppercased() == "TRUE"
+        otpSecret = entry.string("gwOtpSecret")
+        otpEnabled = entry.string("gwOtpEnabled")?.uppercased() == "TRUE"
+        otpLastStep = entry.string("gwOtpLastStep").flatMap { Int64($0) }
+        passwordChangedByAdmin = entry.string("gwPasswordChangedByAdmin").flatMap(GeneralizedTime.parse)
+        lastSuccessfulLogin = [entry.string("gwLastLoginTime"), entry.string("authTimestamp")]
+            .compactMap { $0.flatMap(GeneralizedTime.parse) }.max()
+        homeWorkspace = try entry.string("gwHomeWorkspace").map { try DistinguishedName($0) }
+        memberOf = entry.strings("memberOf").compactMap { try? DistinguishedName($0) }
+    }
+
+    /// The bindable entry holding the mail-only password.
+    public var mailCredentialDN: DistinguishedName {
+        try! dn.child(type: "cn", value: MailPasswordService.credentialName)
+    }
+}
+
+/// The login checks that need no I/O, in the order ``Authenticator`` applies them.
+public enum LoginRules {
+    /// Step "status": nil when the account may log in.
+    public static func statusReason(_ status: LoginAccount.Status) -> LoginFailureReason? {
+        switch status {
+        case .active: nil
+        case .suspended: .accountSuspended
+        case .disabled: .accountDisabled
+        case .deleted: .unauthorizedUser
+        }
+    }
+
+    /// Step "protocol": mail logins need their protocol in `gwEnabledService`; any missing
+    /// one is `pop3_disabled` (the spec's name for all three).
+    public static func protocolReason(_ type: LoginType, enabledServices: Set<String>) -> LoginFailureReason? {
+        guard type.isMailProtocol else { return nil }
+        return enabledServices.contains(type.rawValue) ? nil : .pop3Disabled
+    }
+
+    /// Step "allowed networks": the workspace's and the account's lists must both allow the
+    /// address (an empty list allows all). Fails closed: an unknown address, or a list with
+    /// an entry that is not a CIDR block, refuses the login when a restriction exists.
+    public static func networkReason(ip: IPAddress?, workspace: [String], account: [String]) -> LoginFailureReason? {
+        for entries in [workspace, account] where entries.contains(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            guard let ip, let networks = try? AllowedNetworks(parsing: entries), networks.allows(ip) else {
+                return .ipNotAllowed
+            }
+        }
+        return nil
+    }
+
+    /// Step "password changed by admin": a wrong account password is reported as
+    /// `password_changed_by_admin` while an admin reset (`gwPasswordChangedByAdmin`) is newer
+    /// than the account's last successful login, i.e. the user is most likely typing the old
+    /// password. The first successful login ends it (the authenticator also clears the mark).
+    public static func isPasswordChangedByAdmin(changedAt: Date?, lastSuccessfulLogin: Date?) -> Bool {
+        guard let changedAt else { return false }
+        guard let lastSuccessfulLogin else { return true }
+        return lastSuccessfulLogin < changedAt
+    }
+
+    /// Whether a failure counts towards the IP auto-block: guesses and refusals the client
+    /// caused. Not counted: the block itself, a pending OTP step (the password was right) and
+    /// failures of the directory rather than the client.
+    public static func countsTowardIPBlock(_ reason: LoginFailureReason) -> Bool {
+        switch reason {
+        case .autoBlockedIP, .otpRequired, .mailServerError, .timeout, .cannotProcess: false
+        default: true
+        }
+    }
+
+    /// A failure of the directory itself, while authenticating.
+    public static func reason(for error: any Error) -> LoginFailureReason {
+        switch error {
+        case let error as LDAPError:
+            if error.code == .noSuchObject { return .unauthorizedUser }
+            return LDAPBindReasonMapper.reason(resultCode: error.code.rawValue, diagnosticMessage: "", passwordPolicyError: nil) ?? .cannotProcess
+        case let error as DirectoryError:
+            switch error.code {
+            case .invalidArgument, .notFound: return .unauthorizedUser
+            case .unavailable: return .mailServerError
+            default: return .cannotProcess
+            }
+        default:
+            return .cannotProcess
+        }
+    }
+}
+
+/// Account look-ups shared by the authentication services (the service account's view).
+enum AuthLookup {
+    static func accountFilter(address: MailAddress) -> LDAPFilter {
+        .and([.equal("objectClass", "gwAccount"), .equal("mail", address.description)])
+    }
+
+    /// The account whose primary address is `address`, or `notFound`.
+    static func account(_ address: MailAddress, context: DirectoryContext, attributes: [String]) async throws -> LDAPEntry {
+        let result = try await ldapCall("looking up \(address)") {
+            try await context.ldap.search(
+                base: context.layout.workspaces, scope: .subtree, filter: accountFilter(address: address),
+                attributes: attributes
+            )
+        }
+        guard let entry = result.entries.first else {
+            throw DirectoryError(.notFound, "no account with the address \(address)")
+        }
+        guard result.entries.count == 1 else {
+            throw DirectoryError(.failed, "several accounts have the address \(address)")
+        }
+        return entry
+    }
+
+    static func accountDN(_ address: MailAddress, context: DirectoryContext) async throws -> DistinguishedName {
+        let entry = try await account(address, context: context, attributes: ["1.1"])
+        return try DistinguishedName(entry.dn)
+    }
+}
