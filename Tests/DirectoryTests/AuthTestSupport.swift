@@ -79,11 +79,12 @@ struct AuthWorld: Sendable {
     /// A password policy of this test under `ou=policies`: lockout after `maxFailures`, for
     /// `lockoutSeconds`. Returns its DN for `pwdPolicySubentry`.
     func addLockoutPolicy(maxFailures: Int, lockoutSeconds: Int) async throws -> String {
-        let dn = "cn=\(id),ou=policies,\(fixture.baseDN)"
+        let name = "\(id)-\(UUID().uuidString.prefix(4).lowercased())"
+        let dn = "cn=\(name),ou=policies,\(fixture.baseDN)"
         try await asRoot { root in
             try await root.add(dn: dn, attributes: [
                 LDAPAttribute("objectClass", ["organizationalRole", "pwdPolicy"]),
-                LDAPAttribute("cn", id),
+                LDAPAttribute("cn", name),
                 LDAPAttribute("pwdAttribute", "userPassword"),
                 LDAPAttribute("pwdLockout", "TRUE"),
                 LDAPAttribute("pwdMaxFailure", String(maxFailures)),

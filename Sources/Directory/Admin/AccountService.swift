@@ -189,14 +189,11 @@ public struct AccountService: Sendable {
     }
 
     /// An admin sets a new password. The old one then reports `password_changed_by_admin`
-    /// until the user logs in with the new one.
+    /// until the user logs in with the new one, and a lockout is cleared.
     public func setPassword(_ address: String, to password: String) async throws {
         guard !password.isEmpty else { throw DirectoryError(.invalidArgument, "the password must not be empty") }
         let account = try await require(address)
-        try await modify(account, [
-            .replace("userPassword", [password]),
-            .replace("gwPasswordChangedByAdmin", [GeneralizedTime.format(context.now())]),
-        ], doing: "changing the password of \(account.mail)")
+        try await AdminPasswordReset(context: context).reset(accountDN: DistinguishedName(account.dn), newPassword: password)
     }
 
     // MARK: Status
