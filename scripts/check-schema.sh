@@ -319,6 +319,8 @@ attr "dovecot: reads mail" present "$DOVECOT" dovecot-pw "$ALICE" mail
 attr "dovecot: reads gwAccountStatus" present "$DOVECOT" dovecot-pw "$ALICE" gwAccountStatus
 attr "dovecot: reads gwEnabledService" present "$DOVECOT" dovecot-pw "$ALICE" gwEnabledService
 attr "dovecot: reads gwMailPasswordSet" present "$DOVECOT" dovecot-pw "$ALICE" gwMailPasswordSet
+attr "dovecot: reads gwOtpEnabled" present "$DOVECOT" dovecot-pw "$MINJUN" gwOtpEnabled
+attr "dovecot: can NOT read gwOtpSecret" absent "$DOVECOT" dovecot-pw "$MINJUN" gwOtpSecret
 attr "dovecot: reads gwCredentialFor" present "$DOVECOT" dovecot-pw "$CRED" gwCredentialFor
 count "dovecot: passdb filter for the mail credential" 1 "$DOVECOT" dovecot-pw "$WS" "(&(objectClass=gwMailCredential)(gwCredentialFor=alice@acme.com))"
 count "dovecot: passdb filter for the account" 1 "$DOVECOT" dovecot-pw "$WS" "(&(objectClass=gwAccount)(mail=ALICE@acme.com)(gwAccountStatus=active)(gwEnabledService=imap))"

@@ -51,4 +51,42 @@ import Testing
             #expect(await webLogin(accountPassword).success != nil)
         }
     }
+
+    /// Spec §5: accounts with OTP use the mail-only password for mail protocols. Dovecot's
+    /// passdb and the Authenticator refuse the account password alone for IMAP/POP3/SMTP.
+    @Test func otpAccountsNeedTheMailPasswordForMail() async throws {
+        try await withDovecot { dovecot, sample async throws in
+            let fixture = sample.fixture
+            let uid = "otp-\(UUID().uuidString.prefix(6).lowercased())"
+            let address = sample.address(uid)
+            let accountPassword = "Account-Pw-\(uid)", mailPassword = "Mail-Only-\(uid)"
+            let root = fixture.rootConnection()
+            defer { root.close() }
+            try await root.add(dn: "uid=\(uid),\(sample.salesDN)", attributes: [
+                LDAPAttribute("objectClass", ["inetOrgPerson", "gwAccount"]),
+                LDAPAttribute("uid", uid), LDAPAttribute("cn", uid), LDAPAttribute("sn", uid),
+                LDAPAttribute("mail", address), LDAPAttribute("userPassword", accountPassword),
+                LDAPAttribute("gwAccountStatus", "active"), LDAPAttribute("gwServiceType", "both"),
+                LDAPAttribute("gwEnabledService", ["imap", "pop3", "smtp", "web"]),
+                LDAPAttribute("gwOtpSecret", "JBSWY3DPEHPK3PXP"), LDAPAttribute("gwOtpEnabled", "TRUE"),
+                LDAPAttribute("gwHomeWorkspace", sample.workspaceDN),
+            ])
+            let service = fixture.gwdirConnection()
+            defer { service.close() }
+            let context = DirectoryContext(ldap: service, layout: try DirectoryLayout(base: fixture.baseDN))
+            let authenticator = Authenticator(context: context, passwords: LDAPBindVerifier(uris: [fixture.slapd.uri]))
+            func imapLogin(_ password: String) async -> LoginResponse {
+                await authenticator.login(LoginRequest(login: address, password: password, ip: IPAddress("127.0.0.1"),
+                                                       client: ClientDescription(mailProtocol: .imap)))
+            }
+
+            #expect(try !dovecot.login(address, accountPassword), "OTP account, no mail-only password: Dovecot refuses")
+            #expect(await imapLogin(accountPassword).reason == .otpRequired)
+
+            try await MailPasswordService(context: context).set(try MailAddress(address), password: mailPassword)
+            #expect(try dovecot.login(address, mailPassword))
+            #expect(try !dovecot.login(address, accountPassword))
+            #expect(await imapLogin(mailPassword).success != nil)
+        }
+    }
 }

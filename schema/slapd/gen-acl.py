@@ -69,7 +69,7 @@ acl("dn.regex=%s" % wsr, 'by group.expand="cn=admins,$2" write', "by * break")
 # --- mail servers: read exactly what their lookups read, nothing else, never write
 acl('dn.subtree="%s" attrs=entry,objectClass,mail,uid,gwAccountStatus' % WS,
     'by dn.exact="%s" read' % DOVECOT, 'by dn.exact="%s" read' % POSTFIX, "by * break")
-acl('dn.subtree="%s" attrs=gwEnabledService,gwMailQuota,gwMailPasswordSet,gwCredentialFor' % WS,
+acl('dn.subtree="%s" attrs=gwEnabledService,gwMailQuota,gwMailPasswordSet,gwOtpEnabled,gwCredentialFor' % WS,
     'by dn.exact="%s" read' % DOVECOT, "by * break")
 acl('dn.subtree="%s" attrs=gwMailDomain,gwDeliverTo,gwOwnerAddress,member,gwServiceType' % WS,
     'by dn.exact="%s" read' % POSTFIX, "by * break")

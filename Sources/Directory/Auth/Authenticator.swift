@@ -15,13 +15,16 @@ import LDAPClient
 /// 3. Allowed networks of the workspace logged into (the given one, else the home one) and
 ///    of the account → `ip_not_allowed`.
 /// 4. Status → `account_suspended`, `account_disabled`.
-/// 5. Mail logins: the protocol is in `gwEnabledService` → `pop3_disabled`.
+/// 5. Mail logins: the protocol is in `gwEnabledService` → `pop3_disabled`; an account with
+///    OTP enabled logs in to mail with a mail-only password only → `otp_required` while it has
+///    none (a mail client can not send a code, and the account password alone must not open
+///    the mailbox; Dovecot's passdb applies the same rule).
 /// 6. Password, by a bind as the account (mail logins: as `cn=mail-password,<account>`
 ///    while a mail-only password is set) → `wrong_password`, `login_blocked` (ppolicy lockout).
 ///    A wrong account password after an admin reset the user has not logged in since is
 ///    `password_changed_by_admin` (``LoginRules/isPasswordChangedByAdmin(changedAt:lastSuccessfulLogin:)``).
 /// 7. Web and app logins of accounts with OTP enabled: `otp_required` without a code,
-///    `wrong_otp` for a wrong or already used one. Mail logins never ask for OTP.
+///    `wrong_otp` for a wrong or already used one. Mail logins never ask for a code.
 ///
 /// Every attempt is reported to the recorder, and every failure the client caused counts
 /// toward the IP auto-block. Neither write changes the outcome: a login does not fail
@@ -84,6 +87,9 @@ public struct Authenticator: Sendable {
             return .failure(reason)
         }
 
+        if request.loginType.isMailProtocol, account.otpEnabled, !account.mailPasswordSet {
+            return .failure(.otpRequired)
+        }
         let usesMailPassword = request.loginType.isMailProtocol && account.mailPasswordSet
         let bindDN = usesMailPassword ? account.mailCredentialDN : account.dn
         if let reason = await passwords.verify(dn: bindDN, password: request.password) {
