@@ -19,7 +19,7 @@ struct GWDir: AsyncParsableCommand {
         (`gwdir local start`). Exit codes: 0 ok, 1 failure, 2 usage, 3 not found or stopped, \
         4 permission denied, 5 conflict, 6 directory unreachable.
         """,
-        subcommands: [Local.self, Init.self, WhoAmI.self]
+        subcommands: [Local.self, Init.self, WhoAmI.self, Audit.self]
     )
 
     /// Replaces ArgumentParser's `main` so that every failure maps to a documented exit code
