@@ -123,7 +123,7 @@ public struct AuditLog: LoginRecorder {
             case .create(let dn, let creation):
                 try await creation.value
                 return .added(dn)
-            case .increment(let dn, let creation, let newLastTime):
+            case .increment(let dn, let creation, let widen):
                 if let creation {
                     do { try await creation.value } catch {
                         state.forget(account, dn: dn)
@@ -131,7 +131,7 @@ public struct AuditLog: LoginRecorder {
                     }
                 }
                 do {
-                    try await increment(dn, newLastTime: newLastTime)
+                    try await increment(dn, widen: widen)
                     return .folded(dn)
                 } catch let error as LDAPError where error.code == .noSuchObject {
                     state.forget(account, dn: dn)
@@ -144,7 +144,7 @@ public struct AuditLog: LoginRecorder {
     private enum Step {
         case wait(Task<AuditLogState.Newest?, any Error>)
         case create(DistinguishedName, Task<Void, any Error>)
-        case increment(DistinguishedName, creation: Task<Void, any Error>?, newLastTime: Date?)
+        case increment(DistinguishedName, creation: Task<Void, any Error>?, widen: SpanChange?)
     }
 
     /// Decides under the lock, so concurrent events of one account see each other: the first
@@ -161,10 +161,16 @@ public struct AuditLog: LoginRecorder {
                 return .wait(load)
             case .known(let newest):
                 if var newest, folding.decide(newest: newest.summary, event: event) == .increment {
-                    let newer = event.time > newest.summary.lastTime
-                    if newer { newest.summary.lastTime = event.time }
+                    var widen: SpanChange?
+                    if event.time > newest.summary.lastTime {
+                        newest.summary.lastTime = event.time
+                        widen = SpanChange(time: event.time, isLastTime: true)
+                    } else if event.time < newest.summary.firstTime {
+                        newest.summary.firstTime = event.time
+                        widen = SpanChange(time: event.time, isLastTime: false)
+                    }
                     slots[account] = .known(newest)
-                    return .increment(newest.dn, creation: newest.created, newLastTime: newer ? event.time : nil)
+                    return .increment(newest.dn, creation: newest.created, widen: widen)
                 }
                 let dnForNew = newEntryDN(event)
                 let creation = Task { _ = try await self.context.ldap.add(dn: dnForNew, attributes: self.attributes(for: event, dn: dnForNew)) }
@@ -194,21 +200,28 @@ public struct AuditLog: LoginRecorder {
         return newest
     }
 
-    /// One more event: the count goes up atomically (RFC 4525); the last time moves only
-    /// forward — the assertion refuses a replace that concurrent requests overtook, and the
-    /// count is then incremented alone.
-    private func increment(_ dn: DistinguishedName, newLastTime: Date?) async throws {
-        if let newLastTime {
-            let time = GeneralizedTime.format(newLastTime)
+    /// One more event: the count goes up atomically (RFC 4525); the span only widens — a
+    /// time replace carries an assertion, so a request overtaken by a concurrent one does not
+    /// narrow it, and the count is then incremented alone.
+    private func increment(_ dn: DistinguishedName, widen: SpanChange?) async throws {
+        if let widen {
+            let time = GeneralizedTime.format(widen.time)
+            let attribute: LDAPFilter.AttributeDescription = widen.isLastTime ? "gwLastTime" : "gwFirstTime"
+            let stale: LDAPFilter = widen.isLastTime ? .greaterOrEqual(attribute, time) : .lessOrEqual(attribute, time)
             do {
-                try await context.ldap.modify(
-                    dn: dn, [.increment("gwEventCount"), .replace("gwLastTime", [time])],
-                    controls: [.assertion(.not(.greaterOrEqual("gwLastTime", time)))]
+                _ = try await context.ldap.modify(
+                    dn: dn, [.increment("gwEventCount"), .replace(attribute.name, [time])], controls: [.assertion(.not(stale))]
                 )
                 return
             } catch let error as LDAPError where error.code == .assertionFailed {}
         }
         try await context.ldap.modify(dn: dn, [.increment("gwEventCount")])
+    }
+
+    /// A folded event outside the entry's span moves its last (or, arriving late, first) time.
+    struct SpanChange: Sendable, Hashable {
+        var time: Date
+        var isLastTime: Bool
     }
 
     private func newEntryDN(_ event: LoginEvent) -> DistinguishedName {
