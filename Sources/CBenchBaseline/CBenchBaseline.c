@@ -319,3 +319,166 @@ int gwb_increment_loop(gwb_conn *conn, const char *dn, const char *attribute, lo
     }
     return LDAP_SUCCESS;
 }
+
+// MARK: audit
+
+/// A request of the audit loop in flight: which event, and what it was.
+enum { AUDIT_OP_ADD, AUDIT_OP_INCREMENT, AUDIT_OP_WIDEN, AUDIT_OP_LAST_LOGIN };
+
+static int audit_send_add(LDAP *ld, const char *dn, const gwb_audit_event *e, int sync, int *msgid) {
+    char *oc[] = { "gwLoginEvent", NULL };
+    const char *id_start = strchr(dn, '=') + 1;
+    char id[128];
+    size_t id_length = (size_t)(strchr(id_start, ',') - id_start);
+    if (id_length >= sizeof id) id_length = sizeof id - 1;
+    memcpy(id, id_start, id_length);
+    id[id_length] = 0;
+    char *idv[] = { id, NULL }, *account[] = { (char *)e->account_dn, NULL }, *login[] = { (char *)e->login, NULL };
+    char *type[] = { (char *)e->type, NULL }, *client[] = { (char *)e->client, NULL }, *ip[] = { (char *)e->ip, NULL };
+    char *country[] = { "unknown", NULL }, *result[] = { (char *)e->result, NULL }, *reason[] = { (char *)e->reason, NULL };
+    char *time[] = { (char *)e->time, NULL }, *count[] = { "1", NULL }, *workspace[] = { (char *)e->workspace_dn, NULL };
+    LDAPMod m[14] = {
+        { LDAP_MOD_ADD, "objectClass", { .modv_strvals = oc } },
+        { LDAP_MOD_ADD, "gwEventId", { .modv_strvals = idv } },
+        { LDAP_MOD_ADD, "gwAccountRef", { .modv_strvals = account } },
+        { LDAP_MOD_ADD, "gwLoginName", { .modv_strvals = login } },
+        { LDAP_MOD_ADD, "gwLoginType", { .modv_strvals = type } },
+        { LDAP_MOD_ADD, "gwLoginClient", { .modv_strvals = client } },
+        { LDAP_MOD_ADD, "gwClientIP", { .modv_strvals = ip } },
+        { LDAP_MOD_ADD, "gwCountry", { .modv_strvals = country } },
+        { LDAP_MOD_ADD, "gwLoginResult", { .modv_strvals = result } },
+        { LDAP_MOD_ADD, "gwFirstTime", { .modv_strvals = time } },
+        { LDAP_MOD_ADD, "gwLastTime", { .modv_strvals = time } },
+        { LDAP_MOD_ADD, "gwEventCount", { .modv_strvals = count } },
+        { LDAP_MOD_ADD, "gwWorkspaceRef", { .modv_strvals = workspace } },
+        { LDAP_MOD_ADD, "gwFailureReason", { .modv_strvals = reason } },
+    };
+    LDAPMod *mods[15];
+    int k = 0;
+    for (int i = 0; i < 13; i++) mods[k++] = &m[i];
+    if (e->reason) mods[k++] = &m[13];
+    mods[k] = NULL;
+    if (sync) return ldap_add_ext_s(ld, dn, mods, NULL, NULL);
+    return ldap_add_ext(ld, dn, mods, NULL, NULL, msgid);
+}
+
+/// A modify with an RFC 4528 assertion `(!(<attribute>>=<time>))` when `asserted` is set.
+static int audit_send_modify(LDAP *ld, const char *dn, LDAPMod **mods, const char *asserted, const char *time, int *msgid) {
+    if (!asserted) return ldap_modify_ext(ld, dn, mods, NULL, NULL, msgid);
+    char filter[160];
+    snprintf(filter, sizeof filter, "(!(%s>=%s))", asserted, time);
+    struct berval value = { 0, NULL };
+    int rc = ldap_create_assertion_control_value(ld, filter, &value);
+    if (rc != LDAP_SUCCESS) return rc;
+    LDAPControl control = { LDAP_CONTROL_ASSERT, value, 1 };
+    LDAPControl *controls[] = { &control, NULL };
+    rc = ldap_modify_ext(ld, dn, mods, controls, NULL, msgid);
+    ldap_memfree(value.bv_val);
+    return rc;
+}
+
+static int audit_send_increment(LDAP *ld, const char *dn, const gwb_audit_event *e, int widen, int *msgid) {
+    char *one[] = { "1", NULL }, *time[] = { (char *)e->time, NULL };
+    LDAPMod increment = { LDAP_MOD_INCREMENT, "gwEventCount", { .modv_strvals = one } };
+    LDAPMod last = { LDAP_MOD_REPLACE, "gwLastTime", { .modv_strvals = time } };
+    LDAPMod *mods[] = { &increment, widen ? &last : NULL, NULL };
+    return audit_send_modify(ld, dn, mods, widen ? "gwLastTime" : NULL, e->time, msgid);
+}
+
+static int audit_send_last_login(LDAP *ld, const gwb_audit_event *e, int *msgid) {
+    char *time[] = { (char *)e->time, NULL }, *type[] = { (char *)e->type, NULL };
+    char *ip[] = { (char *)e->ip, NULL }, *country[] = { "unknown", NULL };
+    LDAPMod m[4] = {
+        { LDAP_MOD_REPLACE, "gwLastLoginTime", { .modv_strvals = time } },
+        { LDAP_MOD_REPLACE, "gwLastLoginType", { .modv_strvals = type } },
+        { LDAP_MOD_REPLACE, "gwLastLoginIP", { .modv_strvals = ip } },
+        { LDAP_MOD_REPLACE, "gwLastLoginCountry", { .modv_strvals = country } },
+    };
+    LDAPMod *mods[] = { &m[0], &m[1], &m[2], &m[3], NULL };
+    return audit_send_modify(ld, e->account_dn, mods, "gwLastLoginTime", e->time, msgid);
+}
+
+int gwb_audit_pipelined(gwb_conn *conn, const char *events_base, const char *id_prefix,
+                        const gwb_audit_event *events, long n, int window, char *error, int error_size) {
+    LDAP *ld = conn->ld;
+    enum { SLOTS = 1 << 16 };
+    int max_key = -1;
+    for (long i = 0; i < n; i++) if (events[i].key > max_key) max_key = events[i].key;
+    char (*key_dn)[256] = calloc((size_t)(max_key + 1) > 0 ? (size_t)(max_key + 1) : 1, sizeof *key_dn);
+    long *owner = malloc(SLOTS * sizeof *owner);
+    int *owner_op = malloc(SLOTS * sizeof *owner_op);
+    int *pending = calloc((size_t)n, sizeof *pending);
+    int rc = LDAP_SUCCESS;
+    long next = 0, done = 0;
+    int in_flight = 0;
+    char dn[512];
+#define FAIL(what) do { set_error(error, error_size, what, ld, rc); goto out; } while (0)
+#define TRACK(event, op) do { owner[msgid & (SLOTS - 1)] = (event); owner_op[msgid & (SLOTS - 1)] = (op); pending[event]++; } while (0)
+    while (done < n) {
+        while (in_flight < window && next < n) {
+            const gwb_audit_event *e = &events[next];
+            int msgid = 0;
+            snprintf(dn, sizeof dn, "gwEventId=%s%ld,%s", id_prefix, next, events_base);
+            if (e->kind == 0) {
+                if ((rc = audit_send_add(ld, dn, e, 0, &msgid)) != LDAP_SUCCESS) FAIL("ldap_add_ext");
+                TRACK(next, AUDIT_OP_ADD);
+            } else if (e->kind == 1) {
+                char filter[512];
+                snprintf(filter, sizeof filter, "(&(objectClass=gwLoginEvent)(gwAccountRef=%s)(gwLastTime>=%s))", e->account_dn, e->since);
+                char *attributes[] = { "gwLoginType", "gwClientIP", "gwLoginResult", "gwFailureReason", "gwFirstTime", "gwLastTime", NULL };
+                LDAPMessage *found = NULL;
+                rc = ldap_search_ext_s(ld, events_base, LDAP_SCOPE_ONELEVEL, filter, attributes, 0, NULL, NULL, NULL, 0, &found);
+                if (found) ldap_msgfree(found);
+                if (rc != LDAP_SUCCESS) FAIL("ldap_search_ext_s");
+                if ((rc = audit_send_add(ld, dn, e, 1, NULL)) != LDAP_SUCCESS) FAIL("ldap_add_ext_s");
+                snprintf(key_dn[e->key], sizeof key_dn[e->key], "%s", dn);
+            } else {
+                if ((rc = audit_send_increment(ld, key_dn[e->key], e, e->widen, &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
+                TRACK(next, e->widen ? AUDIT_OP_WIDEN : AUDIT_OP_INCREMENT);
+            }
+            if (e->last_login) {
+                if ((rc = audit_send_last_login(ld, e, &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
+                TRACK(next, AUDIT_OP_LAST_LOGIN);
+            }
+            if (pending[next] > 0) in_flight++; else done++;
+            next++;
+        }
+        if (in_flight == 0) continue;
+        LDAPMessage *message = NULL;
+        int type = ldap_result(ld, LDAP_RES_ANY, LDAP_MSG_ONE, NULL, &message);
+        if (type <= 0) {
+            rc = LDAP_SERVER_DOWN;
+            FAIL("ldap_result");
+        }
+        int msgid = ldap_msgid(message);
+        long event = owner[msgid & (SLOTS - 1)];
+        int op = owner_op[msgid & (SLOTS - 1)];
+        int code = 0;
+        rc = ldap_parse_result(ld, message, &code, NULL, NULL, NULL, NULL, 1);
+        if (rc != LDAP_SUCCESS) FAIL("ldap_parse_result");
+        pending[event]--;
+        if (code == LDAP_ASSERTION_FAILED && op == AUDIT_OP_WIDEN) {
+            // Overtaken by a newer time: count the event alone, as gwdir does.
+            int again = 0;
+            if ((rc = audit_send_increment(ld, key_dn[events[event].key], &events[event], 0, &again)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
+            msgid = again;
+            TRACK(event, AUDIT_OP_INCREMENT);
+        } else if (code != LDAP_SUCCESS && !(code == LDAP_ASSERTION_FAILED && op == AUDIT_OP_LAST_LOGIN)) {
+            rc = code;
+            FAIL("audit write");
+        }
+        if (pending[event] == 0) {
+            in_flight--;
+            done++;
+        }
+    }
+    rc = LDAP_SUCCESS;
+out:
+#undef FAIL
+#undef TRACK
+    free(key_dn);
+    free(owner);
+    free(owner_op);
+    free(pending);
+    return rc;
+}

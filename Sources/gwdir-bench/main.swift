@@ -1,6 +1,7 @@
 // gwdir-bench: LDAPClient against a raw libldap C loop (CBenchBaseline) and python-ldap,
 // on the same slapd, in alternating rounds. See Benchmarks/README.md.
 import CBenchBaseline
+import Directory
 import Foundation
 import LDAPClient
 import LocalSlapd
@@ -29,6 +30,8 @@ struct Options {
     var pipelinedCount = 40_000
     var addCount = 10_000
     var incrementCount = 5_000
+    var auditEvents = 10_000
+    let auditWindow = 64
     let searchWindow = 32
     let addWindow = 64
     let pageSize = 1000
@@ -78,6 +81,7 @@ struct Options {
             options.pipelinedCount = 2_000
             options.addCount = 1_000
             options.incrementCount = 300
+            options.auditEvents = 2_000
         }
         guard options.users >= 2, options.rounds >= 1 else { fail("--users must be ≥ 2 and --rounds ≥ 1") }
         if let only = options.only {
@@ -95,6 +99,9 @@ func fail(_ message: String) -> Never {
 
 enum Benchmark: String, CaseIterable {
     case bind, search, search32, paged, add, increment
+    /// Login events through AuditLog against a naive add loop and raw libldap; its own runner
+    /// (`AuditBench`), since its sides differ from the others'.
+    case audit
 
     /// The ratio_c target of issue #2 item 9.
     var cTarget: Double {
@@ -266,6 +273,10 @@ struct BenchDirectory {
         objectClass: organizationalUnit
         ou: adds
 
+        dn: ou=events,ou=audit,\(base)
+        objectClass: organizationalUnit
+        ou: events
+
 
         """
         chunk.reserveCapacity(1 << 20)
@@ -405,6 +416,8 @@ enum GWDirSide {
                 }
                 return count
             }
+        case .audit:
+            throw SlapdError(description: "audit runs in AuditBench")
         case .increment:
             let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
             defer { connection.close() }
@@ -478,6 +491,8 @@ enum CSide {
                                             Int32(options.addWindow), &error, Int32(error.count)))
                 return options.addCount
             }
+        case .audit:
+            throw SlapdError(description: "audit runs in AuditBench")
         case .increment:
             try check(gwb_increment_loop(connection, bench.counterDN, bench.counterAttribute, 1, &error, Int32(error.count)))
             return try timed {
@@ -505,6 +520,8 @@ enum PythonSide {
             arguments += root + ["--base", bench.peopleDN, "--page-size", String(options.pageSize)]
         case .add:
             arguments += root + ["--base", bench.addsDN, "--prefix", "p\(round)-", "--n", String(options.addCount), "--window", String(options.addWindow)]
+        case .audit:
+            throw SlapdError(description: "audit runs in AuditBench")
         case .increment:
             arguments += root + ["--dn", bench.counterDN, "--attribute", bench.counterAttribute, "--n", String(options.incrementCount)]
         }
@@ -548,10 +565,10 @@ func pythonScriptPath(_ options: Options) -> String {
 }
 
 func runAll(_ options: Options, _ bench: BenchDirectory, script: String, wallStart: Double) async throws -> Int32 {
-    let benchmarks = Benchmark.allCases.filter { options.only?.contains($0.rawValue) ?? true }
+    let benchmarks = Benchmark.allCases.filter { $0 != .audit && (options.only?.contains($0.rawValue) ?? true) }
     print("config rounds=\(options.rounds) users=\(options.users) bind=\(options.bindCount) search=\(options.searchCount) "
           + "search32=\(options.pipelinedCount)x\(options.searchWindow) paged=\(options.pageSize)/page add=\(options.addCount)x\(options.addWindow) "
-          + "increment=\(options.incrementCount) cores=\(ProcessInfo.processInfo.activeProcessorCount) statistic=median-of-rounds")
+          + "increment=\(options.incrementCount) audit=\(options.auditEvents)x\(options.auditWindow) cores=\(ProcessInfo.processInfo.activeProcessorCount) statistic=median-of-rounds")
 
     var results: [Benchmark: [Side: [Measurement]]] = [:]
     var pagedGrowthMB: [Double] = []
@@ -611,6 +628,9 @@ func runAll(_ options: Options, _ bench: BenchDirectory, script: String, wallSta
                      benchmark.rawValue, best(.gwdir), best(.c), best(.python), best(.gwdir) / best(.c), best(.gwdir) / best(.python)))
         if ratioC < benchmark.cTarget { missed.append(String(format: "%@ ratio_c=%.2f<%.2f", benchmark.rawValue, ratioC, benchmark.cTarget)) }
         if ratioPy < 1.0 { missed.append(String(format: "%@ ratio_py=%.2f<1.00", benchmark.rawValue, ratioPy)) }
+    }
+    if options.only?.contains(Benchmark.audit.rawValue) ?? true {
+        missed += try await AuditBench.run(options, bench)
     }
     print(missed.isEmpty ? "targets met" : "targets missed: \(missed.joined(separator: ", "))")
     print(String(format: "total_s=%.1f", monotonicSeconds() - wallStart))
