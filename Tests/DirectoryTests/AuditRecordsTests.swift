@@ -1,5 +1,6 @@
 import Foundation
 import LDAPClient
+import Synchronization
 import Testing
 
 @testable import Directory
@@ -141,13 +142,45 @@ import Testing
         #expect(state.claimPurge(at: Self.t0, interval: 3600))
     }
 
-    @Test func mailLastLoginIsClaimedOncePerInterval() {
+    @Test func lastLoginsCoalesceAndMailIsThrottled() {
         let state = AuditLogState()
-        #expect(state.claimLastLogin("a", at: Self.t0, interval: 60))
-        #expect(!state.claimLastLogin("a", at: Self.t0.addingTimeInterval(59), interval: 60))
-        #expect(state.claimLastLogin("b", at: Self.t0.addingTimeInterval(59), interval: 60))
-        #expect(state.claimLastLogin("a", at: Self.t0.addingTimeInterval(60), interval: 60))
-        #expect(!state.claimLastLogin("a", at: Self.t0, interval: 60))
+        let boxes = Mutex<[LastLoginBox]>([])
+        let sends = Mutex(0)
+        func send(_ box: LastLoginBox, _ previous: Task<Void, any Error>?) -> Task<Void, any Error> {
+            boxes.withLock { $0.append(box) }
+            sends.withLock { $0 += 1 }
+            return Task {}
+        }
+        func event(_ offset: TimeInterval, _ type: LoginType) -> LoginEvent {
+            var event = Self.event(type: type)
+            event.time = Self.t0.addingTimeInterval(offset)
+            return event
+        }
+        let first = state.offerLastLogin("a", event(0, .pop3), throttle: 60, send: send)
+        #expect(first != nil)
+        #expect(state.offerLastLogin("a", event(59, .pop3), throttle: 60, send: send) == nil, "mail inside the minute")
+        // While the first write is pending, a web login joins it and, being newer, replaces it.
+        #expect(state.offerLastLogin("a", event(30, .pcBrowser), throttle: nil, send: send) == first)
+        #expect(state.offerLastLogin("a", event(20, .mobileWeb), throttle: nil, send: send) == first)
+        #expect(sends.withLock { $0 } == 1)
+        #expect(boxes.withLock { $0[0].close() }?.type == .pcBrowser)
+        // Taken: the next login opens a new write.
+        let second = state.offerLastLogin("a", event(61, .pop3), throttle: 60, send: send)
+        #expect(second != nil && second != first)
+        #expect(state.offerLastLogin("b", event(1, .pop3), throttle: 60, send: send) != nil)
+        #expect(sends.withLock { $0 } == 3)
+    }
+
+    @Test func foldBatchesCountAndWidenUntilTaken() {
+        let batch = FoldBatch(lastTime: nil, firstTime: nil)
+        #expect(batch.join(lastTime: Self.t0, firstTime: nil))
+        #expect(batch.join(lastTime: Self.t0.addingTimeInterval(5), firstTime: nil))
+        #expect(batch.join(lastTime: nil, firstTime: Self.t0.addingTimeInterval(-5)))
+        let content = batch.close()
+        #expect(content.count == 4)
+        #expect(content.lastTime == Self.t0.addingTimeInterval(5))
+        #expect(content.firstTime == Self.t0.addingTimeInterval(-5))
+        #expect(!batch.join(lastTime: nil, firstTime: nil))
     }
 }
 

@@ -104,7 +104,7 @@ public struct AuditLog: LoginRecorder {
         guard event.foldingKey != nil else {
             let dn = newEntryDN(event)
             try await context.ldap.add(dn: dn, attributes: attributes(for: event, dn: dn))
-            state.noteNewest(account, AuditLogState.Newest(dn: dn, summary: AuditEntrySummary(key: nil, firstTime: event.time, lastTime: event.time), created: nil))
+            state.noteNewest(account, AuditLogState.Newest(dn: dn, summary: AuditEntrySummary(key: nil, firstTime: event.time, lastTime: event.time)))
             return .added(dn)
         }
         // A few rounds at most: each retry follows an entry that vanished (purged, deleted by
@@ -123,17 +123,12 @@ public struct AuditLog: LoginRecorder {
             case .create(let dn, let creation):
                 try await creation.value
                 return .added(dn)
-            case .increment(let dn, let creation, let widen):
-                if let creation {
-                    do { try await creation.value } catch {
-                        state.forget(account, dn: dn)
-                        continue
-                    }
-                }
+            case .join(let dn, let sender):
                 do {
-                    try await increment(dn, widen: widen)
+                    try await sender.value
                     return .folded(dn)
                 } catch let error as LDAPError where error.code == .noSuchObject {
+                    // The entry is gone (or its add failed): this batch was not counted.
                     state.forget(account, dn: dn)
                 }
             }
@@ -144,12 +139,15 @@ public struct AuditLog: LoginRecorder {
     private enum Step {
         case wait(Task<AuditLogState.Newest?, any Error>)
         case create(DistinguishedName, Task<Void, any Error>)
-        case increment(DistinguishedName, creation: Task<Void, any Error>?, widen: SpanChange?)
+        /// Wait for the batch this event joined to be written.
+        case join(DistinguishedName, Task<Void, any Error>)
     }
 
     /// Decides under the lock, so concurrent events of one account see each other: the first
     /// miss starts one search that the others wait for, the first event that needs a new entry
-    /// starts its add, and the rest increment that entry once the add has landed.
+    /// starts its add, and the rest join the entry's open batch of increments. A batch is sent
+    /// (one `increment by n`) once the entry's previous write has been answered, so while one
+    /// write is in flight every repeat arriving meanwhile rides on the next: group commit.
     private func makeStep(_ event: LoginEvent, account: AuditFoldingKey.Account) -> Step {
         state.slots.withLock { slots -> Step in
             switch slots[account] {
@@ -161,21 +159,35 @@ public struct AuditLog: LoginRecorder {
                 return .wait(load)
             case .known(let newest):
                 if var newest, folding.decide(newest: newest.summary, event: event) == .increment {
-                    var widen: SpanChange?
+                    var later: Date?, earlier: Date?
                     if event.time > newest.summary.lastTime {
                         newest.summary.lastTime = event.time
-                        widen = SpanChange(time: event.time, isLastTime: true)
+                        later = event.time
                     } else if event.time < newest.summary.firstTime {
                         newest.summary.firstTime = event.time
-                        widen = SpanChange(time: event.time, isLastTime: false)
+                        earlier = event.time
                     }
+                    if let open = newest.open, open.batch.join(lastTime: later, firstTime: earlier) {
+                        slots[account] = .known(newest)
+                        return .join(newest.dn, open.sender)
+                    }
+                    let batch = FoldBatch(lastTime: later, firstTime: earlier)
+                    let previous = newest.lastWrite, dn = newest.dn
+                    let sender = Task {
+                        // The previous write's outcome is its waiters' business; if it was the
+                        // add and it failed, this increment finds no entry and its waiters retry.
+                        _ = try? await previous?.value
+                        try await self.increment(dn, batch.close())
+                    }
+                    newest.open = (batch, sender)
+                    newest.lastWrite = sender
                     slots[account] = .known(newest)
-                    return .increment(newest.dn, creation: newest.created, widen: widen)
+                    return .join(dn, sender)
                 }
                 let dnForNew = newEntryDN(event)
                 let creation = Task { _ = try await self.context.ldap.add(dn: dnForNew, attributes: self.attributes(for: event, dn: dnForNew)) }
                 let summary = AuditEntrySummary(key: event.foldingKey, firstTime: event.time, lastTime: event.time)
-                slots[account] = .known(AuditLogState.Newest(dn: dnForNew, summary: summary, created: creation))
+                slots[account] = .known(AuditLogState.Newest(dn: dnForNew, summary: summary, lastWrite: creation))
                 AuditLogState.evictIfLarge(&slots, now: event.time, keep: folding.maxGap.timeInterval)
                 return .create(dnForNew, creation)
             }
@@ -194,34 +206,40 @@ public struct AuditLog: LoginRecorder {
         for entry in found.entries {
             guard let summary = AuditRecords.summary(of: entry, account: account), let dn = try? DistinguishedName(entry.dn) else { continue }
             if newest.map({ summary.lastTime > $0.summary.lastTime }) ?? true {
-                newest = AuditLogState.Newest(dn: dn, summary: summary, created: nil)
+                newest = AuditLogState.Newest(dn: dn, summary: summary)
             }
         }
         return newest
     }
 
-    /// One more event: the count goes up atomically (RFC 4525); the span only widens — a
-    /// time replace carries an assertion, so a request overtaken by a concurrent one does not
-    /// narrow it, and the count is then incremented alone.
-    private func increment(_ dn: DistinguishedName, widen: SpanChange?) async throws {
-        if let widen {
-            let time = GeneralizedTime.format(widen.time)
-            let attribute: LDAPFilter.AttributeDescription = widen.isLastTime ? "gwLastTime" : "gwFirstTime"
-            let stale: LDAPFilter = widen.isLastTime ? .greaterOrEqual(attribute, time) : .lessOrEqual(attribute, time)
+    /// A batch of folded events: the count goes up atomically (RFC 4525); the span only
+    /// widens — time replaces carry an assertion, so a write overtaken by a concurrent one (two
+    /// processes, or a retry) never narrows it: the count is then added alone and each time
+    /// moved separately if it is still an extension.
+    private func increment(_ dn: DistinguishedName, _ batch: FoldBatch.Content) async throws {
+        let count = LDAPModification.increment("gwEventCount", by: batch.count)
+        var widen: [(LDAPModification, LDAPFilter)] = []
+        if let last = batch.lastTime.map(GeneralizedTime.format) {
+            widen.append((.replace("gwLastTime", [last]), .not(.greaterOrEqual("gwLastTime", last))))
+        }
+        if let first = batch.firstTime.map(GeneralizedTime.format) {
+            widen.append((.replace("gwFirstTime", [first]), .not(.lessOrEqual("gwFirstTime", first))))
+        }
+        if widen.isEmpty {
+            try await context.ldap.modify(dn: dn, [count])
+            return
+        }
+        do {
+            let assertion: LDAPFilter = widen.count == 1 ? widen[0].1 : .and(widen.map(\.1))
+            try await context.ldap.modify(dn: dn, [count] + widen.map(\.0), controls: [.assertion(assertion)])
+            return
+        } catch let error as LDAPError where error.code == .assertionFailed {}
+        try await context.ldap.modify(dn: dn, [count])
+        for (replace, assertion) in widen {
             do {
-                _ = try await context.ldap.modify(
-                    dn: dn, [.increment("gwEventCount"), .replace(attribute.name, [time])], controls: [.assertion(.not(stale))]
-                )
-                return
+                try await context.ldap.modify(dn: dn, [replace], controls: [.assertion(assertion)])
             } catch let error as LDAPError where error.code == .assertionFailed {}
         }
-        try await context.ldap.modify(dn: dn, [.increment("gwEventCount")])
-    }
-
-    /// A folded event outside the entry's span moves its last (or, arriving late, first) time.
-    struct SpanChange: Sendable, Hashable {
-        var time: Date
-        var isLastTime: Bool
     }
 
     private func newEntryDN(_ event: LoginEvent) -> DistinguishedName {
@@ -236,12 +254,22 @@ public struct AuditLog: LoginRecorder {
     /// gwLastLogin* on the account, for successful logins only, with the assertion
     /// `(!(gwLastLoginTime>=t))` so an older event (a slow request, a replayed log) never
     /// overwrites a newer one. Mail logins update at most once per ``mailLastLoginInterval``.
+    /// While a write for the account is in flight, later logins wait and only the newest of
+    /// them is written next (it supersedes the others).
     private func updateLastLogin(_ event: LoginEvent) async throws {
         guard event.result == .success, let account = event.accountDN else { return }
-        if event.type.isMailProtocol,
-           !state.claimLastLogin(account.lowercased(), at: event.time, interval: mailLastLoginInterval.timeInterval) {
-            return
-        }
+        let interval = event.type.isMailProtocol ? mailLastLoginInterval.timeInterval : nil
+        guard let sender = state.offerLastLogin(account.lowercased(), event, throttle: interval, send: { box, previous in
+            Task {
+                _ = try? await previous?.value
+                if let newest = box.close() { try await self.writeLastLogin(newest) }
+            }
+        }) else { return }
+        try await sender.value
+    }
+
+    private func writeLastLogin(_ event: LoginEvent) async throws {
+        guard let account = event.accountDN else { return }
         let time = GeneralizedTime.format(event.time)
         do {
             _ = try await context.ldap.modify(dn: account, [
@@ -326,13 +354,22 @@ public struct AuditLog: LoginRecorder {
 }
 
 /// The in-process memory of ``AuditLog``: per account, the newest entry (or the search for
-/// it in flight); per account, when its last login was last written; when retention last ran.
+/// it in flight) with its open batch of increments; per account, the last-login write in
+/// flight; when retention last ran.
 final class AuditLogState: Sendable {
     struct Newest: Sendable {
         var dn: DistinguishedName
         var summary: AuditEntrySummary
-        /// The add that creates the entry, while it may still be in flight.
-        var created: Task<Void, any Error>?
+        /// The entry's latest write (its add, or a batch of increments), the next batch's cue.
+        var lastWrite: Task<Void, any Error>?
+        /// The batch new repeats join until its sender takes it.
+        var open: (batch: FoldBatch, sender: Task<Void, any Error>)?
+
+        init(dn: DistinguishedName, summary: AuditEntrySummary, lastWrite: Task<Void, any Error>? = nil) {
+            self.dn = dn
+            self.summary = summary
+            self.lastWrite = lastWrite
+        }
     }
 
     enum Slot: Sendable {
@@ -340,10 +377,17 @@ final class AuditLogState: Sendable {
         case known(Newest?)
     }
 
+    struct LastLogin: Sendable {
+        /// When a mail login last claimed a write (the throttle).
+        var claimed: Date?
+        var lastWrite: Task<Void, any Error>?
+        var open: (box: LastLoginBox, sender: Task<Void, any Error>)?
+    }
+
     static let evictionThreshold = 50_000
 
     let slots = Mutex<[AuditFoldingKey.Account: Slot]>([:])
-    private let lastLoginWrites = Mutex<[String: Date]>([:])
+    private let lastLogins = Mutex<[String: LastLogin]>([:])
     private let lastPurge = Mutex<Date?>(nil)
 
     func finishLoad(_ account: AuditFoldingKey.Account, _ load: Task<Newest?, any Error>, with newest: Newest?, failed: Bool) {
@@ -381,15 +425,36 @@ final class AuditLogState: Sendable {
         }
     }
 
-    /// True when the caller should write the account's last login now; records that it will.
-    func claimLastLogin(_ account: String, at time: Date, interval: TimeInterval) -> Bool {
-        lastLoginWrites.withLock { writes in
-            if let last = writes[account], time < last.addingTimeInterval(interval) { return false }
-            if writes.count > Self.evictionThreshold {
-                writes = writes.filter { time.timeIntervalSince($0.value) < interval }
+    /// The write that will carry `event`'s last login, or nil when none is due (a mail login
+    /// inside the throttle interval). Joins the account's open box when there is one; else
+    /// opens a box whose sender `send` makes, to run after the account's previous write.
+    func offerLastLogin(
+        _ account: String, _ event: LoginEvent, throttle: TimeInterval?,
+        send: (LastLoginBox, Task<Void, any Error>?) -> Task<Void, any Error>
+    ) -> Task<Void, any Error>? {
+        lastLogins.withLock { logins in
+            var entry = logins[account] ?? LastLogin()
+            if let throttle {
+                if let claimed = entry.claimed, event.time < claimed.addingTimeInterval(throttle) { return nil }
+                entry.claimed = event.time
             }
-            writes[account] = time
-            return true
+            if let open = entry.open, open.box.offer(event) {
+                logins[account] = entry
+                return open.sender
+            }
+            let box = LastLoginBox(event)
+            let sender = send(box, entry.lastWrite)
+            entry.open = (box, sender)
+            entry.lastWrite = sender
+            if logins.count > Self.evictionThreshold {
+                // Accounts outside the throttle window whose writes are done are forgotten.
+                logins = logins.filter { _, login in
+                    login.open.map { !$0.box.isClosed } ?? false
+                        || login.claimed.map { event.time.timeIntervalSince($0) < (throttle ?? 0) } ?? false
+                }
+            }
+            logins[account] = entry
+            return sender
         }
     }
 
@@ -399,6 +464,68 @@ final class AuditLogState: Sendable {
             if let last, now.timeIntervalSince(last) < interval, now >= last { return false }
             last = now
             return true
+        }
+    }
+}
+
+/// Folded events waiting for their entry's previous write: one `increment by count` later.
+final class FoldBatch: Sendable {
+    struct Content: Sendable {
+        var count = 1
+        /// The latest event time beyond the entry's last time, if any.
+        var lastTime: Date?
+        /// The earliest event time before the entry's first time, if any.
+        var firstTime: Date?
+        var closed = false
+    }
+
+    private let content: Mutex<Content>
+
+    init(lastTime: Date?, firstTime: Date?) {
+        content = Mutex(Content(lastTime: lastTime, firstTime: firstTime))
+    }
+
+    /// Adds one event; false once the sender has taken the batch.
+    func join(lastTime: Date?, firstTime: Date?) -> Bool {
+        content.withLock { content in
+            guard !content.closed else { return false }
+            content.count += 1
+            if let lastTime { content.lastTime = max(content.lastTime ?? lastTime, lastTime) }
+            if let firstTime { content.firstTime = min(content.firstTime ?? firstTime, firstTime) }
+            return true
+        }
+    }
+
+    /// Takes the batch for sending; later events open a new one.
+    func close() -> Content {
+        content.withLock { content in
+            content.closed = true
+            return content
+        }
+    }
+}
+
+/// The newest successful login of an account waiting to be written as its last login.
+final class LastLoginBox: Sendable {
+    private let state: Mutex<(event: LoginEvent, closed: Bool)>
+
+    init(_ event: LoginEvent) { state = Mutex((event, false)) }
+
+    /// Keeps the newer of the two; false once the sender has taken the box.
+    func offer(_ event: LoginEvent) -> Bool {
+        state.withLock { state in
+            guard !state.closed else { return false }
+            if event.time > state.event.time { state.event = event }
+            return true
+        }
+    }
+
+    var isClosed: Bool { state.withLock { $0.closed } }
+
+    func close() -> LoginEvent? {
+        state.withLock { state in
+            state.closed = true
+            return state.event
         }
     }
 }
