@@ -377,12 +377,13 @@ static int audit_send_modify(LDAP *ld, const char *dn, LDAPMod **mods, const cha
     return rc;
 }
 
-static int audit_send_increment(LDAP *ld, const char *dn, const gwb_audit_event *e, int widen, int *msgid) {
-    char *one[] = { "1", NULL }, *time[] = { (char *)e->time, NULL };
-    LDAPMod increment = { LDAP_MOD_INCREMENT, "gwEventCount", { .modv_strvals = one } };
+static int audit_send_increment(LDAP *ld, const char *dn, int count, const char *widen_time, int *msgid) {
+    char amount[16], *amountv[] = { amount, NULL }, *time[] = { (char *)widen_time, NULL };
+    snprintf(amount, sizeof amount, "%d", count);
+    LDAPMod increment = { LDAP_MOD_INCREMENT, "gwEventCount", { .modv_strvals = amountv } };
     LDAPMod last = { LDAP_MOD_REPLACE, "gwLastTime", { .modv_strvals = time } };
-    LDAPMod *mods[] = { &increment, widen ? &last : NULL, NULL };
-    return audit_send_modify(ld, dn, mods, widen ? "gwLastTime" : NULL, e->time, msgid);
+    LDAPMod *mods[] = { &increment, widen_time ? &last : NULL, NULL };
+    return audit_send_modify(ld, dn, mods, widen_time ? "gwLastTime" : NULL, widen_time, msgid);
 }
 
 static int audit_send_last_login(LDAP *ld, const gwb_audit_event *e, int *msgid) {
@@ -398,30 +399,70 @@ static int audit_send_last_login(LDAP *ld, const gwb_audit_event *e, int *msgid)
     return audit_send_modify(ld, e->account_dn, mods, "gwLastLoginTime", e->time, msgid);
 }
 
+/// Events waiting on one write: a singly linked list through `link`.
+typedef struct { long head, tail; int count; } audit_list;
+
+static void audit_list_push(audit_list *list, long *link, long event) {
+    link[event] = -1;
+    if (list->tail >= 0) link[list->tail] = event; else list->head = event;
+    list->tail = event;
+    list->count++;
+}
+
+typedef struct {
+    int in_flight;
+    audit_list open;      // repeats waiting for the next batch
+    audit_list sent;      // the batch in flight
+    int widen;            // the open batch moves gwLastTime
+    const char *widen_time;
+    const char *sent_widen_time;
+    char dn[256];
+} audit_key;
+
+typedef struct {
+    int in_flight;
+    audit_list open;      // logins waiting; the last one (newest) is written
+    audit_list sent;
+} audit_account;
+
+typedef struct { int op; int index; } audit_request;
+
 int gwb_audit_pipelined(gwb_conn *conn, const char *events_base, const char *id_prefix,
                         const gwb_audit_event *events, long n, int window, char *error, int error_size) {
     LDAP *ld = conn->ld;
     enum { SLOTS = 1 << 16 };
-    int max_key = -1;
-    for (long i = 0; i < n; i++) if (events[i].key > max_key) max_key = events[i].key;
-    char (*key_dn)[256] = calloc((size_t)(max_key + 1) > 0 ? (size_t)(max_key + 1) : 1, sizeof *key_dn);
-    long *owner = malloc(SLOTS * sizeof *owner);
-    int *owner_op = malloc(SLOTS * sizeof *owner_op);
+    int keys = 0, accounts = 0;
+    for (long i = 0; i < n; i++) {
+        if (events[i].key + 1 > keys) keys = events[i].key + 1;
+        if (events[i].account + 1 > accounts) accounts = events[i].account + 1;
+    }
+    audit_key *key = calloc((size_t)keys + 1, sizeof *key);
+    audit_account *account = calloc((size_t)accounts + 1, sizeof *account);
+    audit_request *request = calloc(SLOTS, sizeof *request);
     int *pending = calloc((size_t)n, sizeof *pending);
+    long *entry_link = malloc((size_t)n * sizeof *entry_link);
+    long *login_link = malloc((size_t)n * sizeof *login_link);
+    audit_list empty = { -1, -1, 0 };
+    for (int k = 0; k < keys; k++) key[k].open = key[k].sent = empty;
+    for (int a = 0; a < accounts; a++) account[a].open = account[a].sent = empty;
     int rc = LDAP_SUCCESS;
     long next = 0, done = 0;
     int in_flight = 0;
     char dn[512];
 #define FAIL(what) do { set_error(error, error_size, what, ld, rc); goto out; } while (0)
-#define TRACK(event, op) do { owner[msgid & (SLOTS - 1)] = (event); owner_op[msgid & (SLOTS - 1)] = (op); pending[event]++; } while (0)
+#define TRACK(operation, i) do { request[msgid & (SLOTS - 1)].op = (operation); request[msgid & (SLOTS - 1)].index = (i); } while (0)
+#define SETTLE(event) do { if (--pending[event] == 0) { in_flight--; done++; } } while (0)
     while (done < n) {
         while (in_flight < window && next < n) {
             const gwb_audit_event *e = &events[next];
             int msgid = 0;
-            snprintf(dn, sizeof dn, "gwEventId=%s%ld,%s", id_prefix, next, events_base);
+            long i = next++;
+            snprintf(dn, sizeof dn, "gwEventId=%s%ld,%s", id_prefix, i, events_base);
+            pending[i] = 1 + (e->last_login ? 1 : 0);
+            in_flight++;
             if (e->kind == 0) {
                 if ((rc = audit_send_add(ld, dn, e, 0, &msgid)) != LDAP_SUCCESS) FAIL("ldap_add_ext");
-                TRACK(next, AUDIT_OP_ADD);
+                TRACK(AUDIT_OP_ADD, (int)i);
             } else if (e->kind == 1) {
                 char filter[512];
                 snprintf(filter, sizeof filter, "(&(objectClass=gwLoginEvent)(gwAccountRef=%s)(gwLastTime>=%s))", e->account_dn, e->since);
@@ -431,17 +472,32 @@ int gwb_audit_pipelined(gwb_conn *conn, const char *events_base, const char *id_
                 if (found) ldap_msgfree(found);
                 if (rc != LDAP_SUCCESS) FAIL("ldap_search_ext_s");
                 if ((rc = audit_send_add(ld, dn, e, 1, NULL)) != LDAP_SUCCESS) FAIL("ldap_add_ext_s");
-                snprintf(key_dn[e->key], sizeof key_dn[e->key], "%s", dn);
+                snprintf(key[e->key].dn, sizeof key[e->key].dn, "%s", dn);
+                SETTLE(i);
             } else {
-                if ((rc = audit_send_increment(ld, key_dn[e->key], e, e->widen, &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
-                TRACK(next, e->widen ? AUDIT_OP_WIDEN : AUDIT_OP_INCREMENT);
+                audit_key *k = &key[e->key];
+                audit_list_push(&k->open, entry_link, i);
+                if (e->widen) { k->widen = 1; k->widen_time = e->time; }
             }
-            if (e->last_login) {
-                if ((rc = audit_send_last_login(ld, e, &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
-                TRACK(next, AUDIT_OP_LAST_LOGIN);
+            if (e->last_login) audit_list_push(&account[e->account].open, login_link, i);
+            // Start the writes nobody is waiting behind.
+            if (e->kind == 2 && !key[e->key].in_flight) {
+                audit_key *k = &key[e->key];
+                k->sent = k->open; k->open = empty;
+                k->sent_widen_time = k->widen ? k->widen_time : NULL;
+                k->widen = 0;
+                if ((rc = audit_send_increment(ld, k->dn, k->sent.count, k->sent_widen_time, &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
+                TRACK(k->sent_widen_time ? AUDIT_OP_WIDEN : AUDIT_OP_INCREMENT, e->key);
+                k->in_flight = 1;
             }
-            if (pending[next] > 0) in_flight++; else done++;
-            next++;
+            if (e->last_login && !account[e->account].in_flight) {
+                audit_account *a = &account[e->account];
+                a->sent = a->open; a->open = empty;
+                if ((rc = audit_send_last_login(ld, &events[a->sent.tail], &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
+                TRACK(AUDIT_OP_LAST_LOGIN, e->account);
+                a->in_flight = 1;
+            }
+            if (pending[i] == 0) { /* settled synchronously */ }
         }
         if (in_flight == 0) continue;
         LDAPMessage *message = NULL;
@@ -451,34 +507,57 @@ int gwb_audit_pipelined(gwb_conn *conn, const char *events_base, const char *id_
             FAIL("ldap_result");
         }
         int msgid = ldap_msgid(message);
-        long event = owner[msgid & (SLOTS - 1)];
-        int op = owner_op[msgid & (SLOTS - 1)];
+        audit_request req = request[msgid & (SLOTS - 1)];
         int code = 0;
         rc = ldap_parse_result(ld, message, &code, NULL, NULL, NULL, NULL, 1);
         if (rc != LDAP_SUCCESS) FAIL("ldap_parse_result");
-        pending[event]--;
-        if (code == LDAP_ASSERTION_FAILED && op == AUDIT_OP_WIDEN) {
-            // Overtaken by a newer time: count the event alone, as gwdir does.
-            int again = 0;
-            if ((rc = audit_send_increment(ld, key_dn[events[event].key], &events[event], 0, &again)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
-            msgid = again;
-            TRACK(event, AUDIT_OP_INCREMENT);
-        } else if (code != LDAP_SUCCESS && !(code == LDAP_ASSERTION_FAILED && op == AUDIT_OP_LAST_LOGIN)) {
-            rc = code;
-            FAIL("audit write");
-        }
-        if (pending[event] == 0) {
-            in_flight--;
-            done++;
+        if (req.op == AUDIT_OP_ADD) {
+            if (code != LDAP_SUCCESS) { rc = code; FAIL("add"); }
+            SETTLE(req.index);
+        } else if (req.op == AUDIT_OP_WIDEN || req.op == AUDIT_OP_INCREMENT) {
+            audit_key *k = &key[req.index];
+            if (code == LDAP_ASSERTION_FAILED && req.op == AUDIT_OP_WIDEN) {
+                // Overtaken by a newer time: count the batch alone, as gwdir does.
+                if ((rc = audit_send_increment(ld, k->dn, k->sent.count, NULL, &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
+                TRACK(AUDIT_OP_INCREMENT, req.index);
+                continue;
+            }
+            if (code != LDAP_SUCCESS) { rc = code; FAIL("increment"); }
+            for (long e = k->sent.head; e >= 0; e = (e == k->sent.tail) ? -1 : entry_link[e]) SETTLE(e);
+            k->sent = empty;
+            k->in_flight = 0;
+            if (k->open.count > 0) {
+                k->sent = k->open; k->open = empty;
+                k->sent_widen_time = k->widen ? k->widen_time : NULL;
+                k->widen = 0;
+                if ((rc = audit_send_increment(ld, k->dn, k->sent.count, k->sent_widen_time, &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
+                TRACK(k->sent_widen_time ? AUDIT_OP_WIDEN : AUDIT_OP_INCREMENT, req.index);
+                k->in_flight = 1;
+            }
+        } else {
+            audit_account *a = &account[req.index];
+            if (code != LDAP_SUCCESS && code != LDAP_ASSERTION_FAILED) { rc = code; FAIL("last login"); }
+            for (long e = a->sent.head; e >= 0; e = (e == a->sent.tail) ? -1 : login_link[e]) SETTLE(e);
+            a->sent = empty;
+            a->in_flight = 0;
+            if (a->open.count > 0) {
+                a->sent = a->open; a->open = empty;
+                if ((rc = audit_send_last_login(ld, &events[a->sent.tail], &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
+                TRACK(AUDIT_OP_LAST_LOGIN, req.index);
+                a->in_flight = 1;
+            }
         }
     }
     rc = LDAP_SUCCESS;
 out:
 #undef FAIL
 #undef TRACK
-    free(key_dn);
-    free(owner);
-    free(owner_op);
+#undef SETTLE
+    free(key);
+    free(account);
+    free(request);
     free(pending);
+    free(entry_link);
+    free(login_link);
     return rc;
 }

@@ -151,7 +151,8 @@ enum AuditBench {
 
     /// The raw libldap loop, told the writes AuditLog makes: the first event of a pair searches
     /// and adds, the rest increment (moving gwLastTime when the second changes); successes move
-    /// the account's last login (web always, mail once a minute per account).
+    /// the account's last login (web always, mail once a minute per account). It coalesces
+    /// increments and last-login writes the way AuditLog does (gwb_audit_pipelined).
     static func c(_ workload: AuditWorkload, _ bench: BenchDirectory, _ options: Options, t0: Date, prefix: String) throws -> Measurement {
         var strings: [UnsafeMutablePointer<CChar>] = []
         defer { strings.forEach { free($0) } }
@@ -189,7 +190,7 @@ enum AuditBench {
                 lastLogin = 1
             }
             plan.append(gwb_audit_event(
-                kind: kind, key: Int32(event.pair ?? -1), widen: widen, last_login: lastLogin,
+                kind: kind, key: Int32(event.pair ?? -1), account: Int32(event.account), widen: widen, last_login: lastLogin,
                 account_dn: keep(accountDN(bench, event.account)), login: keep("u\(event.account)@\(bench.domain)"),
                 type: keep(event.type.rawValue), client: keep(event.pair == nil ? "chrome" : event.type.rawValue), ip: keep(event.ip),
                 result: keep(event.outcome.result.rawValue), reason: keep(event.outcome.reason?.rawValue), time: keep(time),

@@ -31,7 +31,7 @@ struct Options {
     var addCount = 10_000
     var incrementCount = 5_000
     var auditEvents = 10_000
-    let auditWindow = 64
+    var auditWindow = 256
     let searchWindow = 32
     let addWindow = 64
     let pageSize = 1000
@@ -39,7 +39,7 @@ struct Options {
 
     static func parse(_ arguments: [String]) -> Options {
         var options = Options()
-        var usersGiven = false, roundsGiven = false
+        var usersGiven = false, roundsGiven = false, auditGiven = false
         var iterator = arguments.makeIterator()
         func value(_ flag: String) -> String {
             guard let value = iterator.next() else { fail("\(flag) needs a value") }
@@ -50,6 +50,8 @@ struct Options {
             case "--users": options.users = Int(value(argument)) ?? 0; usersGiven = true
             case "--rounds": options.rounds = Int(value(argument)) ?? 0; roundsGiven = true
             case "--quick": options.quick = true
+            case "--audit-events": options.auditEvents = Int(value(argument)) ?? 0; auditGiven = true
+            case "--audit-window": options.auditWindow = Int(value(argument)) ?? 0
             case "--only": options.only = Set(value(argument).split(separator: ",").map(String.init))
             case "--python": options.python = value(argument)
             case "--python-script": options.pythonScript = value(argument)
@@ -62,11 +64,13 @@ struct Options {
             case "-h", "--help":
                 print("""
                 usage: gwdir-bench [--users N] [--rounds N] [--quick] [--only bind,search,...] [--strict] [--sides gwdir,c,python_ldap]
+                                   [--audit-events N] [--audit-window N]
                                    [--keep] [--slapd-log LEVEL]
                                    [--python /usr/bin/python3] [--python-script PATH] [--data-dir DIR]
                   --quick   smoke run: 2,000 users, small operation counts, 1 round (unless --rounds)
                   --keep    leave slapd running with its data (debugging); --slapd-log sets olcLogLevel (e.g. stats)
                   --strict  exit 1 when a ratio target is missed (the paged memory limit always fails the run)
+                  --audit-events N  login events per audit run (10000; --quick 2000); --audit-window N  events in flight (256)
                 benchmarks: \(Benchmark.allCases.map(\.rawValue).joined(separator: ", "))
                 """)
                 exit(0)
@@ -81,9 +85,10 @@ struct Options {
             options.pipelinedCount = 2_000
             options.addCount = 1_000
             options.incrementCount = 300
-            options.auditEvents = 2_000
+            if !auditGiven { options.auditEvents = 2_000 }
         }
         guard options.users >= 2, options.rounds >= 1 else { fail("--users must be ≥ 2 and --rounds ≥ 1") }
+        guard options.auditEvents >= 1, options.auditWindow >= 1 else { fail("--audit-events and --audit-window must be ≥ 1") }
         if let only = options.only {
             let unknown = only.subtracting(Benchmark.allCases.map(\.rawValue))
             if !unknown.isEmpty { fail("unknown benchmark(s): \(unknown.sorted().joined(separator: ", "))") }

@@ -42,6 +42,8 @@ typedef struct gwb_audit_event {
     int kind;
     /// The folding key (kinds 1 and 2), else -1.
     int key;
+    /// The account, 0 ..< number of accounts (for coalescing its last-login writes).
+    int account;
     /// Kind 2: also move gwLastTime forward (replace with the assertion !(gwLastTime>=time)).
     int widen;
     /// Also move the account's gwLastLogin* forward (assertion !(gwLastLoginTime>=time)).
@@ -60,8 +62,10 @@ typedef struct gwb_audit_event {
     const char *workspace_dn;
 } gwb_audit_event;
 
-/// Records the events with up to `window` events in flight (ldap_*_ext + ldap_result); the
-/// search and add that open a folding key are synchronous, and that key's increments follow.
+/// Records the events with up to `window` events in flight (ldap_*_ext + ldap_result), with
+/// AuditLog's group commit: one increment per key in flight, the repeats arriving meanwhile
+/// sent next as one `increment by n`; one last-login write per account in flight, the newest
+/// waiting login written next. The search and add that open a folding key are synchronous.
 /// Entries are gwEventId=<id_prefix><i>,<events_base>.
 int gwb_audit_pipelined(gwb_conn *conn, const char *events_base, const char *id_prefix,
                         const gwb_audit_event *events, long n, int window, char *error, int error_size);
