@@ -282,6 +282,33 @@ import GeoIP
         #expect(try await log.events(account: alice).map(\.type) == [.pcBrowser, .pcBrowser, .smtp])
     }
 
+    @Test func purgeDeletesIdleIPBlocksOnly() async throws {
+        let world = try await AuditWorld.make()
+        let root = world.fixture.rootConnection()
+        defer { root.close() }
+        let layout = try DirectoryLayout(base: world.fixture.baseDN)
+        let octet = Int.random(in: 1...254)
+        let idle = try layout.ipBlocks.child(type: "gwClientIP", value: "198.18.\(octet).1")
+        let blocked = try layout.ipBlocks.child(type: "gwClientIP", value: "198.18.\(octet).2")
+        try await root.add(dn: idle, attributes: [
+            LDAPAttribute("objectClass", "gwIPBlock"), LDAPAttribute("gwClientIP", "198.18.\(octet).1"),
+            LDAPAttribute("gwFailureCount", "3"), LDAPAttribute("gwWindowStart", "19800101000000Z"),
+        ])
+        try await root.add(dn: blocked, attributes: [
+            LDAPAttribute("objectClass", "gwIPBlock"), LDAPAttribute("gwClientIP", "198.18.\(octet).2"),
+            LDAPAttribute("gwFailureCount", "9"), LDAPAttribute("gwWindowStart", "19800101000000Z"),
+            LDAPAttribute("gwBlockedUntil", "20990101000000Z"),
+        ])
+        let ldap = world.fixture.gwdirConnection()
+        defer { ldap.close() }
+        // 1990: a cutoff before every other test's events.
+        let purged = try await world.log(ldap).purgeExpired(now: Date(timeIntervalSince1970: 631_152_000))
+        #expect(GeneralizedTime.format(purged.cutoff) == "19891102000000Z")
+        #expect(try await root.entry(idle) == nil)
+        #expect(try await root.entry(blocked) != nil)
+        try await root.delete(dn: blocked)
+    }
+
     @Test func ownEventsAreReadableByTheUserAndNotByAnother() async throws {
         let world = try await AuditWorld.make(accounts: ["alice", "bob"])
         let ldap = world.fixture.gwdirConnection()

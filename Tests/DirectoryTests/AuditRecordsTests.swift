@@ -60,6 +60,22 @@ import Testing
         #expect(throws: Never.self) { try Self.layout.auditEvents.child(type: "gwEventId", value: ids.first!) }
     }
 
+    @Test func generalizedTimeAgreesWithCalendar() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        var random = SystemRandomNumberGenerator()
+        // 1900 to 2200, leap days and year ends included.
+        let samples = (0..<2000).map { _ in Double(Int64.random(in: -2_208_988_800...7_258_118_400, using: &random)) + 0.75 }
+            + [951_782_400, 951_868_799, 978_307_199, 4_107_542_399, -1, 0].map(Double.init)
+        for seconds in samples {
+            let date = Date(timeIntervalSince1970: seconds)
+            let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+            let expected = String(format: "%04d%02d%02d%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+            #expect(GeneralizedTime.format(date) == expected, "\(seconds)")
+            #expect(GeneralizedTime.parse(expected) == Date(timeIntervalSince1970: seconds.rounded(.down)))
+        }
+    }
+
     @Test func wholeSecondsTruncate() {
         #expect(AuditRecords.wholeSecond(Self.t0.addingTimeInterval(0.999)) == Self.t0)
     }

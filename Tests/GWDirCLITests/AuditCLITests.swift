@@ -160,14 +160,14 @@ import Testing
 
     @Test func purgeDeletesExpiredEvents() async throws {
         let world = try await Self.world(accounts: ["old"])
-        // 1970: older than every other test's events, so this purge cannot disturb them.
+        // 1970: older than every other test's events, so this purge cannot disturb theirs.
         let ldap = world.fixture.gwdirConnection()
         defer { ldap.close() }
         let log = AuditLog(context: DirectoryContext(ldap: ldap, layout: try DirectoryLayout(base: world.fixture.baseDN)), purgeInterval: nil)
         try await log.record(LoginEvent(time: Date(timeIntervalSince1970: 86_400), accountDN: world.accountDN("old"), loginName: world.mail("old"),
                                         type: .pcBrowser, client: "", ip: nil, country: nil, outcome: .success))
         let account = try DistinguishedName(world.accountDN("old"))
-        #expect(try await log.events(account: account).count == 1)
+        // (Not counted before the purge: a retention test running in parallel may purge it first.)
 
         let days = Int(Date().timeIntervalSince(Date(timeIntervalSince1970: 2 * 86_400)) / 86_400)
         let cli = try CLI()

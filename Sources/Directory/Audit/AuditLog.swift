@@ -33,6 +33,8 @@ public struct AuditLog: LoginRecorder {
     /// nil leaves retention to `gwdir audit purge` (a cron job, or a process that only reads).
     public let purgeInterval: Duration?
     private let state: AuditLogState
+    /// `ou=events,ou=audit,<base>`, built once: every new entry's DN is a child of it.
+    private let eventsDN: DistinguishedName
 
     public init(
         context: DirectoryContext,
@@ -49,6 +51,7 @@ public struct AuditLog: LoginRecorder {
         self.mailLastLoginInterval = mailLastLoginInterval
         self.purgeInterval = purgeInterval
         self.state = AuditLogState()
+        self.eventsDN = context.layout.auditEvents
     }
 
     /// What ``write(_:)`` did.
@@ -244,7 +247,7 @@ public struct AuditLog: LoginRecorder {
 
     private func newEntryDN(_ event: LoginEvent) -> DistinguishedName {
         // The id is digits, hex and '-': always a valid RDN value.
-        try! context.layout.auditEvents.child(type: "gwEventId", value: AuditRecords.newEventID(time: event.time))
+        try! eventsDN.child(type: "gwEventId", value: AuditRecords.newEventID(time: event.time))
     }
 
     private func attributes(for event: LoginEvent, dn: DistinguishedName) -> [LDAPAttribute] {
