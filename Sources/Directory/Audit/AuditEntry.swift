@@ -85,6 +85,10 @@ enum AuditRecords {
 
     /// The attributes of a new `gwLoginEvent` holding one event.
     static func attributes(for event: LoginEvent, id: String, country: String, layout: DirectoryLayout) -> [LDAPAttribute] {
+        attributes(for: event, id: id, country: country, workspace: homeWorkspace(of: event.accountDN, layout: layout)?.description)
+    }
+
+    static func attributes(for event: LoginEvent, id: String, country: String, workspace: String?) -> [LDAPAttribute] {
         let time = GeneralizedTime.format(event.time)
         var attributes = [
             LDAPAttribute("objectClass", "gwLoginEvent"),
@@ -103,9 +107,7 @@ enum AuditRecords {
             LDAPAttribute("gwLastTime", time),
             LDAPAttribute("gwEventCount", "1"),
         ]
-        if let workspace = homeWorkspace(of: event.accountDN, layout: layout) {
-            attributes.append(LDAPAttribute("gwWorkspaceRef", workspace.description))
-        }
+        if let workspace { attributes.append(LDAPAttribute("gwWorkspaceRef", workspace)) }
         return attributes
     }
 

@@ -33,8 +33,9 @@ public struct AuditLog: LoginRecorder {
     /// nil leaves retention to `gwdir audit purge` (a cron job, or a process that only reads).
     public let purgeInterval: Duration?
     private let state: AuditLogState
-    /// `ou=events,ou=audit,<base>`, built once: every new entry's DN is a child of it.
+    /// `ou=events,ou=audit,<base>`, built and rendered once: every new entry is a child of it.
     private let eventsDN: DistinguishedName
+    private let eventsDNText: String
 
     public init(
         context: DirectoryContext,
@@ -52,6 +53,7 @@ public struct AuditLog: LoginRecorder {
         self.purgeInterval = purgeInterval
         self.state = AuditLogState()
         self.eventsDN = context.layout.auditEvents
+        self.eventsDNText = eventsDN.description
     }
 
     /// What ``write(_:)`` did.
@@ -90,25 +92,26 @@ public struct AuditLog: LoginRecorder {
             // next claim (an interval later) or `gwdir audit purge` tries again.
             _ = try? await purgeExpired(now: now)
         }
-        async let lastLogin: Void = updateLastLogin(event)
+        // Started first so the account's write is in flight alongside the event's.
+        let lastLogin = lastLoginWrite(for: event)
         let written: Written
         do {
             written = try await ldapCall("recording a login of \(event.loginName)") { try await writeEntry(event) }
         } catch {
-            try? await lastLogin
+            _ = try? await lastLogin?.value
             throw error
         }
-        try await lastLogin
+        try await lastLogin?.value
         return written
     }
 
     private func writeEntry(_ event: LoginEvent) async throws -> Written {
         let account = AuditRecords.account(of: event)
         guard event.foldingKey != nil else {
-            let dn = newEntryDN(event)
-            try await context.ldap.add(dn: dn, attributes: attributes(for: event, dn: dn))
-            state.noteNewest(account, AuditLogState.Newest(dn: dn, summary: AuditEntrySummary(key: nil, firstTime: event.time, lastTime: event.time)))
-            return .added(dn)
+            let entry = newEntry(event)
+            _ = try await context.ldap.add(dn: entry.text, attributes: attributes(for: event, id: entry.id), controls: [])
+            state.noteNewest(account, AuditLogState.Newest(dn: entry.dn, summary: AuditEntrySummary(key: nil, firstTime: event.time, lastTime: event.time)))
+            return .added(entry.dn)
         }
         // A few rounds at most: each retry follows an entry that vanished (purged, deleted by
         // hand) or a creation that failed, and the next round adds a fresh one.
@@ -187,8 +190,9 @@ public struct AuditLog: LoginRecorder {
                     slots[account] = .known(newest)
                     return .join(dn, sender)
                 }
-                let dnForNew = newEntryDN(event)
-                let creation = Task { _ = try await self.context.ldap.add(dn: dnForNew, attributes: self.attributes(for: event, dn: dnForNew)) }
+                let entry = newEntry(event)
+                let creation = Task { _ = try await self.context.ldap.add(dn: entry.text, attributes: self.attributes(for: event, id: entry.id), controls: []) }
+                let dnForNew = entry.dn
                 let summary = AuditEntrySummary(key: event.foldingKey, firstTime: event.time, lastTime: event.time)
                 slots[account] = .known(AuditLogState.Newest(dn: dnForNew, summary: summary, lastWrite: creation))
                 AuditLogState.evictIfLarge(&slots, now: event.time, keep: folding.maxGap.timeInterval)
@@ -245,13 +249,16 @@ public struct AuditLog: LoginRecorder {
         }
     }
 
-    private func newEntryDN(_ event: LoginEvent) -> DistinguishedName {
-        // The id is digits, hex and '-': always a valid RDN value.
-        try! eventsDN.child(type: "gwEventId", value: AuditRecords.newEventID(time: event.time))
+    /// A fresh entry's id and DN. The id is digits, hex and '-', which need no escaping, so
+    /// the DN text is the id before the events DN rendered once.
+    private func newEntry(_ event: LoginEvent) -> (id: String, dn: DistinguishedName, text: String) {
+        let id = AuditRecords.newEventID(time: event.time)
+        return (id, try! eventsDN.child(type: "gwEventId", value: id), "gwEventId=\(id),\(eventsDNText)")
     }
 
-    private func attributes(for event: LoginEvent, dn: DistinguishedName) -> [LDAPAttribute] {
-        AuditRecords.attributes(for: event, id: dn.rdn?.value ?? "", country: event.country ?? Self.unknownCountry, layout: context.layout)
+    private func attributes(for event: LoginEvent, id: String) -> [LDAPAttribute] {
+        let workspace = state.homeWorkspace(of: event.accountDN) { AuditRecords.homeWorkspace(of: $0, layout: context.layout)?.description }
+        return AuditRecords.attributes(for: event, id: id, country: event.country ?? Self.unknownCountry, workspace: workspace)
     }
 
     /// gwLastLogin* on the account, for successful logins only, with the assertion
@@ -259,16 +266,15 @@ public struct AuditLog: LoginRecorder {
     /// overwrites a newer one. Mail logins update at most once per ``mailLastLoginInterval``.
     /// While a write for the account is in flight, later logins wait and only the newest of
     /// them is written next (it supersedes the others).
-    private func updateLastLogin(_ event: LoginEvent) async throws {
-        guard event.result == .success, let account = event.accountDN else { return }
+    private func lastLoginWrite(for event: LoginEvent) -> Task<Void, any Error>? {
+        guard event.result == .success, let account = event.accountDN else { return nil }
         let interval = event.type.isMailProtocol ? mailLastLoginInterval.timeInterval : nil
-        guard let sender = state.offerLastLogin(account.lowercased(), event, throttle: interval, send: { box, previous in
+        return state.offerLastLogin(account.lowercased(), event, throttle: interval) { box, previous in
             Task {
                 _ = try? await previous?.value
                 if let newest = box.close() { try await self.writeLastLogin(newest) }
             }
-        }) else { return }
-        try await sender.value
+        }
     }
 
     private func writeLastLogin(_ event: LoginEvent) async throws {
@@ -391,6 +397,7 @@ final class AuditLogState: Sendable {
 
     let slots = Mutex<[AuditFoldingKey.Account: Slot]>([:])
     private let lastLogins = Mutex<[String: LastLogin]>([:])
+    private let workspaces = Mutex<[String: String?]>([:])
     private let lastPurge = Mutex<Date?>(nil)
 
     func finishLoad(_ account: AuditFoldingKey.Account, _ load: Task<Newest?, any Error>, with newest: Newest?, failed: Bool) {
@@ -459,6 +466,18 @@ final class AuditLogState: Sendable {
             logins[account] = entry
             return sender
         }
+    }
+
+    /// The home workspace DN of an account DN, derived once per account.
+    func homeWorkspace(of accountDN: String?, derive: (String) -> String?) -> String? {
+        guard let accountDN else { return nil }
+        if let known = workspaces.withLock({ $0[accountDN] }) { return known }
+        let derived = derive(accountDN)
+        workspaces.withLock { cache in
+            if cache.count >= Self.evictionThreshold { cache.removeAll(keepingCapacity: true) }
+            cache[accountDN] = .some(derived)
+        }
+        return derived
     }
 
     /// True once per interval (the first call always): the caller runs retention.
