@@ -158,33 +158,52 @@ import Testing
         #expect(state.claimPurge(at: Self.t0, interval: 3600))
     }
 
-    @Test func lastLoginsCoalesceAndMailIsThrottled() {
+    @Test func lastLoginsCoalesceAndMailIsThrottled() throws {
         let state = AuditLogState()
-        let boxes = Mutex<[LastLoginBox]>([])
-        let sends = Mutex(0)
-        func send(_ box: LastLoginBox, _ previous: Task<Void, any Error>?) -> Task<Void, any Error> {
-            boxes.withLock { $0.append(box) }
-            sends.withLock { $0 += 1 }
-            return Task {}
-        }
         func event(_ offset: TimeInterval, _ type: LoginType) -> LoginEvent {
             var event = Self.event(type: type)
             event.time = Self.t0.addingTimeInterval(offset)
             return event
         }
-        let first = state.offerLastLogin("a", event(0, .pop3), throttle: 60, send: send)
-        #expect(first != nil)
-        #expect(state.offerLastLogin("a", event(59, .pop3), throttle: 60, send: send) == nil, "mail inside the minute")
-        // While the first write is pending, a web login joins it and, being newer, replaces it.
-        #expect(state.offerLastLogin("a", event(30, .pcBrowser), throttle: nil, send: send) == first)
-        #expect(state.offerLastLogin("a", event(20, .mobileWeb), throttle: nil, send: send) == first)
-        #expect(sends.withLock { $0 } == 1)
-        #expect(boxes.withLock { $0[0].close() }?.type == .pcBrowser)
-        // Taken: the next login opens a new write.
-        let second = state.offerLastLogin("a", event(61, .pop3), throttle: 60, send: send)
-        #expect(second != nil && second != first)
-        #expect(state.offerLastLogin("b", event(1, .pop3), throttle: 60, send: send) != nil)
-        #expect(sends.withLock { $0 } == 3)
+        guard case .send(let box, let previous, let first) = state.offerLastLogin("a", event(0, .pop3), throttle: 60) else {
+            Issue.record("the first login writes")
+            return
+        }
+        #expect(previous == nil)
+        guard case .none = state.offerLastLogin("a", event(59, .pop3), throttle: 60) else {
+            Issue.record("a mail login inside the minute writes nothing")
+            return
+        }
+        // While the first write is pending, web logins join it; the newest is what gets written.
+        for (offset, type) in [(30.0, LoginType.pcBrowser), (20, .mobileWeb)] {
+            guard case .join(let outcome) = state.offerLastLogin("a", event(offset, type), throttle: nil) else {
+                Issue.record("joins the open write")
+                return
+            }
+            #expect(outcome === first)
+        }
+        #expect(box.close()?.type == .pcBrowser)
+        // Taken: the next login opens a new write, after the first.
+        guard case .send(_, let after, let second) = state.offerLastLogin("a", event(61, .pop3), throttle: 60) else {
+            Issue.record("a write once the box is taken")
+            return
+        }
+        #expect(after === first && second !== first)
+        guard case .send = state.offerLastLogin("b", event(1, .pop3), throttle: 60) else {
+            Issue.record("another account writes on its own")
+            return
+        }
+    }
+
+    @Test func writeOutcomesReachEveryWaiter() async throws {
+        let outcome = WriteOutcome()
+        let first = Task { try await outcome.wait() }
+        let second = Task { try await outcome.wait() }
+        outcome.finish(.failure(LDAPError(code: .noSuchObject, message: "gone", operation: .modify)))
+        await #expect(throws: LDAPError.self) { try await first.value }
+        await #expect(throws: LDAPError.self) { try await second.value }
+        // Late waiters get the same answer at once.
+        await #expect(throws: LDAPError.self) { try await outcome.wait() }
     }
 
     @Test func foldBatchesCountAndWidenUntilTaken() {

@@ -92,16 +92,8 @@ public struct AuditLog: LoginRecorder {
             // next claim (an interval later) or `gwdir audit purge` tries again.
             _ = try? await purgeExpired(now: now)
         }
-        // Started first so the account's write is in flight alongside the event's.
-        let lastLogin = lastLoginWrite(for: event)
-        let written: Written
-        do {
-            written = try await ldapCall("recording a login of \(event.loginName)") { try await writeEntry(event) }
-        } catch {
-            _ = try? await lastLogin?.value
-            throw error
-        }
-        try await lastLogin?.value
+        let written = try await ldapCall("recording a login of \(event.loginName)") { try await writeEntry(event) }
+        try await recordLastLogin(event)
         return written
     }
 
@@ -126,12 +118,33 @@ public struct AuditLog: LoginRecorder {
                     throw error
                 }
                 state.finishLoad(account, load, with: loaded, failed: false)
-            case .create(let dn, let creation):
-                try await creation.value
-                return .added(dn)
-            case .join(let dn, let sender):
+            case .create(let entry, let outcome):
                 do {
-                    try await sender.value
+                    _ = try await context.ldap.add(dn: entry.text, attributes: attributes(for: event, id: entry.id), controls: [])
+                    outcome.finish(.success(()))
+                    return .added(entry.dn)
+                } catch {
+                    outcome.finish(.failure(error))
+                    throw error
+                }
+            case .send(let dn, let batch, let previous, let outcome):
+                // The previous write's outcome is its waiters' business; if it was the add and
+                // it failed, this increment finds no entry and everyone in the batch retries.
+                _ = try? await previous?.wait()
+                do {
+                    try await increment(dn, batch.close())
+                    outcome.finish(.success(()))
+                    return .folded(dn)
+                } catch let error as LDAPError where error.code == .noSuchObject {
+                    outcome.finish(.failure(error))
+                    state.forget(account, dn: dn)
+                } catch {
+                    outcome.finish(.failure(error))
+                    throw error
+                }
+            case .join(let dn, let outcome):
+                do {
+                    try await outcome.wait()
                     return .folded(dn)
                 } catch let error as LDAPError where error.code == .noSuchObject {
                     // The entry is gone (or its add failed): this batch was not counted.
@@ -143,10 +156,14 @@ public struct AuditLog: LoginRecorder {
     }
 
     private enum Step {
+        /// Wait for the search for the account's newest entry.
         case wait(Task<AuditLogState.Newest?, any Error>)
-        case create(DistinguishedName, Task<Void, any Error>)
+        /// Add the entry (this event is its first), then tell those who joined it.
+        case create(NewEntry, WriteOutcome)
+        /// Send the batch this event opened, once the entry's previous write is answered.
+        case send(DistinguishedName, FoldBatch, previous: WriteOutcome?, outcome: WriteOutcome)
         /// Wait for the batch this event joined to be written.
-        case join(DistinguishedName, Task<Void, any Error>)
+        case join(DistinguishedName, WriteOutcome)
     }
 
     /// Decides under the lock, so concurrent events of one account see each other: the first
@@ -175,28 +192,20 @@ public struct AuditLog: LoginRecorder {
                     }
                     if let open = newest.open, open.batch.join(lastTime: later, firstTime: earlier) {
                         slots[account] = .known(newest)
-                        return .join(newest.dn, open.sender)
+                        return .join(newest.dn, open.outcome)
                     }
                     let batch = FoldBatch(lastTime: later, firstTime: earlier)
-                    let previous = newest.lastWrite, dn = newest.dn
-                    let sender = Task {
-                        // The previous write's outcome is its waiters' business; if it was the
-                        // add and it failed, this increment finds no entry and its waiters retry.
-                        _ = try? await previous?.value
-                        try await self.increment(dn, batch.close())
-                    }
-                    newest.open = (batch, sender)
-                    newest.lastWrite = sender
+                    let previous = newest.lastWrite, outcome = WriteOutcome()
+                    newest.open = (batch, outcome)
+                    newest.lastWrite = outcome
                     slots[account] = .known(newest)
-                    return .join(dn, sender)
+                    return .send(newest.dn, batch, previous: previous, outcome: outcome)
                 }
-                let entry = newEntry(event)
-                let creation = Task { _ = try await self.context.ldap.add(dn: entry.text, attributes: self.attributes(for: event, id: entry.id), controls: []) }
-                let dnForNew = entry.dn
+                let entry = newEntry(event), creation = WriteOutcome()
                 let summary = AuditEntrySummary(key: event.foldingKey, firstTime: event.time, lastTime: event.time)
-                slots[account] = .known(AuditLogState.Newest(dn: dnForNew, summary: summary, lastWrite: creation))
+                slots[account] = .known(AuditLogState.Newest(dn: entry.dn, summary: summary, lastWrite: creation))
                 AuditLogState.evictIfLarge(&slots, now: event.time, keep: folding.maxGap.timeInterval)
-                return .create(dnForNew, creation)
+                return .create(entry, creation)
             }
         }
     }
@@ -251,9 +260,15 @@ public struct AuditLog: LoginRecorder {
 
     /// A fresh entry's id and DN. The id is digits, hex and '-', which need no escaping, so
     /// the DN text is the id before the events DN rendered once.
-    private func newEntry(_ event: LoginEvent) -> (id: String, dn: DistinguishedName, text: String) {
+    private func newEntry(_ event: LoginEvent) -> NewEntry {
         let id = AuditRecords.newEventID(time: event.time)
-        return (id, try! eventsDN.child(type: "gwEventId", value: id), "gwEventId=\(id),\(eventsDNText)")
+        return NewEntry(id: id, dn: try! eventsDN.child(type: "gwEventId", value: id), text: "gwEventId=\(id),\(eventsDNText)")
+    }
+
+    struct NewEntry: Sendable {
+        var id: String
+        var dn: DistinguishedName
+        var text: String
     }
 
     private func attributes(for event: LoginEvent, id: String) -> [LDAPAttribute] {
@@ -266,13 +281,22 @@ public struct AuditLog: LoginRecorder {
     /// overwrites a newer one. Mail logins update at most once per ``mailLastLoginInterval``.
     /// While a write for the account is in flight, later logins wait and only the newest of
     /// them is written next (it supersedes the others).
-    private func lastLoginWrite(for event: LoginEvent) -> Task<Void, any Error>? {
-        guard event.result == .success, let account = event.accountDN else { return nil }
+    private func recordLastLogin(_ event: LoginEvent) async throws {
+        guard event.result == .success, let account = event.accountDN else { return }
         let interval = event.type.isMailProtocol ? mailLastLoginInterval.timeInterval : nil
-        return state.offerLastLogin(account.lowercased(), event, throttle: interval) { box, previous in
-            Task {
-                _ = try? await previous?.value
-                if let newest = box.close() { try await self.writeLastLogin(newest) }
+        switch state.offerLastLogin(account.lowercased(), event, throttle: interval) {
+        case .none:
+            return
+        case .join(let outcome):
+            try await outcome.wait()
+        case .send(let box, let previous, let outcome):
+            _ = try? await previous?.wait()
+            do {
+                if let newest = box.close() { try await writeLastLogin(newest) }
+                outcome.finish(.success(()))
+            } catch {
+                outcome.finish(.failure(error))
+                throw error
             }
         }
     }
@@ -370,11 +394,11 @@ final class AuditLogState: Sendable {
         var dn: DistinguishedName
         var summary: AuditEntrySummary
         /// The entry's latest write (its add, or a batch of increments), the next batch's cue.
-        var lastWrite: Task<Void, any Error>?
+        var lastWrite: WriteOutcome?
         /// The batch new repeats join until its sender takes it.
-        var open: (batch: FoldBatch, sender: Task<Void, any Error>)?
+        var open: (batch: FoldBatch, outcome: WriteOutcome)?
 
-        init(dn: DistinguishedName, summary: AuditEntrySummary, lastWrite: Task<Void, any Error>? = nil) {
+        init(dn: DistinguishedName, summary: AuditEntrySummary, lastWrite: WriteOutcome? = nil) {
             self.dn = dn
             self.summary = summary
             self.lastWrite = lastWrite
@@ -389,8 +413,17 @@ final class AuditLogState: Sendable {
     struct LastLogin: Sendable {
         /// When a mail login last claimed a write (the throttle).
         var claimed: Date?
-        var lastWrite: Task<Void, any Error>?
-        var open: (box: LastLoginBox, sender: Task<Void, any Error>)?
+        var lastWrite: WriteOutcome?
+        var open: (box: LastLoginBox, outcome: WriteOutcome)?
+    }
+
+    enum LastLoginStep: Sendable {
+        /// Nothing to write (a mail login inside the throttle interval).
+        case none
+        /// A write that will carry this login (or a newer one) is pending: wait for it.
+        case join(WriteOutcome)
+        /// Write the box's newest login once `previous` is answered, then finish `outcome`.
+        case send(LastLoginBox, previous: WriteOutcome?, outcome: WriteOutcome)
     }
 
     static let evictionThreshold = 50_000
@@ -435,27 +468,22 @@ final class AuditLogState: Sendable {
         }
     }
 
-    /// The write that will carry `event`'s last login, or nil when none is due (a mail login
-    /// inside the throttle interval). Joins the account's open box when there is one; else
-    /// opens a box whose sender `send` makes, to run after the account's previous write.
-    func offerLastLogin(
-        _ account: String, _ event: LoginEvent, throttle: TimeInterval?,
-        send: (LastLoginBox, Task<Void, any Error>?) -> Task<Void, any Error>
-    ) -> Task<Void, any Error>? {
+    /// What to do about `event`'s last login: nothing (a mail login inside the throttle
+    /// interval), join the account's open box, or open one and write it.
+    func offerLastLogin(_ account: String, _ event: LoginEvent, throttle: TimeInterval?) -> LastLoginStep {
         lastLogins.withLock { logins in
             var entry = logins[account] ?? LastLogin()
             if let throttle {
-                if let claimed = entry.claimed, event.time < claimed.addingTimeInterval(throttle) { return nil }
+                if let claimed = entry.claimed, event.time < claimed.addingTimeInterval(throttle) { return .none }
                 entry.claimed = event.time
             }
             if let open = entry.open, open.box.offer(event) {
                 logins[account] = entry
-                return open.sender
+                return .join(open.outcome)
             }
-            let box = LastLoginBox(event)
-            let sender = send(box, entry.lastWrite)
-            entry.open = (box, sender)
-            entry.lastWrite = sender
+            let box = LastLoginBox(event), outcome = WriteOutcome(), previous = entry.lastWrite
+            entry.open = (box, outcome)
+            entry.lastWrite = outcome
             if logins.count > Self.evictionThreshold {
                 // Accounts outside the throttle window whose writes are done are forgotten.
                 logins = logins.filter { _, login in
@@ -464,7 +492,7 @@ final class AuditLogState: Sendable {
                 }
             }
             logins[account] = entry
-            return sender
+            return .send(box, previous: previous, outcome: outcome)
         }
     }
 
@@ -487,6 +515,42 @@ final class AuditLogState: Sendable {
             last = now
             return true
         }
+    }
+}
+
+/// The outcome of one LDAP write that several recordings wait for (an entry's add, a batch of
+/// increments, a last-login write): the recording that makes the write finishes it.
+final class WriteOutcome: Sendable {
+    private enum State {
+        case pending([CheckedContinuation<Void, any Error>])
+        case finished(Result<Void, any Error>)
+    }
+
+    private let state = Mutex<State>(.pending([]))
+
+    func wait() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let finished = state.withLock { state -> Result<Void, any Error>? in
+                switch state {
+                case .finished(let result):
+                    return result
+                case .pending(var waiters):
+                    waiters.append(continuation)
+                    state = .pending(waiters)
+                    return nil
+                }
+            }
+            if let finished { continuation.resume(with: finished) }
+        }
+    }
+
+    func finish(_ result: Result<Void, any Error>) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            guard case .pending(let waiters) = state else { return [] }
+            state = .finished(result)
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(with: result) }
     }
 }
 
