@@ -31,7 +31,7 @@ struct Options {
     var addCount = 10_000
     var incrementCount = 5_000
     var auditEvents = 10_000
-    var auditWindow = 256
+    var auditWindow = 512
     let searchWindow = 32
     let addWindow = 64
     let pageSize = 1000
@@ -70,7 +70,7 @@ struct Options {
                   --quick   smoke run: 2,000 users, small operation counts, 1 round (unless --rounds)
                   --keep    leave slapd running with its data (debugging); --slapd-log sets olcLogLevel (e.g. stats)
                   --strict  exit 1 when a ratio target is missed (the paged memory limit always fails the run)
-                  --audit-events N  login events per audit run (10000; --quick 2000); --audit-window N  events in flight (256)
+                  --audit-events N  login events per audit run (10000; --quick 2000); --audit-window N  events in flight (512)
                 benchmarks: \(Benchmark.allCases.map(\.rawValue).joined(separator: ", "))
                 """)
                 exit(0)
