@@ -9,9 +9,11 @@ import Synchronization
 ///
 /// ``record(_:)`` is the call the authenticator and the Dovecot policy endpoint make for
 /// every attempt. It is safe to call from many tasks at once and is built for that: a repeat
-/// of a mail login costs one LDAP modify (an RFC 4525 increment), not a search and a modify,
-/// because the newest entry of each account is kept in process; requests from concurrent
-/// calls are in flight together on the connection.
+/// of a mail login costs at most one LDAP modify (an RFC 4525 increment), not a search and a
+/// modify, because the newest entry of each account is kept in process; repeats that arrive
+/// while their entry's previous write is in flight share the next one (`increment by n`), and
+/// the writes of concurrent calls are in flight together on the connection. Bound the number
+/// of concurrent calls per connection (a few hundred): slapd drops a flooded connection.
 ///
 /// Copies share their cache; make one per process (per directory) and pass it around.
 /// Two processes writing the same log (two `gwdir serve` replicas) each fold into the entry
