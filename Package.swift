@@ -36,16 +36,20 @@ let package = Package(
         ),
         // Runs a throwaway or long-lived slapd from the templates (tests, `gwdir local`, benchmarks).
         .target(name: "LocalSlapd", dependencies: ["DirectorySchema"], swiftSettings: strict),
+        // System library over libmaxminddb (Debian: libmaxminddb-dev): country of a client IP.
+        .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
+        // The one module besides LDAPClient that touches C: MaxMind `.mmdb` lookups.
+        .target(name: "GeoIP", dependencies: ["CMaxMindDB"], swiftSettings: strict),
         // Domain model and services; talks to LDAP only through LDAPClient.
         .target(
             name: "Directory",
-            dependencies: ["LDAPClient", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LDAPClient", "GeoIP", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "gwdir",
             dependencies: [
-                "LDAPClient", "LocalSlapd", "Directory", "DirectorySchema",
+                "LDAPClient", "LocalSlapd", "Directory", "DirectorySchema", "GeoIP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -55,11 +59,11 @@ let package = Package(
         // The benchmark: LDAPClient against raw libldap loops (the only C outside LDAPClient,
         // a baseline by definition) and python-ldap.
         .target(name: "CBenchBaseline", dependencies: ["CLDAP"], linkerSettings: [.linkedLibrary("ldap"), .linkedLibrary("lber")]),
-        .executableTarget(name: "gwdir-bench", dependencies: ["LDAPClient", "LocalSlapd", "CBenchBaseline"], swiftSettings: strict),
+        .executableTarget(name: "gwdir-bench", dependencies: ["LDAPClient", "LocalSlapd", "CBenchBaseline", "Directory"], swiftSettings: strict),
         // The slapd harness shared by every test target.
         .target(name: "TestSupport", dependencies: ["LDAPClient", "LocalSlapd", "DirectorySchema"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "DirectoryTests", dependencies: ["Directory", "LDAPClient", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "DirectoryTests", dependencies: ["Directory", "GeoIP", "LDAPClient", "TestSupport"], swiftSettings: strict),
         // Schema, overlays and the ACL matrix, with raw LDAP binds as each role.
         .testTarget(name: "SchemaTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
         // Debian's Postfix and Dovecot LDAP lookups against the harness slapd.

@@ -319,3 +319,245 @@ int gwb_increment_loop(gwb_conn *conn, const char *dn, const char *attribute, lo
     }
     return LDAP_SUCCESS;
 }
+
+// MARK: audit
+
+/// A request of the audit loop in flight: which event, and what it was.
+enum { AUDIT_OP_ADD, AUDIT_OP_INCREMENT, AUDIT_OP_WIDEN, AUDIT_OP_LAST_LOGIN };
+
+static int audit_send_add(LDAP *ld, const char *dn, const gwb_audit_event *e, int sync, int *msgid) {
+    char *oc[] = { "gwLoginEvent", NULL };
+    const char *id_start = strchr(dn, '=') + 1;
+    char id[128];
+    size_t id_length = (size_t)(strchr(id_start, ',') - id_start);
+    if (id_length >= sizeof id) id_length = sizeof id - 1;
+    memcpy(id, id_start, id_length);
+    id[id_length] = 0;
+    char *idv[] = { id, NULL }, *account[] = { (char *)e->account_dn, NULL }, *login[] = { (char *)e->login, NULL };
+    char *type[] = { (char *)e->type, NULL }, *client[] = { (char *)e->client, NULL }, *ip[] = { (char *)e->ip, NULL };
+    char *country[] = { "unknown", NULL }, *result[] = { (char *)e->result, NULL }, *reason[] = { (char *)e->reason, NULL };
+    char *time[] = { (char *)e->time, NULL }, *count[] = { "1", NULL }, *workspace[] = { (char *)e->workspace_dn, NULL };
+    LDAPMod m[14] = {
+        { LDAP_MOD_ADD, "objectClass", { .modv_strvals = oc } },
+        { LDAP_MOD_ADD, "gwEventId", { .modv_strvals = idv } },
+        { LDAP_MOD_ADD, "gwAccountRef", { .modv_strvals = account } },
+        { LDAP_MOD_ADD, "gwLoginName", { .modv_strvals = login } },
+        { LDAP_MOD_ADD, "gwLoginType", { .modv_strvals = type } },
+        { LDAP_MOD_ADD, "gwLoginClient", { .modv_strvals = client } },
+        { LDAP_MOD_ADD, "gwClientIP", { .modv_strvals = ip } },
+        { LDAP_MOD_ADD, "gwCountry", { .modv_strvals = country } },
+        { LDAP_MOD_ADD, "gwLoginResult", { .modv_strvals = result } },
+        { LDAP_MOD_ADD, "gwFirstTime", { .modv_strvals = time } },
+        { LDAP_MOD_ADD, "gwLastTime", { .modv_strvals = time } },
+        { LDAP_MOD_ADD, "gwEventCount", { .modv_strvals = count } },
+        { LDAP_MOD_ADD, "gwWorkspaceRef", { .modv_strvals = workspace } },
+        { LDAP_MOD_ADD, "gwFailureReason", { .modv_strvals = reason } },
+    };
+    LDAPMod *mods[15];
+    int k = 0;
+    for (int i = 0; i < 13; i++) mods[k++] = &m[i];
+    if (e->reason) mods[k++] = &m[13];
+    mods[k] = NULL;
+    if (sync) return ldap_add_ext_s(ld, dn, mods, NULL, NULL);
+    return ldap_add_ext(ld, dn, mods, NULL, NULL, msgid);
+}
+
+/// A modify with an RFC 4528 assertion `(!(<attribute>>=<time>))` when `asserted` is set.
+static int audit_send_modify(LDAP *ld, const char *dn, LDAPMod **mods, const char *asserted, const char *time, int *msgid) {
+    if (!asserted) return ldap_modify_ext(ld, dn, mods, NULL, NULL, msgid);
+    char filter[160];
+    snprintf(filter, sizeof filter, "(!(%s>=%s))", asserted, time);
+    struct berval value = { 0, NULL };
+    int rc = ldap_create_assertion_control_value(ld, filter, &value);
+    if (rc != LDAP_SUCCESS) return rc;
+    LDAPControl control = { LDAP_CONTROL_ASSERT, value, 1 };
+    LDAPControl *controls[] = { &control, NULL };
+    rc = ldap_modify_ext(ld, dn, mods, controls, NULL, msgid);
+    ldap_memfree(value.bv_val);
+    return rc;
+}
+
+static int audit_send_increment(LDAP *ld, const char *dn, int count, const char *widen_time, int *msgid) {
+    char amount[16], *amountv[] = { amount, NULL }, *time[] = { (char *)widen_time, NULL };
+    snprintf(amount, sizeof amount, "%d", count);
+    LDAPMod increment = { LDAP_MOD_INCREMENT, "gwEventCount", { .modv_strvals = amountv } };
+    LDAPMod last = { LDAP_MOD_REPLACE, "gwLastTime", { .modv_strvals = time } };
+    LDAPMod *mods[] = { &increment, widen_time ? &last : NULL, NULL };
+    return audit_send_modify(ld, dn, mods, widen_time ? "gwLastTime" : NULL, widen_time, msgid);
+}
+
+static int audit_send_last_login(LDAP *ld, const gwb_audit_event *e, int *msgid) {
+    char *time[] = { (char *)e->time, NULL }, *type[] = { (char *)e->type, NULL };
+    char *ip[] = { (char *)e->ip, NULL }, *country[] = { "unknown", NULL };
+    LDAPMod m[4] = {
+        { LDAP_MOD_REPLACE, "gwLastLoginTime", { .modv_strvals = time } },
+        { LDAP_MOD_REPLACE, "gwLastLoginType", { .modv_strvals = type } },
+        { LDAP_MOD_REPLACE, "gwLastLoginIP", { .modv_strvals = ip } },
+        { LDAP_MOD_REPLACE, "gwLastLoginCountry", { .modv_strvals = country } },
+    };
+    LDAPMod *mods[] = { &m[0], &m[1], &m[2], &m[3], NULL };
+    return audit_send_modify(ld, e->account_dn, mods, "gwLastLoginTime", e->time, msgid);
+}
+
+/// Events waiting on one write: a singly linked list through `link`.
+typedef struct { long head, tail; int count; } audit_list;
+
+static void audit_list_push(audit_list *list, long *link, long event) {
+    link[event] = -1;
+    if (list->tail >= 0) link[list->tail] = event; else list->head = event;
+    list->tail = event;
+    list->count++;
+}
+
+typedef struct {
+    int in_flight;
+    audit_list open;      // repeats waiting for the next batch
+    audit_list sent;      // the batch in flight
+    int widen;            // the open batch moves gwLastTime
+    const char *widen_time;
+    const char *sent_widen_time;
+    char dn[256];
+} audit_key;
+
+typedef struct {
+    int in_flight;
+    audit_list open;      // logins waiting; the last one (newest) is written
+    audit_list sent;
+} audit_account;
+
+typedef struct { int op; int index; } audit_request;
+
+int gwb_audit_pipelined(gwb_conn *conn, const char *events_base, const char *id_prefix,
+                        const gwb_audit_event *events, long n, int window, char *error, int error_size) {
+    LDAP *ld = conn->ld;
+    enum { SLOTS = 1 << 16 };
+    int keys = 0, accounts = 0;
+    for (long i = 0; i < n; i++) {
+        if (events[i].key + 1 > keys) keys = events[i].key + 1;
+        if (events[i].account + 1 > accounts) accounts = events[i].account + 1;
+    }
+    audit_key *key = calloc((size_t)keys + 1, sizeof *key);
+    audit_account *account = calloc((size_t)accounts + 1, sizeof *account);
+    audit_request *request = calloc(SLOTS, sizeof *request);
+    int *pending = calloc((size_t)n, sizeof *pending);
+    long *entry_link = malloc((size_t)n * sizeof *entry_link);
+    long *login_link = malloc((size_t)n * sizeof *login_link);
+    audit_list empty = { -1, -1, 0 };
+    for (int k = 0; k < keys; k++) key[k].open = key[k].sent = empty;
+    for (int a = 0; a < accounts; a++) account[a].open = account[a].sent = empty;
+    int rc = LDAP_SUCCESS;
+    long next = 0, done = 0;
+    int in_flight = 0;
+    char dn[512];
+#define FAIL(what) do { set_error(error, error_size, what, ld, rc); goto out; } while (0)
+#define TRACK(operation, i) do { request[msgid & (SLOTS - 1)].op = (operation); request[msgid & (SLOTS - 1)].index = (i); } while (0)
+#define SETTLE(event) do { if (--pending[event] == 0) { in_flight--; done++; } } while (0)
+    while (done < n) {
+        while (in_flight < window && next < n) {
+            const gwb_audit_event *e = &events[next];
+            int msgid = 0;
+            long i = next++;
+            snprintf(dn, sizeof dn, "gwEventId=%s%ld,%s", id_prefix, i, events_base);
+            pending[i] = 1 + (e->last_login ? 1 : 0);
+            in_flight++;
+            if (e->kind == 0) {
+                if ((rc = audit_send_add(ld, dn, e, 0, &msgid)) != LDAP_SUCCESS) FAIL("ldap_add_ext");
+                TRACK(AUDIT_OP_ADD, (int)i);
+            } else if (e->kind == 1) {
+                char filter[512];
+                snprintf(filter, sizeof filter, "(&(objectClass=gwLoginEvent)(gwAccountRef=%s)(gwLastTime>=%s))", e->account_dn, e->since);
+                char *attributes[] = { "gwLoginType", "gwClientIP", "gwLoginResult", "gwFailureReason", "gwFirstTime", "gwLastTime", NULL };
+                LDAPMessage *found = NULL;
+                rc = ldap_search_ext_s(ld, events_base, LDAP_SCOPE_ONELEVEL, filter, attributes, 0, NULL, NULL, NULL, 0, &found);
+                if (found) ldap_msgfree(found);
+                if (rc != LDAP_SUCCESS) FAIL("ldap_search_ext_s");
+                if ((rc = audit_send_add(ld, dn, e, 1, NULL)) != LDAP_SUCCESS) FAIL("ldap_add_ext_s");
+                snprintf(key[e->key].dn, sizeof key[e->key].dn, "%s", dn);
+                SETTLE(i);
+            } else {
+                audit_key *k = &key[e->key];
+                audit_list_push(&k->open, entry_link, i);
+                if (e->widen) { k->widen = 1; k->widen_time = e->time; }
+            }
+            if (e->last_login) audit_list_push(&account[e->account].open, login_link, i);
+            // Start the writes nobody is waiting behind.
+            if (e->kind == 2 && !key[e->key].in_flight) {
+                audit_key *k = &key[e->key];
+                k->sent = k->open; k->open = empty;
+                k->sent_widen_time = k->widen ? k->widen_time : NULL;
+                k->widen = 0;
+                if ((rc = audit_send_increment(ld, k->dn, k->sent.count, k->sent_widen_time, &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
+                TRACK(k->sent_widen_time ? AUDIT_OP_WIDEN : AUDIT_OP_INCREMENT, e->key);
+                k->in_flight = 1;
+            }
+            if (e->last_login && !account[e->account].in_flight) {
+                audit_account *a = &account[e->account];
+                a->sent = a->open; a->open = empty;
+                if ((rc = audit_send_last_login(ld, &events[a->sent.tail], &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
+                TRACK(AUDIT_OP_LAST_LOGIN, e->account);
+                a->in_flight = 1;
+            }
+            if (pending[i] == 0) { /* settled synchronously */ }
+        }
+        if (in_flight == 0) continue;
+        LDAPMessage *message = NULL;
+        int type = ldap_result(ld, LDAP_RES_ANY, LDAP_MSG_ONE, NULL, &message);
+        if (type <= 0) {
+            rc = LDAP_SERVER_DOWN;
+            FAIL("ldap_result");
+        }
+        int msgid = ldap_msgid(message);
+        audit_request req = request[msgid & (SLOTS - 1)];
+        int code = 0;
+        rc = ldap_parse_result(ld, message, &code, NULL, NULL, NULL, NULL, 1);
+        if (rc != LDAP_SUCCESS) FAIL("ldap_parse_result");
+        if (req.op == AUDIT_OP_ADD) {
+            if (code != LDAP_SUCCESS) { rc = code; FAIL("add"); }
+            SETTLE(req.index);
+        } else if (req.op == AUDIT_OP_WIDEN || req.op == AUDIT_OP_INCREMENT) {
+            audit_key *k = &key[req.index];
+            if (code == LDAP_ASSERTION_FAILED && req.op == AUDIT_OP_WIDEN) {
+                // Overtaken by a newer time: count the batch alone, as gwdir does.
+                if ((rc = audit_send_increment(ld, k->dn, k->sent.count, NULL, &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
+                TRACK(AUDIT_OP_INCREMENT, req.index);
+                continue;
+            }
+            if (code != LDAP_SUCCESS) { rc = code; FAIL("increment"); }
+            for (long e = k->sent.head; e >= 0; e = (e == k->sent.tail) ? -1 : entry_link[e]) SETTLE(e);
+            k->sent = empty;
+            k->in_flight = 0;
+            if (k->open.count > 0) {
+                k->sent = k->open; k->open = empty;
+                k->sent_widen_time = k->widen ? k->widen_time : NULL;
+                k->widen = 0;
+                if ((rc = audit_send_increment(ld, k->dn, k->sent.count, k->sent_widen_time, &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
+                TRACK(k->sent_widen_time ? AUDIT_OP_WIDEN : AUDIT_OP_INCREMENT, req.index);
+                k->in_flight = 1;
+            }
+        } else {
+            audit_account *a = &account[req.index];
+            if (code != LDAP_SUCCESS && code != LDAP_ASSERTION_FAILED) { rc = code; FAIL("last login"); }
+            for (long e = a->sent.head; e >= 0; e = (e == a->sent.tail) ? -1 : login_link[e]) SETTLE(e);
+            a->sent = empty;
+            a->in_flight = 0;
+            if (a->open.count > 0) {
+                a->sent = a->open; a->open = empty;
+                if ((rc = audit_send_last_login(ld, &events[a->sent.tail], &msgid)) != LDAP_SUCCESS) FAIL("ldap_modify_ext");
+                TRACK(AUDIT_OP_LAST_LOGIN, req.index);
+                a->in_flight = 1;
+            }
+        }
+    }
+    rc = LDAP_SUCCESS;
+out:
+#undef FAIL
+#undef TRACK
+#undef SETTLE
+    free(key);
+    free(account);
+    free(request);
+    free(pending);
+    free(entry_link);
+    free(login_link);
+    return rc;
+}

@@ -1,6 +1,7 @@
 // gwdir-bench: LDAPClient against a raw libldap C loop (CBenchBaseline) and python-ldap,
 // on the same slapd, in alternating rounds. See Benchmarks/README.md.
 import CBenchBaseline
+import Directory
 import Foundation
 import LDAPClient
 import LocalSlapd
@@ -29,6 +30,8 @@ struct Options {
     var pipelinedCount = 40_000
     var addCount = 10_000
     var incrementCount = 5_000
+    var auditEvents = 10_000
+    var auditWindow = 512
     let searchWindow = 32
     let addWindow = 64
     let pageSize = 1000
@@ -36,7 +39,7 @@ struct Options {
 
     static func parse(_ arguments: [String]) -> Options {
         var options = Options()
-        var usersGiven = false, roundsGiven = false
+        var usersGiven = false, roundsGiven = false, auditGiven = false
         var iterator = arguments.makeIterator()
         func value(_ flag: String) -> String {
             guard let value = iterator.next() else { fail("\(flag) needs a value") }
@@ -47,6 +50,8 @@ struct Options {
             case "--users": options.users = Int(value(argument)) ?? 0; usersGiven = true
             case "--rounds": options.rounds = Int(value(argument)) ?? 0; roundsGiven = true
             case "--quick": options.quick = true
+            case "--audit-events": options.auditEvents = Int(value(argument)) ?? 0; auditGiven = true
+            case "--audit-window": options.auditWindow = Int(value(argument)) ?? 0
             case "--only": options.only = Set(value(argument).split(separator: ",").map(String.init))
             case "--python": options.python = value(argument)
             case "--python-script": options.pythonScript = value(argument)
@@ -59,11 +64,13 @@ struct Options {
             case "-h", "--help":
                 print("""
                 usage: gwdir-bench [--users N] [--rounds N] [--quick] [--only bind,search,...] [--strict] [--sides gwdir,c,python_ldap]
+                                   [--audit-events N] [--audit-window N]
                                    [--keep] [--slapd-log LEVEL]
                                    [--python /usr/bin/python3] [--python-script PATH] [--data-dir DIR]
                   --quick   smoke run: 2,000 users, small operation counts, 1 round (unless --rounds)
                   --keep    leave slapd running with its data (debugging); --slapd-log sets olcLogLevel (e.g. stats)
                   --strict  exit 1 when a ratio target is missed (the paged memory limit always fails the run)
+                  --audit-events N  login events per audit run (10000; --quick 2000); --audit-window N  events in flight (512)
                 benchmarks: \(Benchmark.allCases.map(\.rawValue).joined(separator: ", "))
                 """)
                 exit(0)
@@ -78,8 +85,10 @@ struct Options {
             options.pipelinedCount = 2_000
             options.addCount = 1_000
             options.incrementCount = 300
+            if !auditGiven { options.auditEvents = 2_000 }
         }
         guard options.users >= 2, options.rounds >= 1 else { fail("--users must be ≥ 2 and --rounds ≥ 1") }
+        guard options.auditEvents >= 1, options.auditWindow >= 1 else { fail("--audit-events and --audit-window must be ≥ 1") }
         if let only = options.only {
             let unknown = only.subtracting(Benchmark.allCases.map(\.rawValue))
             if !unknown.isEmpty { fail("unknown benchmark(s): \(unknown.sorted().joined(separator: ", "))") }
@@ -95,6 +104,9 @@ func fail(_ message: String) -> Never {
 
 enum Benchmark: String, CaseIterable {
     case bind, search, search32, paged, add, increment
+    /// Login events through AuditLog against a naive add loop and raw libldap; its own runner
+    /// (`AuditBench`), since its sides differ from the others'.
+    case audit
 
     /// The ratio_c target of issue #2 item 9.
     var cTarget: Double {
@@ -266,6 +278,10 @@ struct BenchDirectory {
         objectClass: organizationalUnit
         ou: adds
 
+        dn: ou=events,ou=audit,\(base)
+        objectClass: organizationalUnit
+        ou: events
+
 
         """
         chunk.reserveCapacity(1 << 20)
@@ -405,6 +421,8 @@ enum GWDirSide {
                 }
                 return count
             }
+        case .audit:
+            throw SlapdError(description: "audit runs in AuditBench")
         case .increment:
             let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
             defer { connection.close() }
@@ -478,6 +496,8 @@ enum CSide {
                                             Int32(options.addWindow), &error, Int32(error.count)))
                 return options.addCount
             }
+        case .audit:
+            throw SlapdError(description: "audit runs in AuditBench")
         case .increment:
             try check(gwb_increment_loop(connection, bench.counterDN, bench.counterAttribute, 1, &error, Int32(error.count)))
             return try timed {
@@ -505,6 +525,8 @@ enum PythonSide {
             arguments += root + ["--base", bench.peopleDN, "--page-size", String(options.pageSize)]
         case .add:
             arguments += root + ["--base", bench.addsDN, "--prefix", "p\(round)-", "--n", String(options.addCount), "--window", String(options.addWindow)]
+        case .audit:
+            throw SlapdError(description: "audit runs in AuditBench")
         case .increment:
             arguments += root + ["--dn", bench.counterDN, "--attribute", bench.counterAttribute, "--n", String(options.incrementCount)]
         }
@@ -548,10 +570,10 @@ func pythonScriptPath(_ options: Options) -> String {
 }
 
 func runAll(_ options: Options, _ bench: BenchDirectory, script: String, wallStart: Double) async throws -> Int32 {
-    let benchmarks = Benchmark.allCases.filter { options.only?.contains($0.rawValue) ?? true }
+    let benchmarks = Benchmark.allCases.filter { $0 != .audit && (options.only?.contains($0.rawValue) ?? true) }
     print("config rounds=\(options.rounds) users=\(options.users) bind=\(options.bindCount) search=\(options.searchCount) "
           + "search32=\(options.pipelinedCount)x\(options.searchWindow) paged=\(options.pageSize)/page add=\(options.addCount)x\(options.addWindow) "
-          + "increment=\(options.incrementCount) cores=\(ProcessInfo.processInfo.activeProcessorCount) statistic=median-of-rounds")
+          + "increment=\(options.incrementCount) audit=\(options.auditEvents)x\(options.auditWindow) cores=\(ProcessInfo.processInfo.activeProcessorCount) statistic=median-of-rounds")
 
     var results: [Benchmark: [Side: [Measurement]]] = [:]
     var pagedGrowthMB: [Double] = []
@@ -611,6 +633,9 @@ func runAll(_ options: Options, _ bench: BenchDirectory, script: String, wallSta
                      benchmark.rawValue, best(.gwdir), best(.c), best(.python), best(.gwdir) / best(.c), best(.gwdir) / best(.python)))
         if ratioC < benchmark.cTarget { missed.append(String(format: "%@ ratio_c=%.2f<%.2f", benchmark.rawValue, ratioC, benchmark.cTarget)) }
         if ratioPy < 1.0 { missed.append(String(format: "%@ ratio_py=%.2f<1.00", benchmark.rawValue, ratioPy)) }
+    }
+    if options.only?.contains(Benchmark.audit.rawValue) ?? true {
+        missed += try await AuditBench.run(options, bench)
     }
     print(missed.isEmpty ? "targets met" : "targets missed: \(missed.joined(separator: ", "))")
     print(String(format: "total_s=%.1f", monotonicSeconds() - wallStart))

@@ -195,14 +195,14 @@ import Testing
         // The code used to confirm is spent.
         #expect(await web(totp.code(at: clock.now)).reason == .wrongOTP)
         #expect(await web(nil).reason == .otpRequired)
-        clock.advance(30)
+        clock.advance(by: 30)
         let code = totp.code(at: clock.now)
         #expect(await web(code).success != nil)
         // Replay of the same code: wrong_otp.
         #expect(await web(code).reason == .wrongOTP)
         // ±1 step: the next step's code is accepted now (clock drift), the previous one is not.
         #expect(await web(totp.code(at: clock.now.addingTimeInterval(30))).success != nil)
-        clock.advance(90)
+        clock.advance(by: 90)
         #expect(await web(totp.code(at: clock.now.addingTimeInterval(-30))).success != nil)
         #expect(try await world.attribute(dn, "gwOtpLastStep") == [String(totp.step(at: clock.now) - 1)])
         // Mail protocols never ask for a code; with OTP on they need a mail-only password.
@@ -272,13 +272,4 @@ import Testing
         try await service.clear(address)
         await #expect(throws: DirectoryError.self) { try await service.set(world.mailAddress("ghost"), password: "x") }
     }
-}
-
-/// A clock the test moves by hand.
-final class TestClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Date
-    init(_ start: Date) { current = start }
-    var now: Date { lock.withLock { current } }
-    func advance(_ seconds: TimeInterval) { lock.withLock { current += seconds } }
 }

@@ -34,6 +34,42 @@ int gwb_add_pipelined(gwb_conn *conn, const char *parent, const char *prefix, co
 /// n synchronous modify-increment (RFC 4525) of attribute on dn.
 int gwb_increment_loop(gwb_conn *conn, const char *dn, const char *attribute, long n, char *error, int error_size);
 
+/// One login event of the audit benchmark, with the LDAP writes gwdir's AuditLog makes for it
+/// decided in advance (gwdir-bench derives them with the same rules).
+typedef struct gwb_audit_event {
+    /// 0: a new entry (web or app login); 1: the first event of a folding key — an indexed
+    /// search for an entry to fold into, then the add; 2: an increment of the key's entry.
+    int kind;
+    /// The folding key (kinds 1 and 2), else -1.
+    int key;
+    /// The account, 0 ..< number of accounts (for coalescing its last-login writes).
+    int account;
+    /// Kind 2: also move gwLastTime forward (replace with the assertion !(gwLastTime>=time)).
+    int widen;
+    /// Also move the account's gwLastLogin* forward (assertion !(gwLastLoginTime>=time)).
+    int last_login;
+    const char *account_dn;
+    const char *login;
+    const char *type;
+    const char *client;
+    const char *ip;
+    const char *result;
+    /// NULL for a success.
+    const char *reason;
+    const char *time;
+    /// Kind 1: the oldest gwLastTime the search accepts.
+    const char *since;
+    const char *workspace_dn;
+} gwb_audit_event;
+
+/// Records the events with up to `window` events in flight (ldap_*_ext + ldap_result), with
+/// AuditLog's group commit: one increment per key in flight, the repeats arriving meanwhile
+/// sent next as one `increment by n`; one last-login write per account in flight, the newest
+/// waiting login written next. The search and add that open a folding key are synchronous.
+/// Entries are gwEventId=<id_prefix><i>,<events_base>.
+int gwb_audit_pipelined(gwb_conn *conn, const char *events_base, const char *id_prefix,
+                        const gwb_audit_event *events, long n, int window, char *error, int error_size);
+
 /// Line-buffers stdout, so progress shows when it is a pipe (Swift 6 cannot touch `stdout`).
 void gwb_line_buffer_stdout(void);
 

@@ -125,10 +125,40 @@ public enum Quota {
 /// LDAP GeneralizedTime in UTC, `20261129213000Z`, as gwdir writes it (whole seconds).
 public enum GeneralizedTime {
     public static func format(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        return String(format: "%04d%02d%02d%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        // Plain arithmetic (H. Hinnant's days-to-civil): the audit log formats several times per
+        // login, and Calendar plus String(format:) cost more than the LDAP write around them.
+        let total = Int64(date.timeIntervalSince1970.rounded(.down))
+        let days = total >= 0 ? total / 86_400 : (total - 86_399) / 86_400
+        let secondOfDay = total - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        guard (0...9999).contains(year) else {
+            return "\(year)" + [month, day, secondOfDay / 3600, secondOfDay % 3600 / 60, secondOfDay % 60]
+                .map { $0 < 10 ? "0\($0)" : "\($0)" }.joined() + "Z"
+        }
+        var bytes = [UInt8](repeating: UInt8(ascii: "0"), count: 15)
+        func put(_ value: Int64, at end: Int, digits: Int) {
+            var rest = value
+            for index in stride(from: end, to: end - digits, by: -1) {
+                bytes[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+        }
+        put(year, at: 3, digits: 4)
+        put(month, at: 5, digits: 2)
+        put(day, at: 7, digits: 2)
+        put(secondOfDay / 3600, at: 9, digits: 2)
+        put(secondOfDay % 3600 / 60, at: 11, digits: 2)
+        put(secondOfDay % 60, at: 13, digits: 2)
+        bytes[14] = UInt8(ascii: "Z")
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Accepts `YYYYMMDDHHMMSS[.fff]Z` (what slapd returns for our attributes and authTimestamp).

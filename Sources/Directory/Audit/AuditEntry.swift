@@ -1,0 +1,202 @@
+import Foundation
+import GeoIP
+import LDAPClient
+
+/// One `gwLoginEvent` entry as read back: a single login, or a run of folded mail-protocol
+/// logins with its first and last time and count.
+public struct AuditEntry: Sendable, Hashable {
+    public var dn: String
+    public var eventID: String
+    public var accountDN: String?
+    public var accountUUID: String?
+    public var loginName: String
+    /// nil when the stored code is not one this version knows; `typeCode` keeps it.
+    public var type: LoginType?
+    public var typeCode: String
+    public var client: String?
+    public var ip: String?
+    /// ISO 3166 code, or `unknown`.
+    public var country: String
+    public var result: LoginResult?
+    public var reason: LoginFailureReason?
+    public var reasonCode: String?
+    public var firstTime: Date?
+    public var lastTime: Date?
+    public var count: Int
+    public var workspaceDN: String?
+
+    /// The attributes a listing reads.
+    public static let attributes = [
+        "gwEventId", "gwAccountRef", "gwAccountUUID", "gwLoginName", "gwLoginType", "gwLoginClient", "gwClientIP",
+        "gwCountry", "gwLoginResult", "gwFailureReason", "gwFirstTime", "gwLastTime", "gwEventCount", "gwWorkspaceRef",
+    ]
+
+    public init(_ entry: LDAPEntry) {
+        dn = entry.dn
+        eventID = entry.string("gwEventId") ?? ""
+        accountDN = entry.string("gwAccountRef")
+        accountUUID = entry.string("gwAccountUUID")
+        loginName = entry.string("gwLoginName") ?? ""
+        typeCode = entry.string("gwLoginType") ?? ""
+        type = LoginType(rawValue: typeCode.lowercased())
+        client = entry.string("gwLoginClient")
+        ip = entry.string("gwClientIP")
+        country = entry.string("gwCountry") ?? AuditLog.unknownCountry
+        result = entry.string("gwLoginResult").flatMap { LoginResult(rawValue: $0.lowercased()) }
+        reasonCode = entry.string("gwFailureReason")
+        reason = reasonCode.flatMap { LoginFailureReason(rawValue: $0.lowercased()) }
+        firstTime = entry.string("gwFirstTime").flatMap(GeneralizedTime.parse)
+        lastTime = entry.string("gwLastTime").flatMap(GeneralizedTime.parse)
+        count = entry.string("gwEventCount").flatMap { Int($0) } ?? 1
+        workspaceDN = entry.string("gwWorkspaceRef")
+    }
+
+    /// Newest first (by last time, then first time), ties broken by DN so the order is stable.
+    public static func newestFirst(_ a: AuditEntry, _ b: AuditEntry) -> Bool {
+        let aLast = a.lastTime ?? .distantPast, bLast = b.lastTime ?? .distantPast
+        if aLast != bLast { return aLast > bLast }
+        let aFirst = a.firstTime ?? .distantPast, bFirst = b.firstTime ?? .distantPast
+        if aFirst != bFirst { return aFirst > bFirst }
+        return a.dn < b.dn
+    }
+}
+
+/// The pure parts of the audit log: entry attributes, filters and times.
+enum AuditRecords {
+    /// LDAP keeps whole seconds; folding compares what is stored, so events are cut to them first.
+    static func wholeSecond(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
+    }
+
+    /// A random event id, its time first so ids sort roughly by creation when listed raw.
+    static func newEventID(time: Date) -> String {
+        var random = SystemRandomNumberGenerator()
+        let stamp = GeneralizedTime.format(time).dropLast()
+        return stamp + "-" + String(random.next() as UInt64, radix: 16)
+    }
+
+    /// The workspace an account's mailbox lives in: the `o=` ancestor of its DN below
+    /// `ou=workspaces` (where `gwHomeWorkspace` points), found without a read.
+    static func homeWorkspace(of accountDN: String?, layout: DirectoryLayout) -> DistinguishedName? {
+        guard let accountDN, let dn = try? DistinguishedName(accountDN),
+              let id = layout.location(of: dn)?.workspace else { return nil }
+        return try? layout.workspace(id)
+    }
+
+    /// The attributes of a new `gwLoginEvent` holding one event.
+    static func attributes(for event: LoginEvent, id: String, country: String, layout: DirectoryLayout) -> [LDAPAttribute] {
+        attributes(for: event, id: id, country: country, workspace: homeWorkspace(of: event.accountDN, layout: layout)?.description)
+    }
+
+    static func attributes(for event: LoginEvent, id: String, country: String, workspace: String?) -> [LDAPAttribute] {
+        let time = GeneralizedTime.format(event.time)
+        var attributes = [
+            LDAPAttribute("objectClass", "gwLoginEvent"),
+            LDAPAttribute("gwEventId", id),
+        ]
+        if let dn = event.accountDN { attributes.append(LDAPAttribute("gwAccountRef", dn)) }
+        if !event.loginName.isEmpty { attributes.append(LDAPAttribute("gwLoginName", event.loginName)) }
+        attributes.append(LDAPAttribute("gwLoginType", event.type.rawValue))
+        if !event.client.isEmpty { attributes.append(LDAPAttribute("gwLoginClient", event.client)) }
+        if let ip = event.ip { attributes.append(LDAPAttribute("gwClientIP", ip.description)) }
+        attributes.append(LDAPAttribute("gwCountry", country))
+        attributes.append(LDAPAttribute("gwLoginResult", event.result.rawValue))
+        if let reason = event.reason { attributes.append(LDAPAttribute("gwFailureReason", reason.rawValue)) }
+        attributes += [
+            LDAPAttribute("gwFirstTime", time),
+            LDAPAttribute("gwLastTime", time),
+            LDAPAttribute("gwEventCount", "1"),
+        ]
+        if let workspace { attributes.append(LDAPAttribute("gwWorkspaceRef", workspace)) }
+        return attributes
+    }
+
+    /// Whose timeline an event belongs to (the folding key's account, for every login type).
+    static func account(of event: LoginEvent) -> AuditFoldingKey.Account {
+        event.accountDN.map { .dn($0.lowercased()) } ?? .loginName(event.loginName.lowercased())
+    }
+
+    /// The account's entries still close enough to fold into (indexed: gwAccountRef or
+    /// gwLoginName, gwLastTime).
+    static func foldCandidatesFilter(for event: LoginEvent, since: Date) -> LDAPFilter {
+        let who: LDAPFilter = event.accountDN.map { .equal("gwAccountRef", $0) }
+            ?? .and([.equal("gwLoginName", event.loginName), .not(.present("gwAccountRef"))])
+        return .and([
+            .equal("objectClass", "gwLoginEvent"), who,
+            .greaterOrEqual("gwLastTime", GeneralizedTime.format(since)),
+        ])
+    }
+
+    /// The summary of a candidate for `event`'s account; the server matched the account, so
+    /// only protocol, IP, result and reason are read from the entry.
+    static func summary(of entry: LDAPEntry, account: AuditFoldingKey.Account) -> AuditEntrySummary? {
+        guard let first = entry.string("gwFirstTime").flatMap(GeneralizedTime.parse),
+              let last = entry.string("gwLastTime").flatMap(GeneralizedTime.parse)
+        else { return nil }
+        var key: AuditFoldingKey?
+        if let type = entry.string("gwLoginType").flatMap({ LoginType(rawValue: $0.lowercased()) }), type.isMailProtocol,
+           let result = entry.string("gwLoginResult").flatMap({ LoginResult(rawValue: $0.lowercased()) }) {
+            let reasonCode = entry.string("gwFailureReason")
+            let reason = reasonCode.flatMap { LoginFailureReason(rawValue: $0.lowercased()) }
+            // An unknown reason code never equals a new event's key: it stays its own entry.
+            if reasonCode == nil || reason != nil {
+                key = AuditFoldingKey(account: account, type: type, ip: entry.string("gwClientIP").flatMap(IPAddress.init),
+                                      result: result, reason: reason)
+            }
+        }
+        return AuditEntrySummary(key: key, firstTime: first, lastTime: last)
+    }
+
+    /// `gwdir audit list` and the API: every condition is an indexed attribute; an entry is in
+    /// the period when its span [first, last] overlaps [since, until].
+    static func listFilter(
+        account: DistinguishedName?, loginName: String?, type: LoginType?, result: LoginResult?, since: Date?, until: Date?
+    ) -> LDAPFilter {
+        var parts: [LDAPFilter] = [.equal("objectClass", "gwLoginEvent")]
+        if let account { parts.append(.equal("gwAccountRef", account.description)) }
+        if let loginName { parts.append(.equal("gwLoginName", loginName)) }
+        if let type { parts.append(.equal("gwLoginType", type.rawValue)) }
+        if let result { parts.append(.equal("gwLoginResult", result.rawValue)) }
+        if let since { parts.append(.greaterOrEqual("gwLastTime", GeneralizedTime.format(wholeSecond(since)))) }
+        if let until { parts.append(.lessOrEqual("gwFirstTime", GeneralizedTime.format(until))) }
+        return .and(parts)
+    }
+
+    /// Entries whose last time is before the retention cutoff. Times are whole seconds, so
+    /// "before the cutoff" is "at most the last whole second before it".
+    static func expiredFilter(cutoff: Date) -> LDAPFilter {
+        var threshold = wholeSecond(cutoff)
+        if threshold == cutoff { threshold.addTimeInterval(-1) }
+        return .and([.equal("objectClass", "gwLoginEvent"), .lessOrEqual("gwLastTime", GeneralizedTime.format(threshold))])
+    }
+
+    /// IP block entries neither blocking nor counting since before the cutoff: whatever the
+    /// block policy's window (always far shorter than the retention), they are stale.
+    static func staleIPBlocksFilter(cutoff: Date) -> LDAPFilter {
+        let time = GeneralizedTime.format(cutoff)
+        return .and([
+            .equal("objectClass", "gwIPBlock"),
+            .not(.greaterOrEqual("gwBlockedUntil", time)),
+            .not(.greaterOrEqual("gwWindowStart", time)),
+        ])
+    }
+}
+
+extension IPAddress {
+    /// Network byte order: 4 bytes for IPv4, 16 for IPv6.
+    public var bytes: [UInt8] {
+        switch self {
+        case .v4(let address):
+            return withUnsafeBytes(of: address.value.bigEndian, Array.init)
+        case .v6(let address):
+            return withUnsafeBytes(of: address.high.bigEndian, Array.init) + withUnsafeBytes(of: address.low.bigEndian, Array.init)
+        }
+    }
+}
+
+extension GeoIPDatabase {
+    /// The ISO 3166 code of an address's country, or nil when the database does not know it.
+    public func country(for address: IPAddress) -> String? {
+        country(forAddressBytes: address.bytes)
+    }
+}

@@ -1,0 +1,233 @@
+// The audit benchmark: login events recorded through gwdir's AuditLog, against a naive loop
+// (one awaited add per event, no folding) and a raw libldap loop making the same writes as
+// AuditLog, pipelined the same way.
+import CBenchBaseline
+import Directory
+import Foundation
+import LDAPClient
+import LocalSlapd
+
+/// 70% IMAP-style repeats (POP3 and SMTP) from a few (account, IP) pairs, 30% web logins of
+/// many accounts, each a new entry; 1 ms apart, so a run spans `count` ms.
+struct AuditWorkload: Sendable {
+    struct Event: Sendable {
+        var account: Int
+        /// The (account, IP) pair of a mail login, nil for a web login.
+        var pair: Int?
+        var type: LoginType
+        var ip: String
+        var outcome: LoginOutcome
+        var offset: TimeInterval
+    }
+
+    static let pairs = 40
+    static let firstWebAccount = 100
+    var events: [Event] = []
+
+    init(count: Int, users: Int, seed: UInt64) {
+        var random = UserSequence(seed: seed, users: 1 << 30)
+        let webAccounts = max(1, min(1000, users - Self.firstWebAccount))
+        for index in 0..<count {
+            let offset = Double(index) / 1000
+            if random.next() % 10 < 7 {
+                let pair = random.next() % Self.pairs
+                // Pair p is account u<p+2> from 10.1.<p>.1; every tenth pair keeps failing.
+                events.append(Event(account: pair + 2, pair: pair, type: pair.isMultiple(of: 2) ? .pop3 : .smtp, ip: "10.1.\(pair).1",
+                                    outcome: pair % 10 == 9 ? .failure(.wrongPassword) : .success, offset: offset))
+            } else {
+                let account = Self.firstWebAccount + random.next() % webAccounts
+                events.append(Event(account: account, pair: nil, type: .pcBrowser, ip: "198.51.100.\(index % 250 + 1)",
+                                    outcome: .success, offset: offset))
+            }
+        }
+    }
+}
+
+enum AuditBench {
+    enum Side: String, CaseIterable { case gwdir, naive, c }
+
+    /// Each run writes at its own time, three days after the previous one, so no run folds into
+    /// another's entries (the folding window is a day and an hour) and none is old enough to purge.
+    static func epoch(_ run: Int) -> Date {
+        Date(timeIntervalSince1970: 1_893_456_000 + Double(run) * 3 * 86_400)  // 2030-01-01
+    }
+
+    static func run(_ options: Options, _ bench: BenchDirectory) async throws -> [String] {
+        let workload = AuditWorkload(count: options.auditEvents, users: options.users, seed: 7)
+        var results: [Side: [Measurement]] = [:]
+        var run = 0
+        for round in 0..<options.rounds {
+            let order = (0..<3).map { Side.allCases[($0 + round) % 3] }
+            for side in order {
+                let t0 = epoch(run)
+                run += 1
+                let prefix = "\(side.rawValue.prefix(1))\(run)-"
+                let measurement: Measurement
+                switch side {
+                case .gwdir:
+                    measurement = try await Task.detached { try await gwdir(workload, bench, options, t0: t0) }.value
+                case .naive:
+                    measurement = try await Task.detached { try await naive(workload, bench, t0: t0, prefix: prefix) }.value
+                case .c:
+                    measurement = try c(workload, bench, options, t0: t0, prefix: prefix)
+                }
+                try await verify(bench, t0: t0, expected: workload.events.count, side: side)
+                results[side, default: []].append(measurement)
+            }
+            let latest = Side.allCases.map { String(format: "%@=%.0f", $0.rawValue, results[$0]?.last?.opsPerSecond ?? 0) }
+            print("round \(round + 1) audit \(latest.joined(separator: " "))")
+        }
+        func rate(_ side: Side) -> Double { median(results[side]?.map(\.opsPerSecond) ?? []) }
+        func cpu(_ side: Side) -> Double { median(results[side]?.map(\.cpuMicrosPerOp) ?? []) }
+        let ratioNaive = rate(.gwdir) / rate(.naive), ratioC = rate(.gwdir) / rate(.c)
+        print(String(format: "bench audit events=%d gwdir=%.0f naive=%.0f c=%.0f ratio_naive=%.2f ratio_c=%.2f cpu_us_gwdir=%.1f cpu_us_naive=%.1f cpu_us_c=%.1f",
+                     workload.events.count, rate(.gwdir), rate(.naive), rate(.c), ratioNaive, ratioC, cpu(.gwdir), cpu(.naive), cpu(.c)))
+        func best(_ side: Side) -> Double { results[side]?.map(\.opsPerSecond).max() ?? 0 }
+        print(String(format: "best audit gwdir=%.0f naive=%.0f c=%.0f ratio_naive=%.2f ratio_c=%.2f",
+                     best(.gwdir), best(.naive), best(.c), best(.gwdir) / best(.naive), best(.gwdir) / best(.c)))
+        print(String(format: "audit ratio_naive=%.2f ratio_c=%.2f (events/s, median of rounds)", ratioNaive, ratioC))
+        var missed: [String] = []
+        if ratioNaive < 3 { missed.append(String(format: "audit ratio_naive=%.2f<3.00", ratioNaive)) }
+        if ratioC < 0.9 { missed.append(String(format: "audit ratio_c=%.2f<0.90", ratioC)) }
+        return missed
+    }
+
+    static func accountDN(_ bench: BenchDirectory, _ account: Int) -> String { "uid=u\(account),\(bench.peopleDN)" }
+
+    static func loginEvent(_ event: AuditWorkload.Event, _ bench: BenchDirectory, t0: Date) -> LoginEvent {
+        LoginEvent(time: t0.addingTimeInterval(event.offset), accountDN: accountDN(bench, event.account),
+                   loginName: "u\(event.account)@\(bench.domain)", type: event.type, client: event.pair == nil ? "chrome" : event.type.rawValue,
+                   ip: IPAddress(event.ip), country: nil, outcome: event.outcome)
+    }
+
+    /// AuditLog.record from many tasks: `auditWindow` events in flight on one connection.
+    static func gwdir(_ workload: AuditWorkload, _ bench: BenchDirectory, _ options: Options, t0: Date) async throws -> Measurement {
+        let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
+        defer { connection.close() }
+        let context = DirectoryContext(ldap: connection, layout: try DirectoryLayout(base: bench.slapd.baseDN), now: { t0 })
+        let log = AuditLog(context: context)
+        let events = workload.events.map { loginEvent($0, bench, t0: t0) }
+        let window = options.auditWindow
+        return try await measure(on: connection.executor) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var sent = 0
+                func launch() {
+                    let event = events[sent]
+                    group.addTask { try await log.record(event) }
+                    sent += 1
+                }
+                while sent < min(window, events.count) { launch() }
+                while try await group.next() != nil {
+                    if sent < events.count { launch() }
+                }
+            }
+            return events.count
+        }
+    }
+
+    /// What a first implementation would do: one entry per event, each add awaited.
+    static func naive(_ workload: AuditWorkload, _ bench: BenchDirectory, t0: Date, prefix: String) async throws -> Measurement {
+        let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
+        defer { connection.close() }
+        let base = "ou=events,ou=audit,\(bench.slapd.baseDN)"
+        let workspace = bench.workspaceDN
+        return try await measure(on: connection.executor) {
+            for (index, event) in workload.events.enumerated() {
+                let time = GeneralizedTime.format(t0.addingTimeInterval(event.offset))
+                var attributes = [
+                    LDAPAttribute("objectClass", "gwLoginEvent"), LDAPAttribute("gwEventId", "\(prefix)\(index)"),
+                    LDAPAttribute("gwAccountRef", accountDN(bench, event.account)), LDAPAttribute("gwLoginName", "u\(event.account)@\(bench.domain)"),
+                    LDAPAttribute("gwLoginType", event.type.rawValue), LDAPAttribute("gwLoginClient", event.pair == nil ? "chrome" : event.type.rawValue),
+                    LDAPAttribute("gwClientIP", event.ip), LDAPAttribute("gwCountry", "unknown"),
+                    LDAPAttribute("gwLoginResult", event.outcome.result.rawValue), LDAPAttribute("gwFirstTime", time),
+                    LDAPAttribute("gwLastTime", time), LDAPAttribute("gwEventCount", "1"), LDAPAttribute("gwWorkspaceRef", workspace),
+                ]
+                if let reason = event.outcome.reason { attributes.append(LDAPAttribute("gwFailureReason", reason.rawValue)) }
+                _ = try await connection.add(dn: "gwEventId=\(prefix)\(index),\(base)", attributes: attributes)
+            }
+            return workload.events.count
+        }
+    }
+
+    /// The raw libldap loop, told the writes AuditLog makes: the first event of a pair searches
+    /// and adds, the rest increment (moving gwLastTime when the second changes); successes move
+    /// the account's last login (web always, mail once a minute per account). It coalesces
+    /// increments and last-login writes the way AuditLog does (gwb_audit_pipelined).
+    static func c(_ workload: AuditWorkload, _ bench: BenchDirectory, _ options: Options, t0: Date, prefix: String) throws -> Measurement {
+        var strings: [UnsafeMutablePointer<CChar>] = []
+        defer { strings.forEach { free($0) } }
+        func keep(_ text: String?) -> UnsafePointer<CChar>? {
+            guard let text, let copy = strdup(text) else { return nil }
+            strings.append(copy)
+            return UnsafePointer(copy)
+        }
+        let policy = AuditFoldingPolicy()
+        let lookBack = policy.maxGap.components.seconds + policy.maxSpan.components.seconds
+        var pairLast: [Int: String] = [:]
+        var lastLoginWritten: [Int: Date] = [:]
+        var plan: [gwb_audit_event] = []
+        plan.reserveCapacity(workload.events.count)
+        for event in workload.events {
+            let date = t0.addingTimeInterval(event.offset)
+            let time = GeneralizedTime.format(date)
+            var kind: Int32 = 0, widen: Int32 = 0, lastLogin: Int32 = 0
+            if let pair = event.pair {
+                if let last = pairLast[pair] {
+                    kind = 2
+                    widen = time > last ? 1 : 0
+                } else {
+                    kind = 1
+                }
+                pairLast[pair] = max(pairLast[pair] ?? time, time)
+                if event.outcome == .success {
+                    let whole = Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
+                    if lastLoginWritten[event.account].map({ whole >= $0.addingTimeInterval(60) }) ?? true {
+                        lastLoginWritten[event.account] = whole
+                        lastLogin = 1
+                    }
+                }
+            } else if event.outcome == .success {
+                lastLogin = 1
+            }
+            plan.append(gwb_audit_event(
+                kind: kind, key: Int32(event.pair ?? -1), account: Int32(event.account), widen: widen, last_login: lastLogin,
+                account_dn: keep(accountDN(bench, event.account)), login: keep("u\(event.account)@\(bench.domain)"),
+                type: keep(event.type.rawValue), client: keep(event.pair == nil ? "chrome" : event.type.rawValue), ip: keep(event.ip),
+                result: keep(event.outcome.result.rawValue), reason: keep(event.outcome.reason?.rawValue), time: keep(time),
+                since: keep(GeneralizedTime.format(date.addingTimeInterval(-Double(lookBack)))), workspace_dn: keep(bench.workspaceDN)
+            ))
+        }
+        var error = [CChar](repeating: 0, count: 512)
+        guard let connection = gwb_open(bench.slapd.uri, bench.rootDN, bench.rootPassword, &error, Int32(error.count)) else {
+            throw SlapdError(description: "C: \(cText(error))")
+        }
+        defer { gwb_close(connection) }
+        let cpu = processCPUSeconds()
+        let start = monotonicSeconds()
+        let rc = gwb_audit_pipelined(connection, "ou=events,ou=audit,\(bench.slapd.baseDN)", prefix, plan, plan.count,
+                                     Int32(options.auditWindow), &error, Int32(error.count))
+        let seconds = monotonicSeconds() - start
+        if rc != 0 { throw SlapdError(description: "C audit: \(cText(error))") }
+        return Measurement(ops: plan.count, seconds: seconds, cpuSeconds: processCPUSeconds() - cpu)
+    }
+
+    /// Every side must have stored every event: the counts of its entries add up.
+    static func verify(_ bench: BenchDirectory, t0: Date, expected: Int, side: Side) async throws {
+        let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
+        defer { connection.close() }
+        let filter = LDAPFilter.and([
+            .equal("objectClass", "gwLoginEvent"),
+            .greaterOrEqual("gwFirstTime", GeneralizedTime.format(t0)),
+            .lessOrEqual("gwFirstTime", GeneralizedTime.format(t0.addingTimeInterval(86_400))),
+        ])
+        var events = 0, entries = 0
+        for try await entry in connection.pagedSearch(base: "ou=events,ou=audit,\(bench.slapd.baseDN)", scope: .oneLevel,
+                                                      filter: filter.description, attributes: ["gwEventCount"], pageSize: 1000) {
+            events += entry.string("gwEventCount").flatMap { Int($0) } ?? 0
+            entries += 1
+        }
+        guard events == expected else {
+            throw SlapdError(description: "audit \(side.rawValue): \(events) events stored in \(entries) entries, expected \(expected)")
+        }
+    }
+}
