@@ -1,6 +1,7 @@
 import ArgumentParser
 import Directory
 import Foundation
+import GeoIP
 import LDAPClient
 
 /// `gwdir auth …`: test a login as the login API would see it, and the admin side of the
@@ -15,9 +16,13 @@ struct Auth: AsyncParsableCommand {
         subcommands: [Test.self, OTP.self, MailPassword.self, Unlock.self, IPBlock.self]
     )
 
-    /// Where `auth test` reports attempts. Nil: this build has no audit log wired to the CLI,
-    /// so tested logins are not recorded (they still count toward the IP auto-block).
-    static func loginRecorder(for context: DirectoryContext) -> (any LoginRecorder)? { nil }
+    /// Where `auth test` reports attempts: the audit log, as `gwdir serve` does, so a tested
+    /// login shows in `gwdir audit list` and moves the account's last login. Writing needs the
+    /// service identity (`cn=gwdir`); for any other identity the recording fails quietly and
+    /// the outcome stands.
+    static func loginRecorder(for context: DirectoryContext, geoIP: GeoIPDatabase?) -> any LoginRecorder {
+        AuditLog(context: context, geoIP: geoIP)
+    }
 
     static func address(_ text: String) throws -> MailAddress {
         do { return try MailAddress(text) } catch let error as DirectoryError { throw CLIError(.usage, error.message) }
@@ -55,11 +60,13 @@ struct Auth: AsyncParsableCommand {
         @Option(name: .customLong("user-agent"), help: "User-Agent of a web login (sets pc or mobile_web).")
         var userAgent: String?
 
+        @OptionGroup var geoIP: GeoIPOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let password = try PasswordFile.read(loginPasswordFile)
+            let countries = try geoIP.open()
             var address: IPAddress?
             if let ip {
                 guard let parsed = IPAddress(ip) else { throw CLIError(.usage, "--ip \(ip) is not an IP address") }
@@ -70,7 +77,7 @@ struct Auth: AsyncParsableCommand {
             let (ldap, context) = try await target.openDirectory()
             defer { ldap.close() }
             let verifier = LDAPBindVerifier(uris: target.uris, maxIdle: 1)
-            let authenticator = Authenticator(context: context, passwords: verifier, recorder: Auth.loginRecorder(for: context))
+            let authenticator = Authenticator(context: context, passwords: verifier, recorder: Auth.loginRecorder(for: context, geoIP: countries))
             let response = await authenticator.login(LoginRequest(
                 login: login, workspace: workspace, password: password, otp: otp, ip: address, client: description
             ))

@@ -434,6 +434,44 @@ struct AdminWorld {
                                "--mail", world.mail("notty")], status: 2, "no terminal")
     }
 
+    /// Issue 5, item 7: a login through `gwdir auth test` lands in the audit log (country from a
+    /// GeoIP database) and `user show` shows it as the last login, with the mail-only password state.
+    @Test func userShowHasTheLastLoginAndTheMailOnlyPassword() async throws {
+        let world = try AdminWorld.withUnits("last")
+        defer { world.cli.cleanUp() }
+        try world.addUser("lena", unit: "sales", first: "Lena", last: "Last", password: "Lena-Pw-1")
+        var writer = MMDBWriter()
+        try writer.insert("81.2.69.0/24", country: "GB")
+        let geoip = world.cli.directory.appendingPathComponent("countries.mmdb").path
+        try writer.write(to: geoip)
+
+        var lena = try world.record(["user", "show", world.mail("lena")])
+        #expect(lena["lastLogin"] is NSNull)
+        #expect(lena["mailOnlyPassword"] as? Bool == false)
+
+        let login = try world.gw(["auth", "test", world.mail("lena"), "--login-password-file", try world.file("lena.pw", "Lena-Pw-1"),
+                                  "--ip", "81.2.69.10", "--geoip", geoip])
+        #expect(login.status == 0, "\(login.stderr)")
+        try world.ok(["auth", "mail-password", "set", world.mail("lena"), "--mail-password-file", try world.file("lena.mail", "Lena-Mail-1")])
+
+        lena = try world.record(["user", "show", world.mail("lena")])
+        #expect(lena["lastLoginIP"] as? String == "81.2.69.10")
+        #expect(lena["lastLoginCountry"] as? String == "GB")
+        #expect(lena["lastLoginType"] as? String == "pc")
+        #expect(lena["lastLogin"] as? String != nil)
+        #expect(lena["mailOnlyPassword"] as? Bool == true)
+        let events = try world.rows(["audit", "list", "--account", world.mail("lena")])
+        #expect(events.count == 1)
+        #expect(events.first?["result"] as? String == "success")
+        #expect(events.first?["country"] as? String == "GB")
+
+        // Older than three months: no longer shown (the audit keeps 60 days; this keeps 92).
+        let root = world.rootConnection()
+        defer { root.close() }
+        try await root.modify(dn: try #require(lena["dn"] as? String), [.replace("gwLastLoginTime", ["20200101000000Z"])])
+        #expect(try world.record(["user", "show", world.mail("lena")])["lastLogin"] is NSNull)
+    }
+
     /// The README's Quick start scenario (scripts/scenario.sh) against a fresh `gwdir local`.
     @Test func quickStartScenario() throws {
         let cli = try CLI()
