@@ -19,9 +19,10 @@ struct Auth: AsyncParsableCommand {
     /// Where `auth test` reports attempts: the audit log, as `gwdir serve` does, so a tested
     /// login shows in `gwdir audit list` and moves the account's last login. Writing needs the
     /// service identity (`cn=gwdir`); for any other identity the recording fails quietly and
-    /// the outcome stands.
+    /// the outcome stands. A one-shot command does no retention housekeeping (that is
+    /// `gwdir audit purge`'s and the long-running service's job).
     static func loginRecorder(for context: DirectoryContext, geoIP: GeoIPDatabase?) -> any LoginRecorder {
-        AuditLog(context: context, geoIP: geoIP)
+        AuditLog(context: context, geoIP: geoIP, purgeInterval: nil)
     }
 
     static func address(_ text: String) throws -> MailAddress {
