@@ -124,6 +124,15 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
     }
 
     private func run(configuration: LDAPConfiguration) {
+        // liblber writes with write(2): once slapd has dropped the connection, a write raises
+        // SIGPIPE, whose default action kills the whole process (seen with thousands of
+        // requests in flight against an overloaded slapd). Blocked on this thread, the only
+        // one doing libldap I/O, the write fails with EPIPE and the connection error path
+        // handles it; the signal mask of the application's threads is left alone.
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
         let core = ConnectionCore(configuration: configuration)
         self.core = core
         threadID.store(UInt(pthread_self()), ordering: .releasing)

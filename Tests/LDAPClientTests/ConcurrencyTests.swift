@@ -165,6 +165,22 @@ import TestSupport
         await #expect(throws: CancellationError.self) { _ = try await cancelled.value }
         #expect(try await connection.whoAmI().hasPrefix("dn:"))
     }
+
+    /// The connection thread blocks SIGPIPE (a write to a dropped connection must fail with
+    /// EPIPE, not kill the process); the test's own thread keeps its mask.
+    @Test func theConnectionThreadBlocksSIGPIPE() async throws {
+        let connection = try TestSlapd.rootConnection()
+        defer { connection.close() }
+        _ = try await connection.whoAmI()
+        func pipeBlocked() -> Bool {
+            var current = sigset_t()
+            pthread_sigmask(SIG_BLOCK, nil, &current)
+            return sigismember(&current, SIGPIPE) == 1
+        }
+        let onConnectionThread = await withTaskExecutorPreference(connection.executor) { () async -> Bool in pipeBlocked() }
+        #expect(onConnectionThread)
+        #expect(!pipeBlocked(), "the caller's thread mask is untouched")
+    }
 }
 
 @Suite struct PoolPagingTests {
