@@ -156,10 +156,7 @@ struct Auth: AsyncParsableCommand {
 
             func run() async throws {
                 let account = try Auth.address(address)
-                let target = try connection.resolve(.service)
-                let (ldap, context) = try await target.openDirectory()
-                defer { ldap.close() }
-                do { try await OTPService(context: context).confirm(account, code: code) } catch { throw target.error(error) }
+                try await connection.withDirectory { context in try await OTPService(context: context).confirm(account, code: code) }
                 FileHandle.standardError.write(Data("gwdir: OTP enabled for \(account)\n".utf8))
             }
         }
@@ -171,10 +168,7 @@ struct Auth: AsyncParsableCommand {
 
             func run() async throws {
                 let account = try Auth.address(address)
-                let target = try connection.resolve(.service)
-                let (ldap, context) = try await target.openDirectory()
-                defer { ldap.close() }
-                do { try await OTPService(context: context).disable(account) } catch { throw target.error(error) }
+                try await connection.withDirectory { context in try await OTPService(context: context).disable(account) }
                 FileHandle.standardError.write(Data("gwdir: OTP disabled for \(account)\n".utf8))
             }
         }
@@ -198,10 +192,7 @@ struct Auth: AsyncParsableCommand {
             func run() async throws {
                 let account = try Auth.address(address)
                 let password = try PasswordFile.read(mailPasswordFile)
-                let target = try connection.resolve(.service)
-                let (ldap, context) = try await target.openDirectory()
-                defer { ldap.close() }
-                do { try await MailPasswordService(context: context).set(account, password: password) } catch { throw target.error(error) }
+                try await connection.withDirectory { context in try await MailPasswordService(context: context).set(account, password: password) }
                 FileHandle.standardError.write(Data("gwdir: mail-only password set for \(account)\n".utf8))
             }
         }
@@ -213,10 +204,7 @@ struct Auth: AsyncParsableCommand {
 
             func run() async throws {
                 let account = try Auth.address(address)
-                let target = try connection.resolve(.service)
-                let (ldap, context) = try await target.openDirectory()
-                defer { ldap.close() }
-                do { try await MailPasswordService(context: context).clear(account) } catch { throw target.error(error) }
+                try await connection.withDirectory { context in try await MailPasswordService(context: context).clear(account) }
                 FileHandle.standardError.write(Data("gwdir: mail-only password cleared for \(account)\n".utf8))
             }
         }
@@ -296,10 +284,7 @@ struct Auth: AsyncParsableCommand {
 
             func run() async throws {
                 guard let address = IPAddress(ip) else { throw CLIError(.usage, "\(ip) is not an IP address") }
-                let target = try connection.resolve(.service)
-                let (ldap, context) = try await target.openDirectory()
-                defer { ldap.close() }
-                do { try await IPBlockService(context: context).lift(address) } catch { throw target.error(error) }
+                try await connection.withDirectory { context in try await IPBlockService(context: context).lift(address) }
                 FileHandle.standardError.write(Data("gwdir: block of \(address) lifted\n".utf8))
             }
         }
