@@ -46,7 +46,8 @@ struct Auth: AsyncParsableCommand {
         @Option(help: "Workspace id (required for a login id).")
         var workspace: String?
 
-        @Option(name: .customLong("login-password-file"), help: ArgumentHelp("File holding the login's password (first line), `-` for stdin.", valueName: "file"))
+        @Option(name: [.customLong("password-file"), .customLong("login-password-file")],
+                help: ArgumentHelp("File holding the login's password (first line), `-` for stdin. Bind with --bind-password-file here.", valueName: "file"))
         var loginPasswordFile: String
 
         @Option(help: ArgumentHelp("TOTP code from the authenticator app.", valueName: "code"))
@@ -62,7 +63,7 @@ struct Auth: AsyncParsableCommand {
         var userAgent: String?
 
         @OptionGroup var geoIP: GeoIPOptions
-        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var bind: BindOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
@@ -74,7 +75,7 @@ struct Auth: AsyncParsableCommand {
                 address = parsed
             }
             let description = try clientDescription()
-            let target = try connection.resolve(.service)
+            let target = try bind.connection.resolve(.service)
             let (ldap, context) = try await target.openDirectory()
             defer { ldap.close() }
             let verifier = LDAPBindVerifier(uris: target.uris, maxIdle: 1)

@@ -449,7 +449,7 @@ struct AdminWorld {
         #expect(lena["lastLogin"] is NSNull)
         #expect(lena["mailOnlyPassword"] as? Bool == false)
 
-        let login = try world.gw(["auth", "test", world.mail("lena"), "--login-password-file", try world.file("lena.pw", "Lena-Pw-1"),
+        let login = try world.gw(["auth", "test", world.mail("lena"), "--password-file", try world.file("lena.pw", "Lena-Pw-1"),
                                   "--ip", "81.2.69.10", "--geoip", geoip])
         #expect(login.status == 0, "\(login.stderr)")
         try world.ok(["auth", "mail-password", "set", world.mail("lena"), "--mail-password-file", try world.file("lena.mail", "Lena-Mail-1")])
