@@ -192,8 +192,15 @@ final class ConnectionCore {
     }
 
     /// Routes every response already readable, without blocking.
-    func readResponses() {
+    /// Reads the responses that have arrived. `socketReadable`: the thread's poll just reported
+    /// the socket readable. Otherwise only messages liblber has already buffered are read, with
+    /// no system call: asking libldap with a zero timeout costs a poll(2) each time, and the
+    /// thread's own poll is what notices new data.
+    func readResponses(socketReadable: Bool) {
+        var mayRead = socketReadable
         while let ld = handle, !pending.isEmpty {
+            if !mayRead, !Self.hasBufferedData(ld) { return }
+            mayRead = false
             var timeout = timeval(tv_sec: 0, tv_usec: 0)
             var message: OpaquePointer?
             let type = ldap_result(ld, LDAP_RES_ANY, LDAP_MSG_ONE, &timeout, &message)
@@ -213,6 +220,13 @@ final class ConnectionCore {
             }
             ldap_msgfree(message)
         }
+    }
+
+    /// Whether liblber holds unread bytes of the connection (its read-ahead buffer, or TLS's).
+    private static func hasBufferedData(_ ld: OpaquePointer) -> Bool {
+        var sockbuf: OpaquePointer?
+        guard ldap_get_option(ld, LDAP_OPT_SOCKBUF, &sockbuf) == LDAP_OPT_SUCCESS, let sockbuf else { return false }
+        return ber_sockbuf_ctrl(sockbuf, LBER_SB_OPT_DATA_READY, nil) != 0
     }
 
     // MARK: Encoding and decoding helpers

@@ -137,6 +137,11 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
         self.core = core
         threadID.store(UInt(pthread_self()), ordering: .releasing)
         var pollFDs = [pollfd](repeating: pollfd(), count: 2)
+        // Set when poll(2) last reported the socket readable; cleared once acted on.
+        var socketReadable = false
+        // Iterations that ran jobs without polling: a steady stream of jobs must not keep the
+        // thread from noticing responses, so every so often it polls without waiting.
+        var busyIterations = 0
         while true {
             let (jobs, shuttingDown) = state.withLock { state -> ([ConnectionJob], Bool) in
                 let jobs = state.jobs
@@ -149,8 +154,16 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
                 core.close()
                 break
             }
-            core.readResponses()
-            if !jobs.isEmpty { continue }
+            core.readResponses(socketReadable: socketReadable)
+            socketReadable = false
+            if !jobs.isEmpty {
+                busyIterations += 1
+                if busyIterations < 64 { continue }
+                busyIterations = 0
+                socketReadable = pollSocket(core, timeout: 0)
+                continue
+            }
+            busyIterations = 0
 
             let goToSleep = state.withLock { state -> Bool in
                 if !state.jobs.isEmpty || state.shuttingDown { return false }
@@ -166,8 +179,17 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
             }
             _ = poll(&pollFDs, count, -1)
             if pollFDs[0].revents != 0 { drainWakePipe() }
+            // Readable, hung up or in error: libldap's read reports which.
+            socketReadable = count == 2 && pollFDs[1].revents != 0
             state.withLock { $0.sleeping = false }
         }
+    }
+
+    /// Whether the connection's socket has something to read, waiting at most `timeout` ms.
+    private func pollSocket(_ core: ConnectionCore, timeout: Int32) -> Bool {
+        guard let fd = core.socketToWatch else { return false }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, timeout) > 0 && descriptor.revents != 0
     }
 
     deinit {

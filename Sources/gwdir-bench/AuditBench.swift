@@ -57,7 +57,8 @@ enum AuditBench {
         var results: [Side: [Measurement]] = [:]
         var run = 0
         for round in 0..<options.rounds {
-            let order = (0..<3).map { Side.allCases[($0 + round) % 3] }
+            let only = ProcessInfo.processInfo.environment["GWB_AUDIT_SIDE"].flatMap(Side.init(rawValue:))
+            let order = only.map { [$0] } ?? (0..<3).map { Side.allCases[($0 + round) % 3] }
             for side in order {
                 let t0 = epoch(run)
                 run += 1
