@@ -61,31 +61,19 @@ struct Audit: AsyncParsableCommand {
             if let limit, limit < 0 { throw CLIError(.usage, "--limit must not be negative") }
             let address = try account.map { try MailAddress($0) }
 
-            let target = try connection.resolve(.service)
-            let (ldap, context) = try await target.openDirectory()
-            defer { ldap.close() }
-            let entries: [AuditEntry]
-            do {
-                let accountDN = try await address.asyncMap { try await Self.accountDN(of: $0, context: context) } ?? nil
-                entries = try await AuditLog(context: context).events(
+            let entries = try await connection.withDirectory { context in
+                // An address that names no account lists the attempts made with that login name.
+                var accountDN: DistinguishedName?
+                if let address, let account = try await AccountService(context).account(mail: address) {
+                    accountDN = try DistinguishedName(account.dn)
+                }
+                return try await AuditLog(context: context).events(
                     account: accountDN, loginName: accountDN == nil ? address?.description : nil,
                     type: type, result: result, since: since, until: until, limit: limit
                 )
-            } catch {
-                throw target.error(error)
             }
             let language = DisplayLanguage(environment: ProcessInfo.processInfo.environment)
             output.print(Self.report(entries, language: language, format: output.format))
-        }
-
-        /// The account with this primary address, by an indexed search over every workspace.
-        static func accountDN(of address: MailAddress, context: DirectoryContext) async throws -> DistinguishedName? {
-            let found = try await context.ldap.search(
-                base: context.layout.workspaces, scope: .subtree,
-                filter: .and([.equal("objectClass", "gwAccount"), .equal("mail", address.description)]),
-                attributes: ["1.1"], sizeLimit: 2
-            )
-            return try found.entries.first.map { try DistinguishedName($0.dn) }
         }
 
         static func report(_ entries: [AuditEntry], language: DisplayLanguage, format: OutputFormat) -> Report {
@@ -133,14 +121,8 @@ struct Audit: AsyncParsableCommand {
 
         func run() async throws {
             guard days >= 1 else { throw CLIError(.usage, "--days must be at least 1") }
-            let target = try connection.resolve(.service)
-            let (ldap, context) = try await target.openDirectory()
-            defer { ldap.close() }
-            let purged: AuditLog.Purged
-            do {
-                purged = try await AuditLog(context: context, retention: AuditRetention(days: days)).purgeExpired()
-            } catch {
-                throw target.error(error)
+            let purged = try await connection.withDirectory { context in
+                try await AuditLog(context: context, retention: AuditRetention(days: days)).purgeExpired()
             }
             output.print(.record([
                 "cutoff": .string(ISO8601DateFormatter().string(from: purged.cutoff)),
@@ -183,12 +165,5 @@ struct GeoIPOptions: ParsableArguments {
         } catch let error as GeoIPError {
             throw CLIError(.usage, error.description)
         }
-    }
-}
-
-extension Optional {
-    fileprivate func asyncMap<U>(_ transform: (Wrapped) async throws -> U) async rethrows -> U? {
-        guard let self else { return nil }
-        return try await transform(self)
     }
 }

@@ -25,10 +25,6 @@ struct Auth: AsyncParsableCommand {
         AuditLog(context: context, geoIP: geoIP, purgeInterval: nil)
     }
 
-    static func address(_ text: String) throws -> MailAddress {
-        do { return try MailAddress(text) } catch let error as DirectoryError { throw CLIError(.usage, error.message) }
-    }
-
     struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the login checks for a login and print the workspaces or the reason.",
@@ -134,7 +130,7 @@ struct Auth: AsyncParsableCommand {
             @OptionGroup var output: OutputOptions
 
             func run() async throws {
-                let account = try Auth.address(address)
+                let account = try MailAddress(address)
                 let target = try connection.resolve(.service)
                 let (ldap, context) = try await target.openDirectory()
                 defer { ldap.close() }
@@ -156,7 +152,7 @@ struct Auth: AsyncParsableCommand {
             @OptionGroup var connection: ConnectionOptions
 
             func run() async throws {
-                let account = try Auth.address(address)
+                let account = try MailAddress(address)
                 try await connection.withDirectory { context in try await OTPService(context: context).confirm(account, code: code) }
                 FileHandle.standardError.write(Data("gwdir: OTP enabled for \(account)\n".utf8))
             }
@@ -168,7 +164,7 @@ struct Auth: AsyncParsableCommand {
             @OptionGroup var connection: ConnectionOptions
 
             func run() async throws {
-                let account = try Auth.address(address)
+                let account = try MailAddress(address)
                 try await connection.withDirectory { context in try await OTPService(context: context).disable(account) }
                 FileHandle.standardError.write(Data("gwdir: OTP disabled for \(account)\n".utf8))
             }
@@ -191,7 +187,7 @@ struct Auth: AsyncParsableCommand {
             @OptionGroup var connection: ConnectionOptions
 
             func run() async throws {
-                let account = try Auth.address(address)
+                let account = try MailAddress(address)
                 let password = try PasswordFile.read(mailPasswordFile)
                 try await connection.withDirectory { context in try await MailPasswordService(context: context).set(account, password: password) }
                 FileHandle.standardError.write(Data("gwdir: mail-only password set for \(account)\n".utf8))
@@ -204,7 +200,7 @@ struct Auth: AsyncParsableCommand {
             @OptionGroup var connection: ConnectionOptions
 
             func run() async throws {
-                let account = try Auth.address(address)
+                let account = try MailAddress(address)
                 try await connection.withDirectory { context in try await MailPasswordService(context: context).clear(account) }
                 FileHandle.standardError.write(Data("gwdir: mail-only password cleared for \(account)\n".utf8))
             }
@@ -217,7 +213,7 @@ struct Auth: AsyncParsableCommand {
             @OptionGroup var output: OutputOptions
 
             func run() async throws {
-                let account = try Auth.address(address)
+                let account = try MailAddress(address)
                 let target = try connection.resolve(.service)
                 let (ldap, context) = try await target.openDirectory()
                 defer { ldap.close() }
@@ -240,7 +236,7 @@ struct Auth: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let account = try Auth.address(address)
+            let account = try MailAddress(address)
             let target = try connection.resolve(.service)
             let (ldap, context) = try await target.openDirectory()
             defer { ldap.close() }

@@ -76,6 +76,11 @@ public struct Account: Sendable, Hashable {
         "gwPasswordChangedByAdmin", "gwLastLoginTime", "gwLastLoginType", "gwLastLoginIP", "gwLastLoginCountry", "objectClass",
     ]
 
+    /// The account whose primary address is `mail` (indexed: objectClass and mail, eq).
+    static func filter(mail: MailAddress) -> LDAPFilter {
+        .and([.equal("objectClass", "gwAccount"), .equal("mail", mail.description)])
+    }
+
     init(entry: LDAPEntry, layout: DirectoryLayout) {
         dn = entry.dn
         let location = layout.location(of: entry.distinguishedName)

@@ -86,7 +86,7 @@ public struct AccountService: Sendable {
     }
 
     public func account(mail: MailAddress) async throws -> Account? {
-        try await context.search(context.layout.workspaces, .subtree, .and([.equal("objectClass", "gwAccount"), .equal("mail", mail.description)]),
+        try await context.search(context.layout.workspaces, .subtree, Account.filter(mail: mail),
                                  attributes: Account.attributes, doing: "looking up \(mail)").first.map { Account(entry: $0, layout: context.layout) }
     }
 

@@ -10,6 +10,14 @@ public struct Alias: Sendable, Hashable {
     public var deliverTo: String
     public var owner: String
 
+    init(dn: String, address: String, folder: String, deliverTo: String, owner: String) {
+        self.dn = dn
+        self.address = address
+        self.folder = folder
+        self.deliverTo = deliverTo
+        self.owner = owner
+    }
+
     init(entry: LDAPEntry) {
         dn = entry.dn
         address = entry.string("mail") ?? ""
@@ -40,15 +48,17 @@ public struct AliasService: Sendable {
         let ownerDN = try DistinguishedName(owner.dn)
         let ownerMail = try MailAddress(owner.mail)
 
+        let alias = Alias(dn: try ownerDN.child(type: "mail", value: address.description).description, address: address.description,
+                          folder: folder, deliverTo: "\(ownerMail.localPart)+\(folder)@\(ownerMail.domain)", owner: ownerMail.description)
         try await reserveSlot(owner: owner, ownerDN: ownerDN)
         do {
-            try await context.ldap.add(dn: try ownerDN.child(type: "mail", value: address.description), attributes: [
+            _ = try await context.ldap.add(dn: alias.dn, attributes: [
                 LDAPAttribute("objectClass", ["gwMailAlias"]),
-                LDAPAttribute("mail", address.description),
-                LDAPAttribute("gwAliasFolder", folder),
-                LDAPAttribute("gwDeliverTo", "\(ownerMail.localPart)+\(folder)@\(ownerMail.domain)"),
-                LDAPAttribute("gwOwnerAddress", ownerMail.description),
-            ])
+                LDAPAttribute("mail", alias.address),
+                LDAPAttribute("gwAliasFolder", alias.folder),
+                LDAPAttribute("gwDeliverTo", alias.deliverTo),
+                LDAPAttribute("gwOwnerAddress", alias.owner),
+            ], controls: [])
         } catch {
             // Give the slot back; the alias does not exist.
             _ = try? await context.ldap.modify(dn: ownerDN, [.increment("gwAliasCount", by: -1)])
@@ -61,8 +71,7 @@ public struct AliasService: Sendable {
                 throw error
             }
         }
-        return try await list(ownerDN: ownerDN).first { $0.address == address.description }
-            ?? Alias(entry: LDAPEntry(dn: "", attributes: []))
+        return alias
     }
 
     public func list(owner ownerAddress: String) async throws -> [Alias] {

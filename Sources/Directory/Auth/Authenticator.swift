@@ -128,7 +128,7 @@ public struct Authenticator: Sendable {
         if login.contains("@") {
             guard let address = try? MailAddress(login) else { return nil }
             base = context.layout.workspaces
-            filter = AuthLookup.accountFilter(address: address)
+            filter = Account.filter(mail: address)
         } else {
             guard let workspace = request.workspace, let dn = try? context.layout.workspace(workspace),
                   let uid = try? EntryName.validate(login, what: "login id")

@@ -129,15 +129,11 @@ public enum LoginRules {
 
 /// Account look-ups shared by the authentication services (the service account's view).
 enum AuthLookup {
-    static func accountFilter(address: MailAddress) -> LDAPFilter {
-        .and([.equal("objectClass", "gwAccount"), .equal("mail", address.description)])
-    }
-
     /// The account whose primary address is `address`, or `notFound`.
     static func account(_ address: MailAddress, context: DirectoryContext, attributes: [String]) async throws -> LDAPEntry {
         let result = try await ldapCall("looking up \(address)") {
             try await context.ldap.search(
-                base: context.layout.workspaces, scope: .subtree, filter: accountFilter(address: address),
+                base: context.layout.workspaces, scope: .subtree, filter: Account.filter(mail: address),
                 attributes: attributes
             )
         }
