@@ -131,17 +131,10 @@ struct Auth: AsyncParsableCommand {
 
             func run() async throws {
                 let account = try MailAddress(address)
-                let target = try connection.resolve(.service)
-                let (ldap, context) = try await target.openDirectory()
-                defer { ldap.close() }
-                do {
-                    let enrolment = try await OTPService(context: context, issuer: issuer).enrol(account)
-                    output.print(.record([
-                        "dn": .string(enrolment.accountDN.description), "secret": .string(enrolment.secret), "uri": .string(enrolment.uri),
-                    ]))
-                } catch {
-                    throw target.error(error)
-                }
+                let enrolment = try await connection.withDirectory { try await OTPService(context: $0, issuer: issuer).enrol(account) }
+                output.print(.record([
+                    "dn": .string(enrolment.accountDN.description), "secret": .string(enrolment.secret), "uri": .string(enrolment.uri),
+                ]))
             }
         }
 
@@ -214,15 +207,8 @@ struct Auth: AsyncParsableCommand {
 
             func run() async throws {
                 let account = try MailAddress(address)
-                let target = try connection.resolve(.service)
-                let (ldap, context) = try await target.openDirectory()
-                defer { ldap.close() }
-                do {
-                    let isSet = try await MailPasswordService(context: context).isSet(account)
-                    output.print(.record(["address": .string(account.description), "mailPasswordSet": .bool(isSet)]))
-                } catch {
-                    throw target.error(error)
-                }
+                let isSet = try await connection.withDirectory { try await MailPasswordService(context: $0).isSet(account) }
+                output.print(.record(["address": .string(account.description), "mailPasswordSet": .bool(isSet)]))
             }
         }
     }
@@ -237,11 +223,7 @@ struct Auth: AsyncParsableCommand {
 
         func run() async throws {
             let account = try MailAddress(address)
-            let target = try connection.resolve(.service)
-            let (ldap, context) = try await target.openDirectory()
-            defer { ldap.close() }
-            let cleared: Bool
-            do { cleared = try await AccountLockout(context: context).unlock(account) } catch { throw target.error(error) }
+            let cleared = try await connection.withDirectory { try await AccountLockout(context: $0).unlock(account) }
             FileHandle.standardError.write(Data("gwdir: \(account) \(cleared ? "unlocked" : "was not locked")\n".utf8))
         }
     }
@@ -260,11 +242,7 @@ struct Auth: AsyncParsableCommand {
             @OptionGroup var output: OutputOptions
 
             func run() async throws {
-                let target = try connection.resolve(.service)
-                let (ldap, context) = try await target.openDirectory()
-                defer { ldap.close() }
-                let entries: [IPBlockEntry]
-                do { entries = try await IPBlockService(context: context).list(blockedOnly: !all) } catch { throw target.error(error) }
+                let entries = try await connection.withDirectory { try await IPBlockService(context: $0).list(blockedOnly: !all) }
                 output.print(.list(columns: ["ip", "failures", "windowStart", "blockedUntil", "dn"], rows: entries.map { entry in
                     [
                         .string(entry.ip), .integer(entry.state.failureCount), .string(GeneralizedTime.format(entry.state.windowStart)),
