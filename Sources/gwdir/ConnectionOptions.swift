@@ -50,20 +50,22 @@ struct ConnectionOptions: ParsableArguments {
         case root
     }
 
+    /// A flag, else a non-empty environment variable.
+    private static func setting(_ flag: String?, _ variable: String, _ environment: [String: String]) -> String? {
+        if let flag { return flag }
+        if let value = environment[variable], !value.isEmpty { return value }
+        return nil
+    }
+
     /// Where and as whom to connect, from flags, environment and `./.gwdir`.
     func resolve(
         _ identity: DefaultIdentity = .service,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         local: LocalInstance = .inWorkingDirectory()
     ) throws -> DirectoryTarget {
-        func setting(_ flag: String?, _ variable: String) -> String? {
-            if let flag { return flag }
-            if let value = environment[variable], !value.isEmpty { return value }
-            return nil
-        }
-        let explicitBase = try setting(base, "GWDIR_BASE").map(BaseDN.normalize)
-        let bindDN = try setting(bindDN, "GWDIR_BIND_DN").map { try DistinguishedName($0).description }
-        let password = try setting(passwordFile, "GWDIR_PASSWORD_FILE").map { try PasswordFile.read($0) }
+        let explicitBase = try Self.setting(base, "GWDIR_BASE", environment).map(BaseDN.normalize)
+        let bindDN = try Self.setting(bindDN, "GWDIR_BIND_DN", environment).map { try DistinguishedName($0).description }
+        let password = try Self.setting(passwordFile, "GWDIR_PASSWORD_FILE", environment).map { try PasswordFile.read($0) }
         let explicitCredentials: LDAPCredentials?
         switch (bindDN, password) {
         case (let dn?, let password?): explicitCredentials = .simple(dn: dn, password: password)
@@ -80,12 +82,12 @@ struct ConnectionOptions: ParsableArguments {
 
     /// The `--as` admin's address and password (from a file or the terminal).
     private func actingAdminCredentials(environment: [String: String]) throws -> ActingAdmin? {
-        let address = actingAdmin ?? environment["GWDIR_AS"].flatMap { $0.isEmpty ? nil : $0 }
+        let address = Self.setting(actingAdmin, "GWDIR_AS", environment)
         guard let address else {
             if actingPasswordFile != nil { throw CLIError(.usage, "--as-password-file needs --as") }
             return nil
         }
-        let file = actingPasswordFile ?? environment["GWDIR_AS_PASSWORD_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let file = Self.setting(actingPasswordFile, "GWDIR_AS_PASSWORD_FILE", environment)
         let password = try file.map(PasswordFile.read) ?? PasswordPrompt.read("Password for \(address): ")
         return ActingAdmin(address: address, password: password)
     }
@@ -94,13 +96,8 @@ struct ConnectionOptions: ParsableArguments {
         _ identity: DefaultIdentity, environment: [String: String], local: LocalInstance, base explicitBase: String?,
         credentials explicitCredentials: LDAPCredentials?
     ) throws -> DirectoryTarget {
-        func setting(_ flag: String?, _ variable: String) -> String? {
-            if let flag { return flag }
-            if let value = environment[variable], !value.isEmpty { return value }
-            return nil
-        }
         let localConfiguration = try local.configuration()
-        if let uri = setting(uri, "GWDIR_URI") {
+        if let uri = Self.setting(uri, "GWDIR_URI", environment) {
             let uris = try Self.parseURIs(uri)
             // A URI that names the local directory still gets its stored identity.
             if let localConfiguration, uris == [localConfiguration.uri] {
