@@ -23,6 +23,17 @@ final class CArena {
         for pointer in libldapAllocations { ber_memfree(pointer) }
     }
 
+    /// Frees what the last request used, keeping the first chunk for the next one.
+    func reset() {
+        for pointer in libldapAllocations { ber_memfree(pointer) }
+        libldapAllocations.removeAll(keepingCapacity: true)
+        guard let first = chunks.first else { return }
+        for chunk in chunks.dropFirst() { free(chunk) }
+        chunks.removeSubrange(1...)
+        next = first
+        end = first + Self.chunkSize
+    }
+
     /// `size` bytes aligned to `alignment` (a power of two), valid until the arena goes.
     private func raw(_ size: Int, alignment: Int) -> UnsafeMutableRawPointer {
         if let next, let end {
@@ -61,10 +72,12 @@ final class CArena {
 
     /// A berval over a copy of `bytes`; the copy is NUL-terminated for the few APIs that peek.
     func berval(_ bytes: [UInt8]) -> CLDAP.berval {
+        bytes.withUnsafeBytes { berval($0) }
+    }
+
+    func berval(_ bytes: UnsafeRawBufferPointer) -> CLDAP.berval {
         let data = allocate(CChar.self, count: bytes.count + 1)
-        bytes.withUnsafeBytes { source in
-            if let base = source.baseAddress { memcpy(data, base, bytes.count) }
-        }
+        if let base = bytes.baseAddress { memcpy(data, base, bytes.count) }
         data[bytes.count] = 0
         return CLDAP.berval(bv_len: ber_len_t(bytes.count), bv_val: data)
     }
@@ -93,23 +106,41 @@ final class CArena {
     func modifications(_ modifications: [LDAPModification]) -> UnsafeMutablePointer<UnsafeMutablePointer<LDAPMod>?> {
         let array = allocate(UnsafeMutablePointer<LDAPMod>?.self, count: modifications.count + 1)
         for (index, modification) in modifications.enumerated() {
-            let mod = allocate(LDAPMod.self, count: 1)
-            mod.initialize(to: LDAPMod())
-            mod.pointee.mod_op = modification.operation.rawValue | LDAP_MOD_BVALUES
-            mod.pointee.mod_type = cString(modification.attribute.name)
-            let values = modification.attribute.values
-            if values.isEmpty {
-                mod.pointee.mod_vals.modv_bvals = nil
-            } else {
-                let bvals = allocate(UnsafeMutablePointer<CLDAP.berval>?.self, count: values.count + 1)
-                for (valueIndex, value) in values.enumerated() { bvals[valueIndex] = bervalPointer(value) }
-                bvals[values.count] = nil
-                mod.pointee.mod_vals.modv_bvals = bvals
-            }
-            array[index] = mod
+            array[index] = mod(modification.operation, modification.attribute)
         }
         array[modifications.count] = nil
         return array
+    }
+
+    /// An add request's attributes as a NULL-terminated `LDAPMod **`.
+    func modifications(adding attributes: [LDAPAttribute]) -> UnsafeMutablePointer<UnsafeMutablePointer<LDAPMod>?> {
+        let array = allocate(UnsafeMutablePointer<LDAPMod>?.self, count: attributes.count + 1)
+        for (index, attribute) in attributes.enumerated() { array[index] = mod(.add, attribute) }
+        array[attributes.count] = nil
+        return array
+    }
+
+    private func mod(_ operation: LDAPModification.Operation, _ attribute: LDAPAttribute) -> UnsafeMutablePointer<LDAPMod> {
+        let mod = allocate(LDAPMod.self, count: 1)
+        mod.initialize(to: LDAPMod())
+        mod.pointee.mod_op = operation.rawValue | LDAP_MOD_BVALUES
+        mod.pointee.mod_type = cString(attribute.name)
+        let count = attribute.valueCount
+        if count == 0 {
+            mod.pointee.mod_vals.modv_bvals = nil
+        } else {
+            let bvals = allocate(UnsafeMutablePointer<CLDAP.berval>?.self, count: count + 1)
+            var valueIndex = 0
+            attribute.forEachValue { value in
+                let pointer = allocate(CLDAP.berval.self, count: 1)
+                pointer.initialize(to: berval(value))
+                bvals[valueIndex] = pointer
+                valueIndex += 1
+            }
+            bvals[count] = nil
+            mod.pointee.mod_vals.modv_bvals = bvals
+        }
+        return mod
     }
 }
 

@@ -16,30 +16,20 @@ enum MessageType {
     static let intermediate: Int32 = 0x79
 }
 
-/// Lets a cancelled task reach its operation on the connection thread. The flag is set before
-/// the cancel job is queued, so an operation not yet started sees it when its start job runs.
-final class CancellationToken: Sendable {
-    private let cancelled = Atomic<Bool>(false)
-    func cancel() { cancelled.store(true, ordering: .releasing) }
-    var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
-}
-
-/// An operation waiting for its response messages.
-protocol PendingOperation: AnyObject {
-    /// Handles one message for this operation; returns true when it was the final one.
-    func receive(_ message: OpaquePointer, type: Int32, core: ConnectionCore) -> Bool
-    func fail(_ error: any Error)
-}
-
 /// Everything that touches the libldap handle. Confined to the connection's thread.
 final class ConnectionCore {
     let configuration: LDAPConfiguration
     /// The identity to re-bind as after a reconnect: the last successful bind's.
     var credentials: LDAPCredentials
     private(set) var handle: OpaquePointer?
-    private var pending: [Int32: (operation: any PendingOperation, token: CancellationToken?)] = [:]
-    private var messageIDs: [ObjectIdentifier: Int32] = [:]
+    private var pending: [Int32: PendingRequest] = [:]
+    /// C memory for the request being encoded, reused: libldap has copied it into BER by the
+    /// time its call returns.
+    private let arena = CArena()
     private var closed = false
+    /// The current handle's request batching layer, and whether the thread is inside a turn.
+    private var writeBatch: WriteBatch?
+    private var isBatchingWrites = false
     /// slapd 2.5 refuses every later paged search on a connection whose last listing ended with
     /// its NOID cookie (see `LDAPPagedSearch.isFinalCookie`); such a connection reconnects first.
     var pagedResultsStateIsStale = false
@@ -94,7 +84,31 @@ final class ConnectionCore {
             throw error
         }
         handle = ld
+        writeBatch = WriteBatch.install(on: ld)
+        if isBatchingWrites { writeBatch?.begin() }
         return ld
+    }
+
+    // MARK: Batching writes
+
+    /// The thread calls this before a turn's jobs: their requests are held until ``endWriteBatch()``.
+    func beginWriteBatch() {
+        isBatchingWrites = true
+        writeBatch?.begin()
+    }
+
+    /// Sends the turn's requests with one write; a failed write drops the connection, failing them.
+    func endWriteBatch() {
+        isBatchingWrites = false
+        guard let writeBatch, !writeBatch.flush() else { return }
+        dropConnection(LDAPError(code: .serverDown, message: "the connection to the server was lost", operation: .connect))
+    }
+
+    /// For libldap calls that wait for their own answer (an interactive SASL bind): what is
+    /// held goes out first, and their requests are not held.
+    func passingWritesThrough<T>(_ body: () throws -> T) rethrows -> T {
+        guard let writeBatch else { return try body() }
+        return try writeBatch.passingThrough(body)
     }
 
     private func applyTLSOptions(_ ld: OpaquePointer) throws(LDAPError) {
@@ -137,6 +151,7 @@ final class ConnectionCore {
         guard pagedResultsStateIsStale, pending.isEmpty else { return ld }
         ldap_unbind_ext(ld, nil, nil)
         handle = nil
+        writeBatch = nil
         pagedResultsStateIsStale = false
         return try connectIfNeeded()
     }
@@ -150,45 +165,41 @@ final class ConnectionCore {
     func dropConnection(_ error: LDAPError) {
         let outstanding = pending
         pending.removeAll()
-        messageIDs.removeAll()
         if let handle {
             ldap_unbind_ext(handle, nil, nil)
             self.handle = nil
         }
+        writeBatch = nil
         pagedResultsStateIsStale = false
-        for (_, entry) in outstanding { entry.operation.fail(error) }
+        for (_, request) in outstanding { request.fail(error) }
     }
 
     // MARK: Operations
 
-    /// Sends a request on this thread and registers its handler under the returned message ID.
-    func start(
-        _ operation: any PendingOperation,
-        token: CancellationToken?,
-        send: (ConnectionCore, OpaquePointer) throws(LDAPError) -> Int32
-    ) {
-        if let token, token.isCancelled {
-            operation.fail(CancellationError())
+    /// Sends a request on this thread and registers it under its message ID.
+    func start(_ request: PendingRequest) {
+        if request.isCancelled {
+            request.fail(CancellationError())
             return
         }
+        defer { arena.reset() }
         do {
             let ld = try connectIfNeeded()
-            let messageID = try send(self, ld)
-            pending[messageID] = (operation, token)
-            if let token { messageIDs[ObjectIdentifier(token)] = messageID }
+            let messageID = try request.send(self, ld, arena)
+            request.messageID = messageID
+            pending[messageID] = request
         } catch {
-            operation.fail(error)
+            request.fail(error)
             if error.isConnectionError { dropConnection(error) }
         }
     }
 
-    /// Abandons the operation of a cancelled task (RFC 4511 §4.11) and resumes it with CancellationError.
-    func cancel(_ token: CancellationToken) {
-        guard let messageID = messageIDs.removeValue(forKey: ObjectIdentifier(token)),
-              let entry = pending.removeValue(forKey: messageID)
-        else { return }
-        if let handle { ldap_abandon_ext(handle, messageID, nil, nil) }
-        entry.operation.fail(CancellationError())
+    /// Abandons the request of a cancelled task (RFC 4511 §4.11) and resumes it with CancellationError.
+    func cancel(_ request: PendingRequest) {
+        guard request.messageID != 0, pending[request.messageID] === request else { return }
+        pending.removeValue(forKey: request.messageID)
+        if let handle { ldap_abandon_ext(handle, request.messageID, nil, nil) }
+        request.fail(CancellationError())
     }
 
     /// Routes every response already readable, without blocking.
@@ -198,6 +209,7 @@ final class ConnectionCore {
     /// thread's own poll is what notices new data.
     func readResponses(socketReadable: Bool) {
         var mayRead = socketReadable
+        if socketReadable { writeBatch?.markReadable() }
         while let ld = handle, !pending.isEmpty {
             if !mayRead, !Self.hasBufferedData(ld) { return }
             mayRead = false
@@ -212,11 +224,8 @@ final class ConnectionCore {
                 return
             }
             let messageID = ldap_msgid(message)
-            if let entry = pending[messageID] {
-                if entry.operation.receive(message, type: type, core: self) {
-                    pending.removeValue(forKey: messageID)
-                    if let token = entry.token { messageIDs.removeValue(forKey: ObjectIdentifier(token)) }
-                }
+            if let request = pending[messageID], request.receive(message, type: type, core: self) {
+                pending.removeValue(forKey: messageID)
             }
             ldap_msgfree(message)
         }

@@ -32,23 +32,48 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        // After shutdown the job still has to run somewhere: on the caller's thread.
-        submit(ConnectionJob(
-            run: { [self] _ in job.runSynchronously(on: asUnownedTaskExecutor()) },
-            reject: { [self] _ in job.runSynchronously(on: asUnownedTaskExecutor()) }
-        ))
-    }
-
-    /// Runs the job at once when already on this thread (a task preferring this executor), else queues it.
-    func submitOrRun(_ job: ConnectionJob) {
-        if isCurrent, let core {
-            job.run(core)
-        } else {
-            submit(job)
+        // Queued as is (no closure to allocate): task resumptions are most of this thread's work.
+        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
+            if state.finished { return (false, false) }
+            state.taskJobs.append(job)
+            let wake = state.sleeping
+            state.sleeping = false
+            return (true, wake)
+        }
+        if !accepted {
+            // After shutdown the job still has to run somewhere: on the caller's thread.
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        } else if wake {
+            wakeUp()
         }
     }
+
+    /// Starts the request at once when already on this thread (a task preferring this
+    /// executor), else queues it.
+    func submitOrRun(_ request: PendingRequest) {
+        if isCurrent, let core {
+            core.start(request)
+            return
+        }
+        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
+            if state.finished { return (false, false) }
+            state.requests.append(request)
+            let wake = state.sleeping
+            state.sleeping = false
+            return (true, wake)
+        }
+        if !accepted {
+            request.fail(LDAPError.connectionClosed)
+        } else if wake {
+            wakeUp()
+        }
+    }
+
     private struct State {
         var jobs: [ConnectionJob] = []
+        var requests: [PendingRequest] = []
+        /// Tasks that prefer this executor, ready to run.
+        var taskJobs: [UnownedJob] = []
         /// Set while the thread waits in poll(2); only then is a wake-up byte needed.
         var sleeping = false
         var shuttingDown = false
@@ -99,9 +124,13 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
         if !accepted {
             job.reject(.connectionClosed)
         } else if wake {
-            var byte: UInt8 = 1
-            _ = write(wakeWriteFD, &byte, 1)
+            wakeUp()
         }
+    }
+
+    private func wakeUp() {
+        var byte: UInt8 = 1
+        _ = write(wakeWriteFD, &byte, 1)
     }
 
     func submit(_ run: @escaping @Sendable (ConnectionCore) -> Void) {
@@ -117,10 +146,7 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
             state.sleeping = false
             return wake
         }
-        if wake {
-            var byte: UInt8 = 1
-            _ = write(wakeWriteFD, &byte, 1)
-        }
+        if wake { wakeUp() }
     }
 
     private func run(configuration: LDAPConfiguration) {
@@ -142,21 +168,35 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
         // Iterations that ran jobs without polling: a steady stream of jobs must not keep the
         // thread from noticing responses, so every so often it polls without waiting.
         var busyIterations = 0
+        // Swapped with the queues under the lock, so both keep their capacity between rounds.
+        var jobs: [ConnectionJob] = [], requests: [PendingRequest] = [], taskJobs: [UnownedJob] = []
+        let executor = asUnownedTaskExecutor()
         while true {
-            let (jobs, shuttingDown) = state.withLock { state -> ([ConnectionJob], Bool) in
-                let jobs = state.jobs
-                state.jobs.removeAll(keepingCapacity: true)
+            jobs.removeAll(keepingCapacity: true)
+            requests.removeAll(keepingCapacity: true)
+            taskJobs.removeAll(keepingCapacity: true)
+            let shuttingDown = state.withLock { state -> Bool in
+                swap(&jobs, &state.jobs)
+                swap(&requests, &state.requests)
+                swap(&taskJobs, &state.taskJobs)
                 if state.shuttingDown { state.finished = true }
-                return (jobs, state.shuttingDown)
+                return state.shuttingDown
             }
-            for job in jobs { job.run(core) }
+            let worked = !jobs.isEmpty || !requests.isEmpty || !taskJobs.isEmpty
+            if worked {
+                core.beginWriteBatch()
+                for job in jobs { job.run(core) }
+                for request in requests { core.start(request) }
+                for job in taskJobs { job.runSynchronously(on: executor) }
+                core.endWriteBatch()
+            }
             if shuttingDown {
                 core.close()
                 break
             }
             core.readResponses(socketReadable: socketReadable)
             socketReadable = false
-            if !jobs.isEmpty {
+            if worked {
                 busyIterations += 1
                 if busyIterations < 64 { continue }
                 busyIterations = 0
@@ -166,7 +206,7 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
             busyIterations = 0
 
             let goToSleep = state.withLock { state -> Bool in
-                if !state.jobs.isEmpty || state.shuttingDown { return false }
+                if !state.jobs.isEmpty || !state.requests.isEmpty || !state.taskJobs.isEmpty || state.shuttingDown { return false }
                 state.sleeping = true
                 return true
             }

@@ -459,9 +459,18 @@ enum LDAPAttributeName {
 
     /// `attributetype options`: `cn`, `2.5.4.3`, `userCertificate;binary`, `cn;lang-ko`.
     static func isAttributeDescription<C: Collection<UInt8>>(_ name: C) -> Bool {
-        let parts = name.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false)
-        guard let type = parts.first, isAttributeType(type) else { return false }
-        return parts.dropFirst().allSatisfy { !$0.isEmpty && isKeychars($0) }
+        // Walked in place rather than split: filters built per request validate their names.
+        let semicolon = UInt8(ascii: ";")
+        let typeEnd = name.firstIndex(of: semicolon) ?? name.endIndex
+        guard isAttributeType(name[name.startIndex..<typeEnd]) else { return false }
+        var optionStart = typeEnd
+        while optionStart != name.endIndex {
+            let start = name.index(after: optionStart)
+            let end = name[start...].firstIndex(of: semicolon) ?? name.endIndex
+            guard start != end, isKeychars(name[start..<end]) else { return false }
+            optionStart = end
+        }
+        return true
     }
 
     private static func isKeychars<C: Collection<UInt8>>(_ chars: C) -> Bool {

@@ -55,39 +55,39 @@ public final class LDAPConnection: LDAPOperations, Sendable {
     // MARK: Plumbing
 
     /// Runs one request on the connection thread; a cancelled task abandons its operation.
-    func perform<Value: Sendable>(
-        _ makeOperation: @escaping @Sendable (UnsafeContinuation<Value, any Error>) -> any PendingOperation,
-        send: @escaping @Sendable (ConnectionCore, OpaquePointer) throws(LDAPError) -> Int32
-    ) async throws -> Value {
-        let token = CancellationToken()
+    func perform<Value: Sendable>(_ request: AwaitedRequest<Value>) async throws -> Value {
         let thread = self.thread
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
-                thread.submitOrRun(ConnectionJob(
-                    run: { core in core.start(makeOperation(continuation), token: token, send: send) },
-                    reject: { continuation.resume(throwing: $0) }
-                ))
+                request.continuation = continuation
+                thread.submitOrRun(request)
             }
         } onCancel: {
-            token.cancel()
-            thread.submit { core in core.cancel(token) }
+            request.cancel()
+            thread.submit { core in core.cancel(request) }
         }
     }
 
-    /// A request whose only answer is an LDAPResult (add, modify, delete, modify DN, compare).
-    private func performResult(
-        _ operation: LDAPError.Operation, dn: String?,
-        send: @escaping @Sendable (ConnectionCore, OpaquePointer, CArena) throws(LDAPError) -> Int32
-    ) async throws -> LDAPResult {
-        try await perform({ continuation in
-            ResultOperation(continuation) { core, ld, message in
-                let result = core.decodeResult(ld, message)
-                return result.code == LDAP_SUCCESS ? .success(result.result) : .failure(result.error(operation, dn: dn))
-            }
-        }, send: { core, ld throws(LDAPError) in
-            let arena = CArena()
-            return try send(core, ld, arena)
-        })
+    /// Runs a write. Unlike a read, a write is not abandoned once sent when its task is
+    /// cancelled: slapd may have applied it already and an abandon does not undo it, so the
+    /// task waits for the result and reports what really happened. A task cancelled before
+    /// the write is sent gets CancellationError and nothing is sent. (Skipping the
+    /// cancellation handler also saves a status record per write.)
+    func perform(_ request: UpdateRequest) async throws -> LDAPResult {
+        try Task.checkCancellation()
+        let thread = self.thread
+        return try await withUnsafeThrowingContinuation { continuation in
+            request.continuation = continuation
+            thread.submitOrRun(request)
+        }
+    }
+
+    /// A rare request, sent and decoded by closures.
+    func perform<Value: Sendable>(
+        send: @escaping ResultRequest<Value>.Send,
+        decode: @escaping ResultRequest<Value>.Decode
+    ) async throws -> Value {
+        try await perform(ResultRequest(send: send, decode: decode))
     }
 
     /// Reads survive a server restart: a connection error reconnects (and re-binds) on the next try.
@@ -121,18 +121,7 @@ public final class LDAPConnection: LDAPOperations, Sendable {
         case .simple(let bindDN, _): dn = bindDN
         default: dn = nil
         }
-        return try await perform({ continuation in
-            ResultOperation(continuation) { core, ld, message in
-                let result = core.decodeResult(ld, message)
-                if result.code == LDAP_SUCCESS {
-                    core.credentials = credentials
-                    return .success(result.result)
-                }
-                core.credentials = .anonymous
-                return .failure(result.error(.bind, dn: dn))
-            }
-        }, send: { core, ld throws(LDAPError) in
-            let arena = CArena()
+        return try await perform(send: { core, ld, arena throws(LDAPError) in
             var messageID: Int32 = 0
             let serverControls = try core.encode(controls, ld, arena: arena)
             let rc: Int32
@@ -151,6 +140,14 @@ public final class LDAPConnection: LDAPOperations, Sendable {
             }
             try Self.check(rc, core, ld, .bind, dn: dn)
             return messageID
+        }, decode: { core, ld, message in
+            let result = core.decodeResult(ld, message)
+            if result.code == LDAP_SUCCESS {
+                core.credentials = credentials
+                return .success(result.result)
+            }
+            core.credentials = .anonymous
+            return .failure(result.error(.bind, dn: dn))
         })
     }
 
@@ -164,7 +161,9 @@ public final class LDAPConnection: LDAPOperations, Sendable {
                 run: { core in
                     do {
                         let ld = try core.connectIfNeeded()
-                        try SASLInteraction.bind(ld, mechanism: mechanism, authenticationID: authenticationID, password: password, authorizationID: authorizationID, realm: realm)
+                        try core.passingWritesThrough {
+                            try SASLInteraction.bind(ld, mechanism: mechanism, authenticationID: authenticationID, password: password, authorizationID: authorizationID, realm: realm)
+                        }
                         core.credentials = credentials
                         continuation.resume(returning: LDAPResult(controls: [], message: ""))
                     } catch {
@@ -189,29 +188,9 @@ public final class LDAPConnection: LDAPOperations, Sendable {
         controls: [LDAPRequestControl] = []
     ) async throws -> LDAPSearchResult {
         try await retryingRead {
-            try await perform({ continuation in
-                SearchOperation(continuation, base: base)
-            }, send: { core, ld throws(LDAPError) in
-                var ld = ld
-                if controls.contains(where: \.isFirstPageRequest) {
-                    ld = try core.resetPagedResultsStateIfIdle(ld)
-                }
-                let arena = CArena()
-                let serverControls = try core.encode(controls, ld, arena: arena)
-                var messageID: Int32 = 0
-                // libldap sends tv_sec as the server-side time limit; nil means no limit.
-                let limit: UnsafeMutablePointer<timeval>? = timeLimit.map { limit in
-                    let pointer = arena.allocate(timeval.self, count: 1)
-                    pointer.initialize(to: timeval(tv_sec: Int(max(1, limit.components.seconds)), tv_usec: 0))
-                    return pointer
-                }
-                let rc = ldap_search_ext(
-                    ld, base, scope.rawValue, arena.cString(filter), arena.cStringArray(attributes), 0,
-                    serverControls, nil, limit, Int32(clamping: sizeLimit), &messageID
-                )
-                try Self.check(rc, core, ld, .search, dn: base)
-                return messageID
-            })
+            try await perform(SearchRequest(
+                base: base, scope: scope, filter: filter, attributes: attributes, sizeLimit: sizeLimit, timeLimit: timeLimit, controls: controls
+            ))
         }
     }
 
@@ -220,23 +199,20 @@ public final class LDAPConnection: LDAPOperations, Sendable {
     /// True when the entry holds the value (compareTrue), false for compareFalse; errors otherwise.
     public func compare(dn: String, attribute: String, value: [UInt8], controls: [LDAPRequestControl] = []) async throws -> Bool {
         try await retryingRead {
-            try await perform({ continuation in
-                ResultOperation(continuation) { core, ld, message in
-                    let result = core.decodeResult(ld, message)
-                    switch result.code {
-                    case LDAPError.Code.compareTrue.rawValue: return .success(true)
-                    case LDAPError.Code.compareFalse.rawValue: return .success(false)
-                    default: return .failure(result.error(.compare, dn: dn))
-                    }
-                }
-            }, send: { core, ld throws(LDAPError) in
-                let arena = CArena()
+            try await perform(send: { core, ld, arena throws(LDAPError) in
                 let serverControls = try core.encode(controls, ld, arena: arena)
                 var messageID: Int32 = 0
                 var bytes = arena.berval(value)
                 let rc = ldap_compare_ext(ld, dn, attribute, &bytes, serverControls, nil, &messageID)
                 try Self.check(rc, core, ld, .compare, dn: dn)
                 return messageID
+            }, decode: { core, ld, message in
+                let result = core.decodeResult(ld, message)
+                switch result.code {
+                case LDAPError.Code.compareTrue.rawValue: return .success(true)
+                case LDAPError.Code.compareFalse.rawValue: return .success(false)
+                default: return .failure(result.error(.compare, dn: dn))
+                }
             })
         }
     }
@@ -245,46 +221,23 @@ public final class LDAPConnection: LDAPOperations, Sendable {
 
     @discardableResult
     public func add(dn: String, attributes: [LDAPAttribute], controls: [LDAPRequestControl] = []) async throws -> LDAPResult {
-        try await performResult(.add, dn: dn) { core, ld, arena throws(LDAPError) in
-            let serverControls = try core.encode(controls, ld, arena: arena)
-            let mods = arena.modifications(attributes.map { LDAPModification(.add, $0) })
-            var messageID: Int32 = 0
-            try Self.check(ldap_add_ext(ld, dn, mods, serverControls, nil, &messageID), core, ld, .add, dn: dn)
-            return messageID
-        }
+        try await perform(UpdateRequest(dn: dn, .add(attributes), controls: controls))
     }
 
     @discardableResult
     public func modify(dn: String, _ modifications: [LDAPModification], controls: [LDAPRequestControl] = []) async throws -> LDAPResult {
-        try await performResult(.modify, dn: dn) { core, ld, arena throws(LDAPError) in
-            let serverControls = try core.encode(controls, ld, arena: arena)
-            let mods = arena.modifications(modifications)
-            var messageID: Int32 = 0
-            try Self.check(ldap_modify_ext(ld, dn, mods, serverControls, nil, &messageID), core, ld, .modify, dn: dn)
-            return messageID
-        }
+        try await perform(UpdateRequest(dn: dn, .modify(modifications), controls: controls))
     }
 
     @discardableResult
     public func delete(dn: String, controls: [LDAPRequestControl] = []) async throws -> LDAPResult {
-        try await performResult(.delete, dn: dn) { core, ld, arena throws(LDAPError) in
-            let serverControls = try core.encode(controls, ld, arena: arena)
-            var messageID: Int32 = 0
-            try Self.check(ldap_delete_ext(ld, dn, serverControls, nil, &messageID), core, ld, .delete, dn: dn)
-            return messageID
-        }
+        try await perform(UpdateRequest(dn: dn, .delete, controls: controls))
     }
 
     /// Modify DN: renames the entry and/or moves it (with its subtree) under `newSuperior`.
     @discardableResult
     public func rename(dn: String, newRDN: String, deleteOldRDN: Bool = true, newSuperior: String? = nil, controls: [LDAPRequestControl] = []) async throws -> LDAPResult {
-        try await performResult(.modifyDN, dn: dn) { core, ld, arena throws(LDAPError) in
-            let serverControls = try core.encode(controls, ld, arena: arena)
-            var messageID: Int32 = 0
-            let rc = ldap_rename(ld, dn, newRDN, arena.cString(newSuperior), deleteOldRDN ? 1 : 0, serverControls, nil, &messageID)
-            try Self.check(rc, core, ld, .modifyDN, dn: dn)
-            return messageID
-        }
+        try await perform(UpdateRequest(dn: dn, .rename(newRDN: newRDN, deleteOldRDN: deleteOldRDN, newSuperior: newSuperior), controls: controls))
     }
 
     // MARK: Extended operations
@@ -292,22 +245,20 @@ public final class LDAPConnection: LDAPOperations, Sendable {
     /// RFC 4532: the authorization identity the server sees (`dn:…`, or empty for anonymous).
     public func whoAmI() async throws -> String {
         try await retryingRead {
-            try await perform({ continuation in
-                ResultOperation(continuation) { core, ld, message in
-                    let result = core.decodeResult(ld, message)
-                    guard result.code == LDAP_SUCCESS else { return .failure(result.error(.whoAmI, dn: nil)) }
-                    var authzID: UnsafeMutablePointer<CLDAP.berval>?
-                    guard ldap_parse_whoami(ld, message, &authzID) == LDAP_SUCCESS else {
-                        return .failure(LDAPError(code: .decodingError, operation: .whoAmI))
-                    }
-                    let identity = authzID?.pointee.string ?? ""
-                    if let authzID { ber_bvfree(authzID) }
-                    return .success(identity)
-                }
-            }, send: { core, ld throws(LDAPError) in
+            try await perform(send: { core, ld, _ throws(LDAPError) in
                 var messageID: Int32 = 0
                 try Self.check(ldap_whoami(ld, nil, nil, &messageID), core, ld, .whoAmI, dn: nil)
                 return messageID
+            }, decode: { core, ld, message in
+                let result = core.decodeResult(ld, message)
+                guard result.code == LDAP_SUCCESS else { return .failure(result.error(.whoAmI, dn: nil)) }
+                var authzID: UnsafeMutablePointer<CLDAP.berval>?
+                guard ldap_parse_whoami(ld, message, &authzID) == LDAP_SUCCESS else {
+                    return .failure(LDAPError(code: .decodingError, operation: .whoAmI))
+                }
+                let identity = authzID?.pointee.string ?? ""
+                if let authzID { ber_bvfree(authzID) }
+                return .success(identity)
             })
         }
     }
@@ -315,19 +266,7 @@ public final class LDAPConnection: LDAPOperations, Sendable {
     /// RFC 3062 Password Modify. Returns the password the server generated when `newPassword` is nil.
     @discardableResult
     public func passwordModify(userDN: String? = nil, oldPassword: String? = nil, newPassword: String? = nil, controls: [LDAPRequestControl] = []) async throws -> String? {
-        try await perform({ continuation in
-            ResultOperation(continuation) { core, ld, message in
-                let result = core.decodeResult(ld, message)
-                guard result.code == LDAP_SUCCESS else { return .failure(result.error(.passwordModify, dn: userDN)) }
-                var generated = CLDAP.berval()
-                guard ldap_parse_passwd(ld, message, &generated) == LDAP_SUCCESS else {
-                    return .failure(LDAPError(code: .decodingError, operation: .passwordModify, dn: userDN))
-                }
-                defer { if let pointer = generated.bv_val { ber_memfree(pointer) } }
-                return .success(generated.bv_val == nil ? nil : generated.string)
-            }
-        }, send: { core, ld throws(LDAPError) in
-            let arena = CArena()
+        try await perform(send: { core, ld, arena throws(LDAPError) in
             let serverControls = try core.encode(controls, ld, arena: arena)
             let user = userDN.map { arena.bervalPointer(Array($0.utf8)) }
             let old = oldPassword.map { arena.bervalPointer(Array($0.utf8)) }
@@ -335,32 +274,38 @@ public final class LDAPConnection: LDAPOperations, Sendable {
             var messageID: Int32 = 0
             try Self.check(ldap_passwd(ld, user, old, new, serverControls, nil, &messageID), core, ld, .passwordModify, dn: userDN)
             return messageID
+        }, decode: { core, ld, message in
+            let result = core.decodeResult(ld, message)
+            guard result.code == LDAP_SUCCESS else { return .failure(result.error(.passwordModify, dn: userDN)) }
+            var generated = CLDAP.berval()
+            guard ldap_parse_passwd(ld, message, &generated) == LDAP_SUCCESS else {
+                return .failure(LDAPError(code: .decodingError, operation: .passwordModify, dn: userDN))
+            }
+            defer { if let pointer = generated.bv_val { ber_memfree(pointer) } }
+            return .success(generated.bv_val == nil ? nil : generated.string)
         })
     }
 
     /// Any other extended operation; returns the response name and value.
     public func extendedOperation(oid: String, value: [UInt8]?, controls: [LDAPRequestControl] = []) async throws -> (oid: String?, value: [UInt8]?) {
-        try await perform({ (continuation: UnsafeContinuation<ExtendedResponse, any Error>) in
-            ResultOperation(continuation) { core, ld, message in
-                let result = core.decodeResult(ld, message)
-                guard result.code == LDAP_SUCCESS else { return .failure(result.error(.extended, dn: oid)) }
-                var responseOID: UnsafeMutablePointer<CChar>?
-                var responseValue: UnsafeMutablePointer<CLDAP.berval>?
-                guard ldap_parse_extended_result(ld, message, &responseOID, &responseValue, 0) == LDAP_SUCCESS else {
-                    return .failure(LDAPError(code: .decodingError, operation: .extended, dn: oid))
-                }
-                let response = ExtendedResponse(oid: responseOID.map { String(cString: $0) }, value: responseValue?.pointee.bytes)
-                if let responseOID { ldap_memfree(responseOID) }
-                if let responseValue { ber_bvfree(responseValue) }
-                return .success(response)
-            }
-        }, send: { core, ld throws(LDAPError) in
-            let arena = CArena()
+        try await perform(send: { core, ld, arena throws(LDAPError) in
             let serverControls = try core.encode(controls, ld, arena: arena)
             let data = value.map { arena.bervalPointer($0) }
             var messageID: Int32 = 0
             try Self.check(ldap_extended_operation(ld, oid, data, serverControls, nil, &messageID), core, ld, .extended, dn: oid)
             return messageID
+        }, decode: { (core, ld, message) -> Result<ExtendedResponse, LDAPError> in
+            let result = core.decodeResult(ld, message)
+            guard result.code == LDAP_SUCCESS else { return .failure(result.error(.extended, dn: oid)) }
+            var responseOID: UnsafeMutablePointer<CChar>?
+            var responseValue: UnsafeMutablePointer<CLDAP.berval>?
+            guard ldap_parse_extended_result(ld, message, &responseOID, &responseValue, 0) == LDAP_SUCCESS else {
+                return .failure(LDAPError(code: .decodingError, operation: .extended, dn: oid))
+            }
+            let response = ExtendedResponse(oid: responseOID.map { String(cString: $0) }, value: responseValue?.pointee.bytes)
+            if let responseOID { ldap_memfree(responseOID) }
+            if let responseValue { ber_bvfree(responseValue) }
+            return .success(response)
         }).tuple
     }
 }

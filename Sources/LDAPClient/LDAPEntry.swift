@@ -2,24 +2,78 @@
 /// any octets, NUL included); the `strings` view decodes UTF-8 explicitly.
 public struct LDAPAttribute: Sendable, Hashable {
     public var name: String
-    public var values: [[UInt8]]
+    /// Values as the caller gave them: text stays a String until it is copied into the
+    /// request's C memory, so a one-value text attribute costs no allocation of its own.
+    private var storage: Values
+
+    private enum Values: Sendable {
+        case one(String)
+        case text([String])
+        case bytes([[UInt8]])
+    }
 
     public init(name: String, values: [[UInt8]]) {
         self.name = name
-        self.values = values
+        self.storage = .bytes(values)
     }
 
     public init(_ name: String, _ values: [String]) {
-        self.init(name: name, values: values.map { Array($0.utf8) })
+        self.name = name
+        self.storage = .text(values)
     }
 
     public init(_ name: String, _ value: String) {
-        self.init(name, [value])
+        self.name = name
+        self.storage = .one(value)
+    }
+
+    public var values: [[UInt8]] {
+        get {
+            switch storage {
+            case .one(let string): [Array(string.utf8)]
+            case .text(let strings): strings.map { Array($0.utf8) }
+            case .bytes(let values): values
+            }
+        }
+        set { storage = .bytes(newValue) }
     }
 
     /// Values decoded as UTF-8; values that are not valid UTF-8 are left out (read `values` for those).
     public var strings: [String] {
-        values.compactMap { String(validating: $0, as: UTF8.self) }
+        switch storage {
+        case .one(let string): [string]
+        case .text(let strings): strings
+        case .bytes(let values): values.compactMap { String(validating: $0, as: UTF8.self) }
+        }
+    }
+
+    var valueCount: Int {
+        switch storage {
+        case .one: 1
+        case .text(let strings): strings.count
+        case .bytes(let values): values.count
+        }
+    }
+
+    /// Calls `body` with each value's bytes, without copying them into arrays first.
+    func forEachValue(_ body: (UnsafeRawBufferPointer) -> Void) {
+        switch storage {
+        case .one(var string):
+            string.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+        case .text(let strings):
+            for var string in strings { string.withUTF8 { body(UnsafeRawBufferPointer($0)) } }
+        case .bytes(let values):
+            for value in values { value.withUnsafeBytes(body) }
+        }
+    }
+
+    public static func == (lhs: LDAPAttribute, rhs: LDAPAttribute) -> Bool {
+        lhs.name == rhs.name && lhs.values == rhs.values
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(values)
     }
 }
 
@@ -36,7 +90,7 @@ public struct LDAPEntry: Sendable, Hashable {
         var builder = Storage.Builder()
         for attribute in attributes {
             builder.beginAttribute(attribute.name)
-            for value in attribute.values { value.withUnsafeBytes { builder.appendValue($0) } }
+            attribute.forEachValue { builder.appendValue($0) }
         }
         self.storage = builder.storage
     }
@@ -140,9 +194,10 @@ public struct LDAPModification: Sendable, Hashable {
 
     public static func add(_ name: String, _ values: [String]) -> Self { .init(.add, LDAPAttribute(name, values)) }
     public static func replace(_ name: String, _ values: [String]) -> Self { .init(.replace, LDAPAttribute(name, values)) }
+    public static func replace(_ name: String, _ value: String) -> Self { .init(.replace, LDAPAttribute(name, value)) }
     /// Deletes the given values, or the whole attribute when `values` is empty.
     public static func delete(_ name: String, _ values: [String] = []) -> Self { .init(.delete, LDAPAttribute(name, values)) }
-    public static func increment(_ name: String, by amount: Int = 1) -> Self { .init(.increment, LDAPAttribute(name, [String(amount)])) }
+    public static func increment(_ name: String, by amount: Int = 1) -> Self { .init(.increment, LDAPAttribute(name, String(amount))) }
 }
 
 /// How deep a search looks below its base.

@@ -95,6 +95,7 @@ public indirect enum LDAPFilter: Sendable, Hashable, CustomStringConvertible {
     /// The RFC 4515 string form.
     public var description: String {
         var out: [UInt8] = []
+        out.reserveCapacity(128)
         self.render(into: &out)
         return String(decoding: out, as: UTF8.self)
     }

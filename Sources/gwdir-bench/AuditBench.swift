@@ -6,6 +6,7 @@ import Directory
 import Foundation
 import LDAPClient
 import LocalSlapd
+import Synchronization
 
 /// 70% IMAP-style repeats (POP3 and SMTP) from a few (account, IP) pairs, 30% web logins of
 /// many accounts, each a new entry; 1 ms apart, so a run spans `count` ms.
@@ -101,25 +102,25 @@ enum AuditBench {
                    ip: IPAddress(event.ip), country: nil, outcome: event.outcome)
     }
 
-    /// AuditLog.record from many tasks: `auditWindow` events in flight on one connection.
+    /// AuditLog.record from `auditWindow` callers at once, each recording its next event when
+    /// the previous one is stored (as the policy endpoint's connections would), on one connection.
     static func gwdir(_ workload: AuditWorkload, _ bench: BenchDirectory, _ options: Options, t0: Date) async throws -> Measurement {
         let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
         defer { connection.close() }
         let context = DirectoryContext(ldap: connection, layout: try DirectoryLayout(base: bench.slapd.baseDN), now: { t0 })
         let log = AuditLog(context: context)
         let events = workload.events.map { loginEvent($0, bench, t0: t0) }
-        let window = options.auditWindow
+        let cursor = EventCursor()
         return try await measure(on: connection.executor) {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                var sent = 0
-                func launch() {
-                    let event = events[sent]
-                    group.addTask { try await log.record(event) }
-                    sent += 1
-                }
-                while sent < min(window, events.count) { launch() }
-                while try await group.next() != nil {
-                    if sent < events.count { launch() }
+            try await withThrowingDiscardingTaskGroup { group in
+                for _ in 0..<min(options.auditWindow, events.count) {
+                    group.addTask {
+                        while true {
+                            let index = cursor.take()
+                            guard index < events.count else { return }
+                            try await log.record(events[index])
+                        }
+                    }
                 }
             }
             return events.count
@@ -231,4 +232,10 @@ enum AuditBench {
             throw SlapdError(description: "audit \(side.rawValue): \(events) events stored in \(entries) entries, expected \(expected)")
         }
     }
+}
+
+/// Hands out event indexes to the benchmark's callers.
+final class EventCursor: Sendable {
+    private let next = Atomic<Int>(0)
+    func take() -> Int { next.add(1, ordering: .relaxed).oldValue }
 }

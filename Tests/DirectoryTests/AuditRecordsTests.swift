@@ -53,6 +53,46 @@ import Testing
         #expect(AuditRecords.homeWorkspace(of: "not a dn", layout: Self.layout) == nil)
     }
 
+    @Test func homeWorkspacesAreCachedPerParentEntry() {
+        #expect(AuditRecords.parentDN(of: Self.alice) == "ou=sales,o=acme,ou=workspaces,dc=example,dc=com")
+        #expect(AuditRecords.parentDN(of: #"uid=a\,b,ou=x,dc=y"#) == "ou=x,dc=y")
+        #expect(AuditRecords.parentDN(of: #"cn=a\\,ou=x"#) == "ou=x")
+        #expect(AuditRecords.parentDN(of: "dc=com") == "")
+        let state = AuditLogState()
+        let derivations = Mutex(0)
+        func workspace(_ dn: String) -> String? {
+            state.homeWorkspace(of: dn) { dn in
+                derivations.withLock { $0 += 1 }
+                return AuditRecords.homeWorkspace(of: dn, layout: Self.layout)?.description
+            }
+        }
+        #expect(workspace(Self.alice) == "o=acme,ou=workspaces,dc=example,dc=com")
+        #expect(workspace("uid=bob,ou=sales,o=acme,ou=workspaces,dc=example,dc=com") == "o=acme,ou=workspaces,dc=example,dc=com")
+        #expect(workspace("uid=carol,o=beta,ou=workspaces,dc=example,dc=com") == "o=beta,ou=workspaces,dc=example,dc=com")
+        #expect(workspace("cn=gwdir,ou=system,dc=example,dc=com") == nil)
+        #expect(derivations.withLock { $0 } == 3)
+    }
+
+    @Test func eventIDsFromOneLogAreDistinctHexNumbers() throws {
+        let state = AuditLogState()
+        let ids = (0..<5000).map { _ in state.newEventID(time: Self.t0) }
+        #expect(Set(ids).count == 5000)
+        #expect(ids.allSatisfy { id in
+            id.hasPrefix("20270115080000-") && id.dropFirst(15).allSatisfy { $0.isHexDigit && !$0.isUppercase } && (16...31).contains(id.count)
+        })
+        #expect(AuditRecords.eventID(time: Self.t0, number: 0) == "20270115080000-0")
+        #expect(AuditRecords.eventID(time: Self.t0, number: 0xABCDEF) == "20270115080000-abcdef")
+        #expect(AuditRecords.eventID(time: Self.t0, number: .max) == "20270115080000-ffffffffffffffff")
+        // The mix is a bijection: consecutive counters never collide.
+        #expect(Set((0..<10_000 as Range<UInt64>).map(AuditRecords.mix)).count == 10_000)
+    }
+
+    @Test func accountKeysLowercaseOnlyWhenNeeded() {
+        #expect(AuditRecords.lowercased("uid=alice,o=acme") == "uid=alice,o=acme")
+        #expect(AuditRecords.lowercased("UID=Alice,O=Acme") == "uid=alice,o=acme")
+        #expect(AuditRecords.lowercased("uid=Ä,o=acme") == "uid=ä,o=acme")
+    }
+
     @Test func eventIDsAreUniqueAndValidRDNValues() throws {
         let ids = Set((0..<1000).map { _ in AuditRecords.newEventID(time: Self.t0) })
         #expect(ids.count == 1000)

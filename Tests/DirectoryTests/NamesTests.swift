@@ -33,6 +33,10 @@ import Testing
             #expect(throws: DirectoryError.self, "\(bad)") { try EntryName.validate("a\(bad)b", what: "login id") }
         }
         #expect((try? EntryName.validate(" 서연 ", what: "login id")) == "서연")
+        // Blanks as Foundation's .whitespaces: tabs and space separators (here U+3000), not newlines.
+        #expect((try? EntryName.validate("\t\u{3000}영업 1팀\u{00A0}", what: "unit name")) == "영업 1팀")
+        #expect(throws: DirectoryError.self) { try EntryName.validate(" \t ", what: "unit name") }
+        #expect(throws: DirectoryError.self) { try EntryName.validate("a\n", what: "unit name") }
     }
 
     @Test func quotas() throws {

@@ -254,6 +254,23 @@ import TestSupport
         #expect(error?.code == .protocolError)
     }
 
+    @Test func aWriteOfACancelledTaskIsNotSent() async throws {
+        let dn = "uid=never-\(UUID().uuidString.prefix(8)),\(TestSlapd.baseDN)"
+        let connection = self.connection
+        let task = Task {
+            // Cancelled while it waits here; the add after it must not go out.
+            try? await Task.sleep(for: .seconds(30))
+            try await connection.add(dn: dn, attributes: [
+                LDAPAttribute("objectClass", "inetOrgPerson"), LDAPAttribute("uid", "never"),
+                LDAPAttribute("cn", "never"), LDAPAttribute("sn", "never"),
+            ])
+        }
+        task.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await task.value }
+        let error = await #expect(throws: LDAPError.self) { _ = try await connection.search(base: dn, scope: .base) }
+        #expect(error?.code == .noSuchObject)
+    }
+
     @Test func cancellationAbandonsTheOperationAndKeepsTheConnection() async throws {
         let task = Task {
             try await connection.search(base: TestSlapd.baseDN, filter: "(objectClass=*)")

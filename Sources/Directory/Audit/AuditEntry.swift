@@ -71,16 +71,63 @@ enum AuditRecords {
     /// A random event id, its time first so ids sort roughly by creation when listed raw.
     static func newEventID(time: Date) -> String {
         var random = SystemRandomNumberGenerator()
-        let stamp = GeneralizedTime.format(time).dropLast()
-        return stamp + "-" + String(random.next() as UInt64, radix: 16)
+        return eventID(time: time, number: random.next())
+    }
+
+    /// `20300101000000-1f3a…`: the time (for a reader) and a number that makes it unique.
+    static func eventID(time: Date, number: UInt64) -> String {
+        var stamp = GeneralizedTime.format(time)
+        stamp.removeLast()
+        let digits = Swift.max(1, (64 - number.leadingZeroBitCount + 3) / 4)
+        // Built in place: one allocation for the id.
+        return stamp.withUTF8 { stamp in
+            String(unsafeUninitializedCapacity: stamp.count + 1 + digits) { bytes in
+                _ = bytes.initialize(fromContentsOf: stamp)
+                bytes[stamp.count] = UInt8(ascii: "-")
+                var rest = number
+                for index in stride(from: stamp.count + digits, to: stamp.count, by: -1) {
+                    let nibble = UInt8(truncatingIfNeeded: rest & 0xF)
+                    bytes[index] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+                    rest >>= 4
+                }
+                return stamp.count + 1 + digits
+            }
+        }
+    }
+
+    /// SplitMix64's finaliser: a bijection on UInt64, so distinct inputs give distinct ids.
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     /// The workspace an account's mailbox lives in: the `o=` ancestor of its DN below
     /// `ou=workspaces` (where `gwHomeWorkspace` points), found without a read.
     static func homeWorkspace(of accountDN: String?, layout: DirectoryLayout) -> DistinguishedName? {
-        guard let accountDN, let dn = try? DistinguishedName(accountDN),
-              let id = layout.location(of: dn)?.workspace else { return nil }
-        return try? layout.workspace(id)
+        guard let accountDN, let dn = try? DistinguishedName(accountDN), dn.isDescendant(of: layout.workspaces) else { return nil }
+        // The RDN right below ou=workspaces, with everything above it, as the account DN spells it.
+        let depth = layout.workspaces.rdns.count + 1
+        guard dn.rdns.count > depth, let top = dn.rdns.dropLast(depth - 1).last, top.type.lowercased() == "o" else { return nil }
+        return DistinguishedName(rdns: Array(dn.rdns.suffix(depth)))
+    }
+
+    /// Everything after a DN's first RDN (the text after its first unescaped comma), or
+    /// the empty string for a one-RDN DN. Only a cache key: the text is not normalised.
+    static func parentDN(of dn: String) -> Substring {
+        var escaped = false
+        for index in dn.utf8.indices {
+            let byte = dn.utf8[index]
+            if escaped {
+                escaped = false
+            } else if byte == UInt8(ascii: "\\") {
+                escaped = true
+            } else if byte == UInt8(ascii: ",") {
+                return dn[dn.utf8.index(after: index)...]
+            }
+        }
+        return dn[dn.endIndex...]
     }
 
     /// The attributes of a new `gwLoginEvent` holding one event.
@@ -90,10 +137,10 @@ enum AuditRecords {
 
     static func attributes(for event: LoginEvent, id: String, country: String, workspace: String?) -> [LDAPAttribute] {
         let time = GeneralizedTime.format(event.time)
-        var attributes = [
-            LDAPAttribute("objectClass", "gwLoginEvent"),
-            LDAPAttribute("gwEventId", id),
-        ]
+        var attributes: [LDAPAttribute] = []
+        attributes.reserveCapacity(14)
+        attributes.append(LDAPAttribute("objectClass", "gwLoginEvent"))
+        attributes.append(LDAPAttribute("gwEventId", id))
         if let dn = event.accountDN { attributes.append(LDAPAttribute("gwAccountRef", dn)) }
         if !event.loginName.isEmpty { attributes.append(LDAPAttribute("gwLoginName", event.loginName)) }
         attributes.append(LDAPAttribute("gwLoginType", event.type.rawValue))
@@ -102,18 +149,22 @@ enum AuditRecords {
         attributes.append(LDAPAttribute("gwCountry", country))
         attributes.append(LDAPAttribute("gwLoginResult", event.result.rawValue))
         if let reason = event.reason { attributes.append(LDAPAttribute("gwFailureReason", reason.rawValue)) }
-        attributes += [
-            LDAPAttribute("gwFirstTime", time),
-            LDAPAttribute("gwLastTime", time),
-            LDAPAttribute("gwEventCount", "1"),
-        ]
+        attributes.append(LDAPAttribute("gwFirstTime", time))
+        attributes.append(LDAPAttribute("gwLastTime", time))
+        attributes.append(LDAPAttribute("gwEventCount", "1"))
         if let workspace { attributes.append(LDAPAttribute("gwWorkspaceRef", workspace)) }
         return attributes
     }
 
+    /// `text.lowercased()`, returning `text` itself (no new string) when it has no capitals:
+    /// account DNs usually have none, and this runs for every recorded login.
+    static func lowercased(_ text: String) -> String {
+        text.utf8.contains { $0 >= 0x80 || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) } ? text.lowercased() : text
+    }
+
     /// Whose timeline an event belongs to (the folding key's account, for every login type).
     static func account(of event: LoginEvent) -> AuditFoldingKey.Account {
-        event.accountDN.map { .dn($0.lowercased()) } ?? .loginName(event.loginName.lowercased())
+        event.accountDN.map { .dn(lowercased($0)) } ?? .loginName(lowercased(event.loginName))
     }
 
     /// The account's entries still close enough to fold into (indexed: gwAccountRef or

@@ -35,9 +35,8 @@ public struct AuditLog: LoginRecorder {
     /// nil leaves retention to `gwdir audit purge` (a cron job, or a process that only reads).
     public let purgeInterval: Duration?
     private let state: AuditLogState
-    /// `ou=events,ou=audit,<base>`, built and rendered once: every new entry is a child of it.
-    private let eventsDN: DistinguishedName
-    private let eventsDNText: String
+    /// `ou=events,ou=audit,<base>`, rendered once: every new entry is a child of it.
+    private let eventsDN: String
 
     public init(
         context: DirectoryContext,
@@ -54,18 +53,17 @@ public struct AuditLog: LoginRecorder {
         self.mailLastLoginInterval = mailLastLoginInterval
         self.purgeInterval = purgeInterval
         self.state = AuditLogState()
-        self.eventsDN = context.layout.auditEvents
-        self.eventsDNText = eventsDN.description
+        self.eventsDN = context.layout.auditEvents.description
     }
 
-    /// What ``write(_:)`` did.
+    /// What ``write(_:)`` did, with the entry's DN.
     public enum Written: Sendable, Hashable {
         /// A new entry, count 1.
-        case added(DistinguishedName)
+        case added(String)
         /// One more event in an existing entry.
-        case folded(DistinguishedName)
+        case folded(String)
 
-        public var dn: DistinguishedName {
+        public var dn: String {
             switch self {
             case .added(let dn), .folded(let dn): dn
             }
@@ -94,23 +92,25 @@ public struct AuditLog: LoginRecorder {
             // next claim (an interval later) or `gwdir audit purge` tries again.
             _ = try? await purgeExpired(now: now)
         }
-        let written = try await ldapCall("recording a login of \(event.loginName)") { try await writeEntry(event) }
-        try await recordLastLogin(event)
+        // The account, lowercased once: the folding key, the cache and the last-login write share it.
+        let account = AuditRecords.account(of: event)
+        let key = event.foldingKey(account: account)
+        let written = try await ldapCall("recording a login of \(event.loginName)") { try await writeEntry(event, account: account, key: key) }
+        try await recordLastLogin(event, account: account)
         return written
     }
 
-    private func writeEntry(_ event: LoginEvent) async throws -> Written {
-        let account = AuditRecords.account(of: event)
-        guard event.foldingKey != nil else {
+    private func writeEntry(_ event: LoginEvent, account: AuditFoldingKey.Account, key: AuditFoldingKey?) async throws -> Written {
+        guard let key else {
             let entry = newEntry(event)
-            _ = try await context.ldap.add(dn: entry.text, attributes: attributes(for: event, id: entry.id), controls: [])
+            _ = try await context.ldap.add(dn: entry.dn, attributes: attributes(for: event, id: entry.id), controls: [])
             state.noteNewest(account, AuditLogState.Newest(dn: entry.dn, summary: AuditEntrySummary(key: nil, firstTime: event.time, lastTime: event.time)))
             return .added(entry.dn)
         }
         // A few rounds at most: each retry follows an entry that vanished (purged, deleted by
         // hand) or a creation that failed, and the next round adds a fresh one.
         for _ in 0..<4 {
-            switch makeStep(event, account: account) {
+            switch makeStep(event, account: account, key: key) {
             case .wait(let load):
                 let loaded: AuditLogState.Newest?
                 do {
@@ -122,7 +122,7 @@ public struct AuditLog: LoginRecorder {
                 state.finishLoad(account, load, with: loaded, failed: false)
             case .create(let entry, let outcome):
                 do {
-                    _ = try await context.ldap.add(dn: entry.text, attributes: attributes(for: event, id: entry.id), controls: [])
+                    _ = try await context.ldap.add(dn: entry.dn, attributes: attributes(for: event, id: entry.id), controls: [])
                     outcome.finish(.success(()))
                     return .added(entry.dn)
                 } catch {
@@ -163,9 +163,9 @@ public struct AuditLog: LoginRecorder {
         /// Add the entry (this event is its first), then tell those who joined it.
         case create(NewEntry, WriteOutcome)
         /// Send the batch this event opened, once the entry's previous write is answered.
-        case send(DistinguishedName, FoldBatch, previous: WriteOutcome?, outcome: WriteOutcome)
+        case send(String, FoldBatch, previous: WriteOutcome?, outcome: WriteOutcome)
         /// Wait for the batch this event joined to be written.
-        case join(DistinguishedName, WriteOutcome)
+        case join(String, WriteOutcome)
     }
 
     /// Decides under the lock, so concurrent events of one account see each other: the first
@@ -173,7 +173,7 @@ public struct AuditLog: LoginRecorder {
     /// starts its add, and the rest join the entry's open batch of increments. A batch is sent
     /// (one `increment by n`) once the entry's previous write has been answered, so while one
     /// write is in flight every repeat arriving meanwhile rides on the next: group commit.
-    private func makeStep(_ event: LoginEvent, account: AuditFoldingKey.Account) -> Step {
+    private func makeStep(_ event: LoginEvent, account: AuditFoldingKey.Account, key: AuditFoldingKey) -> Step {
         state.slots.withLock { slots -> Step in
             switch slots[account] {
             case nil:
@@ -183,7 +183,7 @@ public struct AuditLog: LoginRecorder {
             case .loading(let load):
                 return .wait(load)
             case .known(let newest):
-                if var newest, folding.decide(newest: newest.summary, event: event) == .increment {
+                if var newest, folding.decide(newest: newest.summary, key: key, time: event.time) == .increment {
                     var later: Date?, earlier: Date?
                     if event.time > newest.summary.lastTime {
                         newest.summary.lastTime = event.time
@@ -204,7 +204,7 @@ public struct AuditLog: LoginRecorder {
                     return .send(newest.dn, batch, previous: previous, outcome: outcome)
                 }
                 let entry = newEntry(event), creation = WriteOutcome()
-                let summary = AuditEntrySummary(key: event.foldingKey, firstTime: event.time, lastTime: event.time)
+                let summary = AuditEntrySummary(key: key, firstTime: event.time, lastTime: event.time)
                 slots[account] = .known(AuditLogState.Newest(dn: entry.dn, summary: summary, lastWrite: creation))
                 AuditLogState.evictIfLarge(&slots, now: event.time, keep: folding.maxGap.timeInterval)
                 return .create(entry, creation)
@@ -222,9 +222,9 @@ public struct AuditLog: LoginRecorder {
         )
         var newest: AuditLogState.Newest?
         for entry in found.entries {
-            guard let summary = AuditRecords.summary(of: entry, account: account), let dn = try? DistinguishedName(entry.dn) else { continue }
+            guard let summary = AuditRecords.summary(of: entry, account: account) else { continue }
             if newest.map({ summary.lastTime > $0.summary.lastTime }) ?? true {
-                newest = AuditLogState.Newest(dn: dn, summary: summary)
+                newest = AuditLogState.Newest(dn: entry.dn, summary: summary)
             }
         }
         return newest
@@ -234,43 +234,48 @@ public struct AuditLog: LoginRecorder {
     /// widens — time replaces carry an assertion, so a write overtaken by a concurrent one (two
     /// processes, or a retry) never narrows it: the count is then added alone and each time
     /// moved separately if it is still an extension.
-    private func increment(_ dn: DistinguishedName, _ batch: FoldBatch.Content) async throws {
+    private func increment(_ dn: String, _ batch: FoldBatch.Content) async throws {
         let count = LDAPModification.increment("gwEventCount", by: batch.count)
         var widen: [(LDAPModification, LDAPFilter)] = []
         if let last = batch.lastTime.map(GeneralizedTime.format) {
-            widen.append((.replace("gwLastTime", [last]), .not(.greaterOrEqual("gwLastTime", last))))
+            widen.append((.replace("gwLastTime", last), .not(.greaterOrEqual("gwLastTime", last))))
         }
         if let first = batch.firstTime.map(GeneralizedTime.format) {
-            widen.append((.replace("gwFirstTime", [first]), .not(.lessOrEqual("gwFirstTime", first))))
+            widen.append((.replace("gwFirstTime", first), .not(.lessOrEqual("gwFirstTime", first))))
         }
         if widen.isEmpty {
-            try await context.ldap.modify(dn: dn, [count])
+            _ = try await context.ldap.modify(dn: dn, [count], controls: [])
             return
         }
         do {
             let assertion: LDAPFilter = widen.count == 1 ? widen[0].1 : .and(widen.map(\.1))
-            try await context.ldap.modify(dn: dn, [count] + widen.map(\.0), controls: [.assertion(assertion)])
+            _ = try await context.ldap.modify(dn: dn, [count] + widen.map(\.0), controls: [.assertion(assertion)])
             return
         } catch let error as LDAPError where error.code == .assertionFailed {}
-        try await context.ldap.modify(dn: dn, [count])
+        _ = try await context.ldap.modify(dn: dn, [count], controls: [])
         for (replace, assertion) in widen {
             do {
-                try await context.ldap.modify(dn: dn, [replace], controls: [.assertion(assertion)])
+                _ = try await context.ldap.modify(dn: dn, [replace], controls: [.assertion(assertion)])
             } catch let error as LDAPError where error.code == .assertionFailed {}
         }
     }
 
-    /// A fresh entry's id and DN. The id is digits, hex and '-', which need no escaping, so
-    /// the DN text is the id before the events DN rendered once.
+    /// A fresh entry's id and DN. The id is digits, hex and '-', which need no escaping
+    /// (AuditRecordsTests checks that it is its own escaped form), so the DN is the id
+    /// before the events DN rendered once.
     private func newEntry(_ event: LoginEvent) -> NewEntry {
-        let id = AuditRecords.newEventID(time: event.time)
-        return NewEntry(id: id, dn: try! eventsDN.child(type: "gwEventId", value: id), text: "gwEventId=\(id),\(eventsDNText)")
+        let id = state.newEventID(time: event.time)
+        var dn = "gwEventId="
+        dn.reserveCapacity(dn.utf8.count + id.utf8.count + 1 + eventsDN.utf8.count)
+        dn += id
+        dn += ","
+        dn += eventsDN
+        return NewEntry(id: id, dn: dn)
     }
 
     struct NewEntry: Sendable {
         var id: String
-        var dn: DistinguishedName
-        var text: String
+        var dn: String
     }
 
     private func attributes(for event: LoginEvent, id: String) -> [LDAPAttribute] {
@@ -283,10 +288,10 @@ public struct AuditLog: LoginRecorder {
     /// overwrites a newer one. Mail logins update at most once per ``mailLastLoginInterval``.
     /// While a write for the account is in flight, later logins wait and only the newest of
     /// them is written next (it supersedes the others).
-    private func recordLastLogin(_ event: LoginEvent) async throws {
-        guard event.result == .success, let account = event.accountDN else { return }
+    private func recordLastLogin(_ event: LoginEvent, account: AuditFoldingKey.Account) async throws {
+        guard event.result == .success, case .dn(let accountKey) = account else { return }
         let interval = event.type.isMailProtocol ? mailLastLoginInterval.timeInterval : nil
-        switch state.offerLastLogin(account.lowercased(), event, throttle: interval) {
+        switch state.offerLastLogin(accountKey, event, throttle: interval) {
         case .none:
             return
         case .join(let outcome):
@@ -308,10 +313,10 @@ public struct AuditLog: LoginRecorder {
         let time = GeneralizedTime.format(event.time)
         do {
             _ = try await context.ldap.modify(dn: account, [
-                .replace("gwLastLoginTime", [time]),
-                .replace("gwLastLoginType", [event.type.rawValue]),
-                .replace("gwLastLoginIP", event.ip.map { [$0.description] } ?? []),
-                .replace("gwLastLoginCountry", [event.country ?? Self.unknownCountry]),
+                .replace("gwLastLoginTime", time),
+                .replace("gwLastLoginType", event.type.rawValue),
+                event.ip.map { .replace("gwLastLoginIP", $0.description) } ?? .replace("gwLastLoginIP", []),
+                .replace("gwLastLoginCountry", event.country ?? Self.unknownCountry),
             ], controls: [.assertion(LDAPFilter.not(.greaterOrEqual("gwLastLoginTime", time)))])
         } catch let error as LDAPError where error.code == .assertionFailed || error.code == .noSuchObject {
             // A newer login is stored already, or the account is gone: nothing to move forward.
@@ -393,14 +398,14 @@ public struct AuditLog: LoginRecorder {
 /// flight; when retention last ran.
 final class AuditLogState: Sendable {
     struct Newest: Sendable {
-        var dn: DistinguishedName
+        var dn: String
         var summary: AuditEntrySummary
         /// The entry's latest write (its add, or a batch of increments), the next batch's cue.
         var lastWrite: WriteOutcome?
         /// The batch new repeats join until its sender takes it.
         var open: (batch: FoldBatch, outcome: WriteOutcome)?
 
-        init(dn: DistinguishedName, summary: AuditEntrySummary, lastWrite: WriteOutcome? = nil) {
+        init(dn: String, summary: AuditEntrySummary, lastWrite: WriteOutcome? = nil) {
             self.dn = dn
             self.summary = summary
             self.lastWrite = lastWrite
@@ -431,8 +436,13 @@ final class AuditLogState: Sendable {
     static let evictionThreshold = 50_000
 
     let slots = Mutex<[AuditFoldingKey.Account: Slot]>([:])
+    /// Entry ids: the event's time, then a 64-bit number unique in this process (a counter
+    /// through a bijective mix) and, from its random seed, across processes — one
+    /// getrandom(2) per log instead of one per entry.
+    private let idSeed = UInt64.random(in: .min ... .max)
+    private let idCounter = Atomic<UInt64>(0)
     private let lastLogins = Mutex<[String: LastLogin]>([:])
-    private let workspaces = Mutex<[String: String?]>([:])
+    private let workspaces = Mutex<[Substring: String?]>([:])
     private let lastPurge = Mutex<Date?>(nil)
 
     func finishLoad(_ account: AuditFoldingKey.Account, _ load: Task<Newest?, any Error>, with newest: Newest?, failed: Bool) {
@@ -443,7 +453,7 @@ final class AuditLogState: Sendable {
     }
 
     /// Forgets an entry that turned out to be gone, unless a newer one replaced it already.
-    func forget(_ account: AuditFoldingKey.Account, dn: DistinguishedName) {
+    func forget(_ account: AuditFoldingKey.Account, dn: String) {
         slots.withLock { slots in
             guard case .known(let newest?) = slots[account], newest.dn == dn else { return }
             slots[account] = .known(nil)
@@ -498,16 +508,23 @@ final class AuditLogState: Sendable {
         }
     }
 
-    /// The home workspace DN of an account DN, derived once per account.
+    /// The home workspace DN of an account DN, derived once per parent entry (a unit's
+    /// accounts share it), looked up without building a string.
     func homeWorkspace(of accountDN: String?, derive: (String) -> String?) -> String? {
         guard let accountDN else { return nil }
-        if let known = workspaces.withLock({ $0[accountDN] }) { return known }
+        let parent = AuditRecords.parentDN(of: accountDN)
+        if let known = workspaces.withLock({ $0[parent] }) { return known }
         let derived = derive(accountDN)
         workspaces.withLock { cache in
             if cache.count >= Self.evictionThreshold { cache.removeAll(keepingCapacity: true) }
-            cache[accountDN] = .some(derived)
+            cache[parent] = .some(derived)
         }
         return derived
+    }
+
+    func newEventID(time: Date) -> String {
+        let number = AuditRecords.mix(idSeed &+ idCounter.add(1, ordering: .relaxed).oldValue)
+        return AuditRecords.eventID(time: time, number: number)
     }
 
     /// True once per interval (the first call always): the caller runs retention.
@@ -524,14 +541,16 @@ final class AuditLogState: Sendable {
 /// increments, a last-login write): the recording that makes the write finishes it.
 final class WriteOutcome: Sendable {
     private enum State {
-        case pending([CheckedContinuation<Void, any Error>])
+        case pending([UnsafeContinuation<Void, any Error>])
         case finished(Result<Void, any Error>)
     }
 
     private let state = Mutex<State>(.pending([]))
 
     func wait() async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        // Unsafe rather than checked: each continuation is resumed exactly once, by `finish`
+        // or right here, and this runs for most recorded logins.
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             let finished = state.withLock { state -> Result<Void, any Error>? in
                 switch state {
                 case .finished(let result):
@@ -547,7 +566,7 @@ final class WriteOutcome: Sendable {
     }
 
     func finish(_ result: Result<Void, any Error>) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+        let waiters = state.withLock { state -> [UnsafeContinuation<Void, any Error>] in
             guard case .pending(let waiters) = state else { return [] }
             state = .finished(result)
             return waiters

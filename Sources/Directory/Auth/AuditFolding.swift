@@ -74,10 +74,16 @@ public struct AuditFoldingPolicy: Sendable, Hashable {
     }
 
     public func decide(newest: AuditEntrySummary?, event: LoginEvent) -> FoldingDecision {
-        guard let key = event.foldingKey, let newest, newest.key == key else { return .newEntry }
-        let gap = event.time.timeIntervalSince(newest.lastTime)
+        guard let key = event.foldingKey else { return .newEntry }
+        return decide(newest: newest, key: key, time: event.time)
+    }
+
+    /// The same, for an event whose folding key the caller has already built.
+    public func decide(newest: AuditEntrySummary?, key: AuditFoldingKey, time: Date) -> FoldingDecision {
+        guard let newest, newest.key == key else { return .newEntry }
+        let gap = time.timeIntervalSince(newest.lastTime)
         guard abs(gap) <= maxGap.timeInterval else { return .newEntry }
-        let span = max(event.time, newest.lastTime).timeIntervalSince(newest.firstTime)
+        let span = max(time, newest.lastTime).timeIntervalSince(newest.firstTime)
         guard span <= maxSpan.timeInterval else { return .newEntry }
         return .increment
     }

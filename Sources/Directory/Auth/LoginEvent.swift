@@ -67,9 +67,14 @@ public struct LoginEvent: Sendable, Hashable {
     /// What must match for two events to share an audit entry; nil for web and app logins,
     /// which are rare enough to keep one entry each.
     public var foldingKey: AuditFoldingKey? {
+        foldingKey(account: accountDN.map { .dn($0.lowercased()) } ?? .loginName(loginName.lowercased()))
+    }
+
+    /// The folding key with the account already normalised (lowercased) by the caller.
+    func foldingKey(account: AuditFoldingKey.Account) -> AuditFoldingKey? {
         guard type.isMailProtocol else { return nil }
         return AuditFoldingKey(
-            account: accountDN.map { .dn($0.lowercased()) } ?? .loginName(loginName.lowercased()),
+            account: account,
             type: type,
             ip: ip,
             result: outcome.result,

@@ -65,13 +65,22 @@ public enum EntryName {
     public static let forbidden: Set<Character> = [",", "+", "\"", "\\", "<", ">", ";", "=", "/", "#"]
 
     public static func validate(_ text: String, what: String) throws -> String {
-        let name = text.trimmingCharacters(in: .whitespaces)
+        let name = trimmingBlanks(text)
         guard !name.isEmpty else { throw DirectoryError(.invalidArgument, "\(what) must not be empty") }
         guard name.count <= 64 else { throw DirectoryError(.invalidArgument, "\(what) \"\(name)\" is longer than 64 characters") }
         if let bad = name.first(where: { forbidden.contains($0) || $0.isNewline || $0.unicodeScalars.contains { $0.value < 0x20 } }) {
             throw DirectoryError(.invalidArgument, "\(what) \"\(name)\" must not contain \"\(bad)\"")
         }
         return name
+    }
+
+    /// `text` without leading and trailing blanks (space separators and tabs, as Foundation's
+    /// `.whitespaces`), in plain Swift: Foundation's trimming bridges through NSString on Linux.
+    static func trimmingBlanks(_ text: String) -> String {
+        func isBlank(_ scalar: Unicode.Scalar) -> Bool { scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator }
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isBlank($0) }), let last = scalars.lastIndex(where: { !isBlank($0) }) else { return "" }
+        return String(scalars[first...last])
     }
 }
 
@@ -143,22 +152,24 @@ public enum GeneralizedTime {
             return "\(year)" + [month, day, secondOfDay / 3600, secondOfDay % 3600 / 60, secondOfDay % 60]
                 .map { $0 < 10 ? "0\($0)" : "\($0)" }.joined() + "Z"
         }
-        var bytes = [UInt8](repeating: UInt8(ascii: "0"), count: 15)
-        func put(_ value: Int64, at end: Int, digits: Int) {
-            var rest = value
-            for index in stride(from: end, to: end - digits, by: -1) {
-                bytes[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
+        // Fifteen bytes fit in a small string: no allocation at all.
+        return String(unsafeUninitializedCapacity: 15) { bytes in
+            func put(_ value: Int64, at end: Int, digits: Int) {
+                var rest = value
+                for index in stride(from: end, to: end - digits, by: -1) {
+                    bytes[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
             }
+            put(year, at: 3, digits: 4)
+            put(month, at: 5, digits: 2)
+            put(day, at: 7, digits: 2)
+            put(secondOfDay / 3600, at: 9, digits: 2)
+            put(secondOfDay % 3600 / 60, at: 11, digits: 2)
+            put(secondOfDay % 60, at: 13, digits: 2)
+            bytes[14] = UInt8(ascii: "Z")
+            return 15
         }
-        put(year, at: 3, digits: 4)
-        put(month, at: 5, digits: 2)
-        put(day, at: 7, digits: 2)
-        put(secondOfDay / 3600, at: 9, digits: 2)
-        put(secondOfDay % 3600 / 60, at: 11, digits: 2)
-        put(secondOfDay % 60, at: 13, digits: 2)
-        bytes[14] = UInt8(ascii: "Z")
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Accepts `YYYYMMDDHHMMSS[.fff]Z` (what slapd returns for our attributes and authTimestamp).
