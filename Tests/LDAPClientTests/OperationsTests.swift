@@ -55,6 +55,22 @@ import TestSupport
         #expect(config.entries.first?.dn == "cn=config")
     }
 
+    /// An interactive SASL bind runs synchronously on the connection's thread, among requests
+    /// whose writes that thread holds until the end of its turn: the bind's own exchange must
+    /// go out at once (else it would wait forever for an answer to a request never sent).
+    @Test(.timeLimit(.minutes(1))) func interactiveSASLBindAmongPipelinedRequests() async throws {
+        let slapd = try TestSlapd.shared()
+        let root = try await LDAPConnection.connect(configuration: LDAPConfiguration(uri: slapd.ldapiURI, credentials: .saslExternal()))
+        defer { root.close() }
+        try await withTaskExecutorPreference(root.executor) {
+            async let first = root.whoAmI()
+            async let second = root.search(base: "cn=config", scope: .base)
+            _ = try await (first, second)
+            try await root.bind(.sasl(mechanism: "EXTERNAL", authenticationID: "", password: ""))
+            #expect(try await root.whoAmI() == "dn:gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth")
+        }
+    }
+
     @Test func searchScopesLimitsAndAttributes() async throws {
         let base = try await TestSlapd.scratch(connection, "scopes")
         let unit = "ou=inner,\(base)"
