@@ -3,7 +3,7 @@ import Testing
 import Directory
 
 @Suite struct IPAddressTests {
-    @Test(arguments: ["0.0.0.0", "1.2.3.4", "10.0.0.1", "192.168.100.200", "255.255.255.255"])
+    @Test(arguments: ["0.0.0.0", "1.2.3.4", "10.0.0.1", "9.99.100.10", "192.168.100.200", "255.255.255.255"])
     func ipv4RoundTrips(_ text: String) throws {
         let address = try #require(IPAddress(text))
         guard case .v4 = address else { Issue.record("not v4"); return }

@@ -25,8 +25,30 @@ public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertib
         self.value = value
     }
 
+    /// Dotted quad, at most 15 bytes: written in place into a small string (the audit log
+    /// renders one or two per login; interpolation costs several times more).
     public var description: String {
-        "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
+        String(unsafeUninitializedCapacity: 15) { bytes in
+            var count = 0
+            for shift in stride(from: UInt32(24), through: 0, by: -8) {
+                let octet = Int(value >> shift & 0xFF)
+                if shift != 24 {
+                    bytes[count] = UInt8(ascii: ".")
+                    count += 1
+                }
+                if octet >= 100 {
+                    bytes[count] = UInt8(ascii: "0") + UInt8(octet / 100)
+                    count += 1
+                }
+                if octet >= 10 {
+                    bytes[count] = UInt8(ascii: "0") + UInt8(octet / 10 % 10)
+                    count += 1
+                }
+                bytes[count] = UInt8(ascii: "0") + UInt8(octet % 10)
+                count += 1
+            }
+            return count
+        }
     }
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.value < rhs.value }
