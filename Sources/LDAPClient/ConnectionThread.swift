@@ -33,18 +33,9 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         // Queued as is (no closure to allocate): task resumptions are most of this thread's work.
-        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
-            if state.finished { return (false, false) }
-            state.taskJobs.append(job)
-            let wake = state.sleeping
-            state.sleeping = false
-            return (true, wake)
-        }
-        if !accepted {
+        if !queue({ $0.taskJobs.append(job) }) {
             // After shutdown the job still has to run somewhere: on the caller's thread.
             job.runSynchronously(on: asUnownedTaskExecutor())
-        } else if wake {
-            wakeUp()
         }
     }
 
@@ -55,17 +46,8 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
             core.start(request)
             return
         }
-        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
-            if state.finished { return (false, false) }
-            state.requests.append(request)
-            let wake = state.sleeping
-            state.sleeping = false
-            return (true, wake)
-        }
-        if !accepted {
+        if !queue({ $0.requests.append(request) }) {
             request.fail(LDAPError.connectionClosed)
-        } else if wake {
-            wakeUp()
         }
     }
 
@@ -114,18 +96,23 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
     }
 
     func submit(_ job: ConnectionJob) {
+        if !queue({ $0.jobs.append(job) }) {
+            job.reject(.connectionClosed)
+        }
+    }
+
+    /// Adds work to one of the queues and wakes the thread if it sleeps in poll(2); false
+    /// once the thread has finished (the caller then fails or runs the work itself).
+    private func queue(_ add: (inout State) -> Void) -> Bool {
         let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
             if state.finished { return (false, false) }
-            state.jobs.append(job)
+            add(&state)
             let wake = state.sleeping
             state.sleeping = false
             return (true, wake)
         }
-        if !accepted {
-            job.reject(.connectionClosed)
-        } else if wake {
-            wakeUp()
-        }
+        if wake { wakeUp() }
+        return accepted
     }
 
     private func wakeUp() {
