@@ -19,8 +19,8 @@ struct AdminCommand: AsyncParsableCommand {
         func run() async throws {
             let unit = try scope.unitPath()
             let granted = try await connection.withDirectory { try await AdminService($0).grant(address, workspace: scope.workspace, unit: unit) }
-            let where_ = unit.map { "unit \($0) of \(scope.workspace)" } ?? "workspace \(scope.workspace)"
-            output.confirm(granted ? "\(address) is now admin of \(where_)" : "\(address) was already admin of \(where_)",
+            let scopeName = scope.describe(unit)
+            output.confirm(granted ? "\(address) is now admin of \(scopeName)" : "\(address) was already admin of \(scopeName)",
                            .record(["admin": .string(address), "workspace": .string(scope.workspace), "unit": OutputValue(unit?.description), "granted": .bool(granted)]))
         }
     }
@@ -35,7 +35,7 @@ struct AdminCommand: AsyncParsableCommand {
         func run() async throws {
             let unit = try scope.unitPath()
             try await connection.withDirectory { try await AdminService($0).revoke(address, workspace: scope.workspace, unit: unit) }
-            output.confirm("\(address) is no longer admin of \(unit.map { "unit \($0) of \(scope.workspace)" } ?? "workspace \(scope.workspace)")",
+            output.confirm("\(address) is no longer admin of \(scope.describe(unit))",
                            .record(["admin": .string(address), "workspace": .string(scope.workspace), "unit": OutputValue(unit?.description), "revoked": .bool(true)]))
         }
     }

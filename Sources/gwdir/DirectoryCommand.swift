@@ -26,6 +26,11 @@ struct ScopeOptions: ParsableArguments {
     var unit: String?
 
     func unitPath() throws -> UnitPath? { try unit.map(UnitPath.init) }
+
+    /// "unit sales/east of acme" or "workspace acme", for confirmations.
+    func describe(_ unit: UnitPath?) -> String {
+        unit.map { "unit \($0) of \(workspace)" } ?? "workspace \(workspace)"
+    }
 }
 
 extension OutputOptions {

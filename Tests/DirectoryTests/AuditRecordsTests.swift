@@ -94,7 +94,8 @@ import Testing
     }
 
     @Test func eventIDsAreUniqueAndValidRDNValues() throws {
-        let ids = Set((0..<1000).map { _ in AuditRecords.newEventID(time: Self.t0) })
+        let state = AuditLogState()
+        let ids = Set((0..<1000).map { _ in state.newEventID(time: Self.t0) })
         #expect(ids.count == 1000)
         #expect(ids.allSatisfy { $0.hasPrefix("20270115080000-") })
         #expect(throws: Never.self) { try Self.layout.auditEvents.child(type: "gwEventId", value: ids.first!) }

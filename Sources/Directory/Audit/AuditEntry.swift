@@ -69,11 +69,6 @@ enum AuditRecords {
     }
 
     /// A random event id, its time first so ids sort roughly by creation when listed raw.
-    static func newEventID(time: Date) -> String {
-        var random = SystemRandomNumberGenerator()
-        return eventID(time: time, number: random.next())
-    }
-
     /// `20300101000000-1f3a…`: the time (for a reader) and a number that makes it unique.
     static func eventID(time: Date, number: UInt64) -> String {
         var stamp = GeneralizedTime.format(time)
