@@ -18,8 +18,12 @@ public enum ChildProcess {
     }
 
     /// Spawns `executable` with `arguments`. `closeOtherDescriptors` closes every descriptor above
-    /// stderr in the child (for daemons that outlive us).
-    public static func spawn(_ executable: String, _ arguments: [String], output: Output, closeOtherDescriptors: Bool = false) throws -> pid_t {
+    /// stderr in the child (for daemons that outlive us). `environment` replaces ours when given;
+    /// `workingDirectory` is the child's current directory.
+    public static func spawn(
+        _ executable: String, _ arguments: [String], output: Output, closeOtherDescriptors: Bool = false,
+        environment: [String: String]? = nil, workingDirectory: String? = nil
+    ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -52,10 +56,17 @@ public enum ChildProcess {
         }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        // posix_spawn_file_actions_addchdir_np is not in Swift's Glibc module: coreutils' env
+        // changes directory and then executes the program.
+        let (program, programArguments) = workingDirectory.map { ("/usr/bin/env", ["--chdir=\($0)", "--", executable] + arguments) }
+            ?? (executable, arguments)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([program] + programArguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        let environmentStrings: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
+        defer { environmentStrings?.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        let rc = environmentStrings.map { posix_spawn(&pid, program, &actions, &attributes, argv, $0) }
+            ?? posix_spawn(&pid, program, &actions, &attributes, argv, environ)
         guard rc == 0 else { throw SlapdError("cannot run \(executable): \(String(cString: strerror(rc)))") }
         return pid
     }

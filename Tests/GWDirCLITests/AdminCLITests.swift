@@ -478,46 +478,18 @@ struct AdminWorld {
         defer { cli.cleanUp() }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let binary = try #require(CLI.binary)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [root.appendingPathComponent("scripts/scenario.sh").path]
-        process.currentDirectoryURL = cli.directory
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GWDIR_") }
-        environment["GWDIR_BIN"] = binary.path
-        process.environment = environment
-        let output = cli.directory.appendingPathComponent("scenario.log")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        let log = try String(contentsOf: output, encoding: .utf8)
-        #expect(process.terminationStatus == 0, "\(log)")
+        let result = try runChild("/bin/bash", [root.appendingPathComponent("scripts/scenario.sh").path],
+                                  environment: ["GWDIR_BIN": binary.path], in: cli.directory)
+        let log = result.stdout + result.stderr
+        #expect(result.status == 0, "\(log)")
         #expect(log.contains("김민준"))
         #expect(log.contains("permission denied"), "the unit admin's attempt outside the unit is refused")
         _ = try cli.run(["local", "stop"])
     }
 }
 
-/// Runs a bash script with the test environment; output through files (see `CLI.run`).
+/// Runs a bash script with the test environment; output through files (see `runChild`).
 func runShell(_ script: String, environment: [String: String], in directory: URL) throws -> CLI.Output {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = [script]
-    process.currentDirectoryURL = directory
-    var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GWDIR_") }
-    env.merge(environment) { $1 }
-    process.environment = env
-    let out = directory.appendingPathComponent("shell-\(UUID().uuidString.prefix(8)).out")
-    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-    let handle = try FileHandle(forWritingTo: out)
-    process.standardOutput = handle
-    process.standardError = handle
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    try handle.close()
-    return CLI.Output(status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8), stderr: "")
+    let result = try runChild("/bin/bash", [script], environment: environment, in: directory)
+    return CLI.Output(status: result.status, stdout: result.stdout + result.stderr, stderr: "")
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LDAPClient
+import LocalSlapd
 import Testing
 
 /// Runs the built `gwdir` binary (next to the test bundle) in a fresh temporary working
@@ -31,32 +32,7 @@ struct CLI {
     @discardableResult
     func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
         let binary = try #require(Self.binary, "build the gwdir executable first (swift build)")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GWDIR_") }
-        env.merge(environment) { $1 }
-        process.environment = env
-        let id = UUID().uuidString.prefix(8)
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("gwdir-cli-out-\(id)")
-        let err = FileManager.default.temporaryDirectory.appendingPathComponent("gwdir-cli-err-\(id)")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: out)
-            try? FileManager.default.removeItem(at: err)
-        }
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus,
-            stdout: try String(contentsOf: out, encoding: .utf8),
-            stderr: try String(contentsOf: err, encoding: .utf8)
-        )
+        return try runChild(binary.path, arguments, environment: environment, in: directory)
     }
 
     var pidFile: URL { directory.appendingPathComponent(".gwdir/slapd/run/slapd.pid") }
@@ -261,4 +237,32 @@ struct CLI {
         #expect(!FileManager.default.fileExists(atPath: cli.pidFile.path))
         #expect(try cli.run(["--help"]).status == 0)
     }
+}
+
+/// Runs a program to its end with GWDIR_* cleared and `environment` added, in `directory`; its
+/// stdout and stderr go through files. Spawned and reaped directly (`ChildProcess`): Foundation's
+/// `Process.waitUntilExit` once missed a quick child's exit and hung the whole test run.
+func runChild(_ executable: String, _ arguments: [String], environment: [String: String], in directory: URL) throws -> CLI.Output {
+    var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GWDIR_") }
+    env.merge(environment) { $1 }
+    let id = UUID().uuidString.prefix(8)
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("gwdir-cli-out-\(id)")
+    let err = FileManager.default.temporaryDirectory.appendingPathComponent("gwdir-cli-err-\(id)")
+    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+    defer {
+        try? FileManager.default.removeItem(at: out)
+        try? FileManager.default.removeItem(at: err)
+    }
+    let stdout = try FileHandle(forWritingTo: out), stderr = try FileHandle(forWritingTo: err)
+    let pid = try ChildProcess.spawn(executable, arguments, output: .descriptors(stdout: stdout.fileDescriptor, stderr: stderr.fileDescriptor),
+                                     environment: env, workingDirectory: directory.path)
+    try stdout.close()
+    try stderr.close()
+    let status = ChildProcess.waitForExit(pid)
+    return CLI.Output(
+        status: status,
+        stdout: try String(contentsOf: out, encoding: .utf8),
+        stderr: try String(contentsOf: err, encoding: .utf8)
+    )
 }
