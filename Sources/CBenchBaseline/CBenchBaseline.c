@@ -561,3 +561,38 @@ out:
     free(login_link);
     return rc;
 }
+
+int gwb_audit_last_logins(gwb_conn *conn, const gwb_audit_event *events, const long *indexes, long n, int window,
+                          char *error, int error_size) {
+    LDAP *ld = conn->ld;
+    int rc = LDAP_SUCCESS, in_flight = 0;
+    long next = 0, done = 0;
+    while (done < n) {
+        while (in_flight < window && next < n) {
+            int msgid = 0;
+            if ((rc = audit_send_last_login(ld, &events[indexes[next++]], &msgid)) != LDAP_SUCCESS) {
+                set_error(error, error_size, "ldap_modify_ext", ld, rc);
+                return rc;
+            }
+            in_flight++;
+        }
+        LDAPMessage *message = NULL;
+        if (ldap_result(ld, LDAP_RES_ANY, LDAP_MSG_ONE, NULL, &message) <= 0) {
+            rc = LDAP_SERVER_DOWN;
+            set_error(error, error_size, "ldap_result", ld, rc);
+            return rc;
+        }
+        int code = 0;
+        if ((rc = ldap_parse_result(ld, message, &code, NULL, NULL, NULL, NULL, 1)) != LDAP_SUCCESS) {
+            set_error(error, error_size, "ldap_parse_result", ld, rc);
+            return rc;
+        }
+        if (code != LDAP_SUCCESS && code != LDAP_ASSERTION_FAILED) {
+            set_error(error, error_size, "last login", ld, code);
+            return code;
+        }
+        in_flight--;
+        done++;
+    }
+    return LDAP_SUCCESS;
+}

@@ -72,6 +72,8 @@ public final class SlapdInstance: @unchecked Sendable {
     private let lock = NSLock()
     /// The foreground slapd, our child while it runs.
     private var pid: pid_t?
+    /// The running slapd's process id (the benchmark reads its CPU time from /proc).
+    public var processID: pid_t? { lock.withLock { pid } }
 
     public var uri: String { "ldap://127.0.0.1:\(port)" }
     public var ldapiURI: String { "ldapi://" + Self.percentEncode(socketPath) }

@@ -45,10 +45,10 @@ struct AuditWorld: Sendable {
 
     /// A log writing as cn=gwdir. Automatic retention is off unless asked for: suites run in
     /// parallel on one server, and another test's clock must not purge this one's events.
-    func log(_ connection: LDAPConnection, geoIP: GeoIPDatabase? = nil, purgeInterval: Duration? = nil) throws -> AuditLog {
+    func log(_ connection: LDAPConnection, geoIP: GeoIPDatabase? = nil, purgeInterval: Duration? = nil, lastLoginInterval: Duration = .seconds(60)) throws -> AuditLog {
         let clock = self.clock
         let context = DirectoryContext(ldap: connection, layout: try DirectoryLayout(base: fixture.baseDN), now: { clock.now })
-        return AuditLog(context: context, geoIP: geoIP, purgeInterval: purgeInterval)
+        return AuditLog(context: context, geoIP: geoIP, lastLoginInterval: lastLoginInterval, purgeInterval: purgeInterval)
     }
 
     func event(
@@ -201,17 +201,53 @@ import GeoIP
         #expect(last["gwLastLoginType"] == "messenger_app" && last["gwLastLoginCountry"] == "KR")
     }
 
-    @Test func mailLoginsMoveLastLoginOncePerMinute() async throws {
+    @Test func lastLoginMovesOncePerMinuteAndKeepsTheNewest() async throws {
         let world = try await AuditWorld.make()
         let ldap = world.fixture.gwdirConnection()
         defer { ldap.close() }
         let log = try world.log(ldap)
         try await log.record(world.event(type: .pop3, ip: "81.2.69.1"))
+        // Inside the minute: deferred, the newest of them kept (web and mail alike).
         try await log.record(world.event(type: .pop3, ip: "81.2.69.2", at: 30))
+        try await log.record(world.event(type: .pcBrowser, ip: "81.2.69.4", at: 40))
+        try await log.record(world.event(type: .imap, ip: "81.2.69.5", at: 35))
         #expect(try await world.lastLogin("alice")["gwLastLoginIP"] == "81.2.69.1")
-        try await log.record(world.event(type: .pop3, ip: "81.2.69.3", at: 61))
-        let last = try await world.lastLogin("alice")
+        try await log.flushLastLogins()
+        var last = try await world.lastLogin("alice")
+        #expect(last["gwLastLoginIP"] == "81.2.69.4" && last["gwLastLoginType"] == "pc")
+        #expect(last["gwLastLoginTime"] == GeneralizedTime.format(world.clock.now.addingTimeInterval(40)))
+
+        // The flushed login opened the next minute: 61 waits, 101 (a minute after 40) writes.
+        try await log.record(world.event(type: .pop3, ip: "81.2.69.6", at: 61))
+        #expect(try await world.lastLogin("alice")["gwLastLoginIP"] == "81.2.69.4")
+        try await log.record(world.event(type: .pop3, ip: "81.2.69.3", at: 101))
+        last = try await world.lastLogin("alice")
         #expect(last["gwLastLoginIP"] == "81.2.69.3" && last["gwLastLoginType"] == "pop3" && last["gwLastLoginCountry"] == "unknown")
+        // Nothing is left deferred: a flush writes nothing more.
+        try await log.flushLastLogins()
+        #expect(try await world.lastLogin("alice") == last)
+    }
+
+    @Test func aDeferredLastLoginIsWrittenWhenItsIntervalHasPassed() async throws {
+        let world = try await AuditWorld.make(accounts: ["alice", "bob"])
+        let ldap = world.fixture.gwdirConnection()
+        defer { ldap.close() }
+        let log = try world.log(ldap, lastLoginInterval: .seconds(2))
+        try await log.record(world.event(type: .pcBrowser, ip: "81.2.69.1"))
+        try await log.record(world.event(type: .pcBrowser, ip: "81.2.69.2", at: 1))
+        try await log.record(world.event("bob", type: .imap, ip: "81.2.69.7"))
+        try await log.record(world.event("bob", type: .imap, ip: "81.2.69.8", at: 1))
+        #expect(try await world.lastLogin("alice")["gwLastLoginIP"] == "81.2.69.1")
+        // No later login and no flush: the background sweep writes both about 2 s later.
+        let deadline = ContinuousClock.now + .seconds(20)
+        var alice = "", bob = ""
+        while ContinuousClock.now < deadline {
+            alice = try await world.lastLogin("alice")["gwLastLoginIP"] ?? ""
+            bob = try await world.lastLogin("bob")["gwLastLoginIP"] ?? ""
+            if alice == "81.2.69.2", bob == "81.2.69.8" { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(alice == "81.2.69.2" && bob == "81.2.69.8")
     }
 
     @Test func listingFiltersAndLimits() async throws {
@@ -246,6 +282,7 @@ import GeoIP
         try await log.record(world.event(type: .pcBrowser))
         try await log.record(world.event(type: .imap, at: 1))
         try await log.record(world.event(type: .imap, at: 2))
+        try await log.flushLastLogins()
         #expect(try await log.events(account: alice).count == 2)
 
         world.clock.advance(by: 59 * 86_400)
@@ -257,10 +294,10 @@ import GeoIP
         let remaining = try await log.events(account: alice)
         #expect(remaining.map(\.count) == [1, 1], "the 2001-01-01 entries are gone, the two failures stay")
         #expect(remaining.allSatisfy { $0.type == .smtp })
-        // The newest success was 61 days ago (IMAP, a second after the web login): its event is
-        // gone, the account still shows it.
+        // The newest success was 61 days ago (IMAP, two seconds after the web login): its event
+        // is gone, the account still shows it.
         let last = try await world.lastLogin("alice")
-        #expect(last["gwLastLoginTime"] == "20010101000001Z" && last["gwLastLoginType"] == "imap")
+        #expect(last["gwLastLoginTime"] == "20010101000002Z" && last["gwLastLoginType"] == "imap")
 
         // 119 days less 10 minutes: the log purges (the last purge was 58 days ago); nothing new is due.
         world.clock.advance(by: 58 * 86_400 - 600)

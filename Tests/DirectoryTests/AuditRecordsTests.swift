@@ -199,39 +199,64 @@ import Testing
         #expect(state.claimPurge(at: Self.t0, interval: 3600))
     }
 
-    @Test func lastLoginsCoalesceAndMailIsThrottled() throws {
+    @Test func lastLoginsAreWrittenOncePerIntervalAndTheNewestIsDeferred() throws {
         let state = AuditLogState()
-        func event(_ offset: TimeInterval, _ type: LoginType) -> LoginEvent {
+        func event(_ offset: TimeInterval, _ type: LoginType = .pop3) -> LoginEvent {
             var event = Self.event(type: type)
             event.time = Self.t0.addingTimeInterval(offset)
             return event
         }
-        guard case .send(let box, let previous, let first) = state.offerLastLogin("a", event(0, .pop3), throttle: 60) else {
+        let minute = Duration.seconds(60)
+        guard case .send(let box, let previous, let first) = state.offerLastLogin("a", event(0), interval: minute) else {
             Issue.record("the first login writes")
             return
         }
         #expect(previous == nil)
-        guard case .none = state.offerLastLogin("a", event(59, .pop3), throttle: 60) else {
-            Issue.record("a mail login inside the minute writes nothing")
+        // Inside the minute: the first deferral starts the sweep, later ones only replace it if newer.
+        guard case .deferred(startSweep: true) = state.offerLastLogin("a", event(30, .pcBrowser), interval: minute),
+              case .deferred(startSweep: false) = state.offerLastLogin("a", event(40, .mobileWeb), interval: minute),
+              case .none = state.offerLastLogin("a", event(35), interval: minute),
+              case .none = state.offerLastLogin("a", event(0), interval: minute)
+        else {
+            Issue.record("logins inside the minute are deferred, older ones dropped")
             return
         }
-        // While the first write is pending, web logins join it; the newest is what gets written.
-        for (offset, type) in [(30.0, LoginType.pcBrowser), (20, .mobileWeb)] {
-            guard case .join(let outcome) = state.offerLastLogin("a", event(offset, type), throttle: nil) else {
-                Issue.record("joins the open write")
-                return
-            }
-            #expect(outcome === first)
+        // Another account has its own minute; a deferral while the sweep runs does not start another.
+        guard case .send = state.offerLastLogin("b", event(1), interval: minute),
+              case .deferred(startSweep: false) = state.offerLastLogin("b", event(2), interval: minute)
+        else {
+            Issue.record("another account writes on its own")
+            return
         }
-        #expect(box.close()?.type == .pcBrowser)
-        // Taken: the next login opens a new write, after the first.
-        guard case .send(_, let after, let second) = state.offerLastLogin("a", event(61, .pop3), throttle: 60) else {
-            Issue.record("a write once the box is taken")
+        // Not due yet for the sweep: nothing taken, and when the first falls due.
+        let now = ContinuousClock.now
+        let early = state.takeDeferredLastLogins(dueBy: now, interval: minute)
+        #expect(early.steps.isEmpty)
+        #expect(early.nextDue.map { $0 > now && $0 <= now + minute } == true)
+        // A flush takes them all; "a"'s joins the write in flight (its box is still open) with the newest.
+        let flushed = state.takeDeferredLastLogins(dueBy: nil, interval: minute).steps
+        #expect(flushed.count == 2)
+        guard case .join(let outcome) = flushed.first else {
+            Issue.record("joins the open write")
+            return
+        }
+        #expect(outcome === first)
+        #expect(box.close()?.type == .mobileWeb)
+        // The flushed login (40) opened the next minute: 61 is deferred (the sweep still runs),
+        // 100 writes after the first.
+        guard case .deferred(startSweep: false) = state.offerLastLogin("a", event(61), interval: minute),
+              case .send(let newest, let after, let second) = state.offerLastLogin("a", event(100), interval: minute)
+        else {
+            Issue.record("a new minute from the flushed login")
             return
         }
         #expect(after === first && second !== first)
-        guard case .send = state.offerLastLogin("b", event(1, .pop3), throttle: 60) else {
-            Issue.record("another account writes on its own")
+        #expect(newest.close()?.time == Self.t0.addingTimeInterval(100))
+        // The write at 100 replaced the deferral at 61: a sweep finds nothing and ends.
+        let swept = state.takeDeferredLastLogins(dueBy: ContinuousClock.now + minute * 2, interval: minute)
+        #expect(swept.steps.isEmpty && swept.nextDue == nil)
+        guard case .deferred(startSweep: true) = state.offerLastLogin("a", event(101), interval: minute) else {
+            Issue.record("the next deferral starts a new sweep")
             return
         }
     }

@@ -70,6 +70,11 @@ typedef struct gwb_audit_event {
 int gwb_audit_pipelined(gwb_conn *conn, const char *events_base, const char *id_prefix,
                         const gwb_audit_event *events, long n, int window, char *error, int error_size);
 
+/// The last logins AuditLog deferred (a newer login inside the account's interval) and writes
+/// when it flushes: one last-login modify per listed event, up to `window` in flight.
+int gwb_audit_last_logins(gwb_conn *conn, const gwb_audit_event *events, const long *indexes, long n, int window,
+                          char *error, int error_size);
+
 /// Line-buffers stdout, so progress shows when it is a pipe (Swift 6 cannot touch `stdout`).
 void gwb_line_buffer_stdout(void);
 

@@ -28,9 +28,14 @@ public struct AuditLog: LoginRecorder {
     public let geoIP: GeoIPDatabase?
     public let folding: AuditFoldingPolicy
     public let retention: AuditRetention
-    /// Mail clients log in every few minutes; the account's last-login attributes move at most
-    /// this often for IMAP/POP3/SMTP (web and app logins always update them).
-    public let mailLastLoginInterval: Duration
+    /// The account's last-login attributes move at most once per this interval of login time.
+    /// The first login of an interval is written at once; the newest of the later ones is
+    /// written when the interval has passed (by a background sweep), by the account's next
+    /// login after it, or by ``flushLastLogins()``, so the attributes lag the newest login by at
+    /// most the interval and never lose it. Mail clients poll every few minutes and a user opens
+    /// several apps within a minute: this saves most writes to account entries, the trade
+    /// Zimbra's `zimbraLastLogonTimestampFrequency` and AD's `lastLogonTimestamp` make too.
+    public let lastLoginInterval: Duration
     /// How often ``record(_:)`` runs ``purgeExpired(now:)`` by itself, in `context.now()` time;
     /// nil leaves retention to `gwdir audit purge` (a cron job, or a process that only reads).
     public let purgeInterval: Duration?
@@ -43,14 +48,14 @@ public struct AuditLog: LoginRecorder {
         geoIP: GeoIPDatabase? = nil,
         folding: AuditFoldingPolicy = AuditFoldingPolicy(),
         retention: AuditRetention = AuditRetention(),
-        mailLastLoginInterval: Duration = .seconds(60),
+        lastLoginInterval: Duration = .seconds(60),
         purgeInterval: Duration? = .seconds(3600)
     ) {
         self.context = context
         self.geoIP = geoIP
         self.folding = folding
         self.retention = retention
-        self.mailLastLoginInterval = mailLastLoginInterval
+        self.lastLoginInterval = lastLoginInterval
         self.purgeInterval = purgeInterval
         self.state = AuditLogState()
         self.eventsDN = context.layout.auditEvents.description
@@ -78,7 +83,7 @@ public struct AuditLog: LoginRecorder {
 
     /// Records one login attempt: folds it into the account's newest entry when
     /// ``AuditFoldingPolicy`` says so, else adds an entry; on success also moves the account's
-    /// last-login attributes forward (never back). Resolves the country from the IP when the
+    /// last-login attributes forward (never back), at once or within ``lastLoginInterval``. Resolves the country from the IP when the
     /// event has none. At most once per ``purgeInterval`` it first deletes expired entries.
     @discardableResult
     public func write(_ event: LoginEvent) async throws -> Written {
@@ -285,14 +290,21 @@ public struct AuditLog: LoginRecorder {
 
     /// gwLastLogin* on the account, for successful logins only, with the assertion
     /// `(!(gwLastLoginTime>=t))` so an older event (a slow request, a replayed log) never
-    /// overwrites a newer one. Mail logins update at most once per ``mailLastLoginInterval``.
-    /// While a write for the account is in flight, later logins wait and only the newest of
-    /// them is written next (it supersedes the others).
+    /// overwrites a newer one; at most once per ``lastLoginInterval``. While a write for the
+    /// account is in flight, later logins wait and only the newest of them is written next.
     private func recordLastLogin(_ event: LoginEvent, account: AuditFoldingKey.Account) async throws {
         guard event.result == .success, case .dn(let accountKey) = account else { return }
-        let interval = event.type.isMailProtocol ? mailLastLoginInterval.timeInterval : nil
-        switch state.offerLastLogin(accountKey, event, throttle: interval) {
-        case .none:
+        let step = state.offerLastLogin(accountKey, event, interval: lastLoginInterval)
+        if case .deferred(startSweep: true) = step {
+            let log = self
+            Task { await log.sweepDeferredLastLogins() }
+        }
+        try await perform(step)
+    }
+
+    private func perform(_ step: AuditLogState.LastLoginStep) async throws {
+        switch step {
+        case .none, .deferred:
             return
         case .join(let outcome):
             try await outcome.wait()
@@ -306,6 +318,51 @@ public struct AuditLog: LoginRecorder {
                 throw error
             }
         }
+    }
+
+    /// Writes every deferred last login now and waits until they and those in flight are
+    /// stored. A process that records logins calls it before it stops; tests call it to see
+    /// the newest login without waiting out the interval.
+    public func flushLastLogins() async throws {
+        try await perform(state.takeDeferredLastLogins(dueBy: nil, interval: lastLoginInterval).steps)
+    }
+
+    /// The background sweep: runs while any last login is deferred, writing each once its
+    /// interval has passed. A failed write is dropped (the account's next login writes again;
+    /// the audit entry has the login in any case).
+    private func sweepDeferredLastLogins() async {
+        while true {
+            let now = ContinuousClock.now
+            let taken = state.takeDeferredLastLogins(dueBy: now, interval: lastLoginInterval)
+            if !taken.steps.isEmpty {
+                try? await perform(taken.steps)
+            } else if let next = taken.nextDue {
+                try? await Task.sleep(until: next, clock: .continuous)
+            } else {
+                return
+            }
+        }
+    }
+
+    /// Writes of different accounts go out together; every one is attempted, the first failure is thrown.
+    private func perform(_ steps: [AuditLogState.LastLoginStep]) async throws {
+        if steps.isEmpty { return }
+        let failure = await withTaskGroup(of: (any Error)?.self) { group in
+            for step in steps {
+                group.addTask {
+                    do {
+                        try await self.perform(step)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+            }
+            var first: (any Error)?
+            for await failure in group where first == nil { first = failure }
+            return first
+        }
+        if let failure { throw failure }
     }
 
     private func writeLastLogin(_ event: LoginEvent) async throws {
@@ -418,15 +475,30 @@ final class AuditLogState: Sendable {
     }
 
     struct LastLogin: Sendable {
-        /// When a mail login last claimed a write (the throttle).
+        /// The login time that opened the current interval (the last one written or being written).
         var claimed: Date?
         var lastWrite: WriteOutcome?
         var open: (box: LastLoginBox, outcome: WriteOutcome)?
+        /// The newest login inside the interval, not written yet, and since when it waits.
+        var deferred: LoginEvent?
+        var deferredSince: ContinuousClock.Instant?
+    }
+
+    struct LastLogins: Sendable {
+        var accounts: [String: LastLogin] = [:]
+        /// Accounts in the order their deferral began, which is the order they fall due.
+        /// An item whose account was written meanwhile is skipped when reached.
+        var deferrals: [(account: String, since: ContinuousClock.Instant)] = []
+        var deferralsHead = 0
+        /// Whether a sweep task runs; it ends (and clears this) once nothing is deferred.
+        var sweeping = false
     }
 
     enum LastLoginStep: Sendable {
-        /// Nothing to write (a mail login inside the throttle interval).
+        /// Nothing to write (a failure, or a login older than the one written).
         case none
+        /// Kept as the account's newest deferred login; the caller starts the sweep task if asked.
+        case deferred(startSweep: Bool)
         /// A write that will carry this login (or a newer one) is pending: wait for it.
         case join(WriteOutcome)
         /// Write the box's newest login once `previous` is answered, then finish `outcome`.
@@ -441,7 +513,7 @@ final class AuditLogState: Sendable {
     /// getrandom(2) per log instead of one per entry.
     private let idSeed = UInt64.random(in: .min ... .max)
     private let idCounter = Atomic<UInt64>(0)
-    private let lastLogins = Mutex<[String: LastLogin]>([:])
+    private let lastLogins = Mutex(LastLogins())
     private let workspaces = Mutex<[Substring: String?]>([:])
     private let lastPurge = Mutex<Date?>(nil)
 
@@ -480,31 +552,86 @@ final class AuditLogState: Sendable {
         }
     }
 
-    /// What to do about `event`'s last login: nothing (a mail login inside the throttle
-    /// interval), join the account's open box, or open one and write it.
-    func offerLastLogin(_ account: String, _ event: LoginEvent, throttle: TimeInterval?) -> LastLoginStep {
-        lastLogins.withLock { logins in
-            var entry = logins[account] ?? LastLogin()
-            if let throttle {
-                if let claimed = entry.claimed, event.time < claimed.addingTimeInterval(throttle) { return .none }
-                entry.claimed = event.time
+    /// What to do about `event`'s last login: write it (or join the write in flight) when it
+    /// opens a new interval, else keep it as the account's deferred newest.
+    func offerLastLogin(_ account: String, _ event: LoginEvent, interval: Duration) -> LastLoginStep {
+        let seconds = interval.timeInterval
+        return lastLogins.withLock { logins in
+            var entry = logins.accounts[account] ?? LastLogin()
+            if let claimed = entry.claimed, event.time < claimed.addingTimeInterval(seconds) {
+                guard event.time > claimed, entry.deferred.map({ event.time > $0.time }) ?? true else { return .none }
+                entry.deferred = event
+                var startSweep = false
+                if entry.deferredSince == nil {
+                    let now = ContinuousClock.now
+                    entry.deferredSince = now
+                    logins.deferrals.append((account, now))
+                    if !logins.sweeping {
+                        logins.sweeping = true
+                        startSweep = true
+                    }
+                }
+                logins.accounts[account] = entry
+                return .deferred(startSweep: startSweep)
             }
-            if let open = entry.open, open.box.offer(event) {
-                logins[account] = entry
-                return .join(open.outcome)
+            var newest = event
+            if let deferred = entry.deferred {
+                if deferred.time > newest.time { newest = deferred }
+                entry.deferred = nil
+                entry.deferredSince = nil
             }
-            let box = LastLoginBox(event), outcome = WriteOutcome(), previous = entry.lastWrite
-            entry.open = (box, outcome)
-            entry.lastWrite = outcome
-            if logins.count > Self.evictionThreshold {
-                // Accounts outside the throttle window whose writes are done are forgotten.
-                logins = logins.filter { _, login in
-                    login.open.map { !$0.box.isClosed } ?? false
-                        || login.claimed.map { event.time.timeIntervalSince($0) < (throttle ?? 0) } ?? false
+            let step = Self.claimWrite(&entry, newest)
+            if logins.accounts.count > Self.evictionThreshold {
+                // Accounts whose interval has passed, with nothing deferred or in flight, are forgotten.
+                logins.accounts = logins.accounts.filter { _, login in
+                    login.deferred != nil || login.open.map { !$0.box.isClosed } ?? false
+                        || login.claimed.map { event.time.timeIntervalSince($0) < seconds } ?? false
                 }
             }
-            logins[account] = entry
-            return .send(box, previous: previous, outcome: outcome)
+            logins.accounts[account] = entry
+            return step
+        }
+    }
+
+    /// Opens the interval at `newest` and writes it, joining the account's open write if any.
+    private static func claimWrite(_ entry: inout LastLogin, _ newest: LoginEvent) -> LastLoginStep {
+        entry.claimed = max(entry.claimed ?? newest.time, newest.time)
+        if let open = entry.open, open.box.offer(newest) { return .join(open.outcome) }
+        let box = LastLoginBox(newest), outcome = WriteOutcome(), previous = entry.lastWrite
+        entry.open = (box, outcome)
+        entry.lastWrite = outcome
+        return .send(box, previous: previous, outcome: outcome)
+    }
+
+    /// The deferred last logins due by `dueBy` (all of them when nil), as writes to perform,
+    /// and when the next one falls due. With a `dueBy` (the sweep), finding none deferred at
+    /// all ends the sweep: the next deferral starts a new one.
+    func takeDeferredLastLogins(dueBy: ContinuousClock.Instant?, interval: Duration) -> (steps: [LastLoginStep], nextDue: ContinuousClock.Instant?) {
+        lastLogins.withLock { logins in
+            var steps: [LastLoginStep] = []
+            var nextDue: ContinuousClock.Instant?
+            while logins.deferralsHead < logins.deferrals.count {
+                let (account, since) = logins.deferrals[logins.deferralsHead]
+                if let dueBy, since + interval > dueBy {
+                    nextDue = since + interval
+                    break
+                }
+                logins.deferralsHead += 1
+                guard var entry = logins.accounts[account], entry.deferredSince == since, let deferred = entry.deferred else { continue }
+                entry.deferred = nil
+                entry.deferredSince = nil
+                steps.append(Self.claimWrite(&entry, deferred))
+                logins.accounts[account] = entry
+            }
+            if logins.deferralsHead == logins.deferrals.count {
+                logins.deferrals.removeAll(keepingCapacity: logins.deferrals.count < 4096)
+                logins.deferralsHead = 0
+            } else if logins.deferralsHead > 4096, logins.deferralsHead * 2 > logins.deferrals.count {
+                logins.deferrals.removeFirst(logins.deferralsHead)
+                logins.deferralsHead = 0
+            }
+            if dueBy != nil, steps.isEmpty, nextDue == nil { logins.sweeping = false }
+            return (steps, nextDue)
         }
     }
 
