@@ -20,7 +20,9 @@ struct Auth: AsyncParsableCommand {
     /// login shows in `gwdir audit list` and moves the account's last login. Writing needs the
     /// service identity (`cn=gwdir`); for any other identity the recording fails quietly and
     /// the outcome stands. A one-shot command does no retention housekeeping (that is
-    /// `gwdir audit purge`'s and the long-running service's job).
+    /// `gwdir audit purge`'s and the long-running service's job). It records one login, the
+    /// first of its interval for this log, so its last login is written at once and nothing is
+    /// left for `flushLastLogins()`.
     static func loginRecorder(for context: DirectoryContext, geoIP: GeoIPDatabase?) -> any LoginRecorder {
         AuditLog(context: context, geoIP: geoIP, purgeInterval: nil)
     }

@@ -557,40 +557,43 @@ final class AuditLogState: Sendable {
     func offerLastLogin(_ account: String, _ event: LoginEvent, interval: Duration) -> LastLoginStep {
         let seconds = interval.timeInterval
         return lastLogins.withLock { logins in
-            var entry = logins.accounts[account] ?? LastLogin()
-            if let claimed = entry.claimed, event.time < claimed.addingTimeInterval(seconds) {
-                guard event.time > claimed, entry.deferred.map({ event.time > $0.time }) ?? true else { return .none }
-                entry.deferred = event
-                var startSweep = false
-                if entry.deferredSince == nil {
-                    let now = ContinuousClock.now
-                    entry.deferredSince = now
-                    logins.deferrals.append((account, now))
-                    if !logins.sweeping {
-                        logins.sweeping = true
-                        startSweep = true
-                    }
+            // In place (one lookup, no copy of the entry and its deferred event in and out).
+            let (step, newDeferral) = Self.offer(event, to: &logins.accounts[account, default: LastLogin()], interval: seconds)
+            if let since = newDeferral {
+                logins.deferrals.append((account, since))
+                if !logins.sweeping {
+                    logins.sweeping = true
+                    return .deferred(startSweep: true)
                 }
-                logins.accounts[account] = entry
-                return .deferred(startSweep: startSweep)
-            }
-            var newest = event
-            if let deferred = entry.deferred {
-                if deferred.time > newest.time { newest = deferred }
-                entry.deferred = nil
-                entry.deferredSince = nil
-            }
-            let step = Self.claimWrite(&entry, newest)
-            if logins.accounts.count > Self.evictionThreshold {
-                // Accounts whose interval has passed, with nothing deferred or in flight, are forgotten.
+            } else if logins.accounts.count > Self.evictionThreshold {
+                // Accounts whose interval has passed, with nothing deferred or in flight, are
+                // forgotten (this one's write, if any, is open and stays).
                 logins.accounts = logins.accounts.filter { _, login in
                     login.deferred != nil || login.open.map { !$0.box.isClosed } ?? false
                         || login.claimed.map { event.time.timeIntervalSince($0) < seconds } ?? false
                 }
             }
-            logins.accounts[account] = entry
             return step
         }
+    }
+
+    /// The step for `event` on its account's entry, and the time a deferral began if it began now.
+    private static func offer(_ event: LoginEvent, to entry: inout LastLogin, interval seconds: TimeInterval) -> (LastLoginStep, newDeferral: ContinuousClock.Instant?) {
+        if let claimed = entry.claimed, event.time < claimed.addingTimeInterval(seconds) {
+            guard event.time > claimed, entry.deferred.map({ event.time > $0.time }) ?? true else { return (.none, nil) }
+            entry.deferred = event
+            if entry.deferredSince != nil { return (.deferred(startSweep: false), nil) }
+            let now = ContinuousClock.now
+            entry.deferredSince = now
+            return (.deferred(startSweep: false), now)
+        }
+        var newest = event
+        if let deferred = entry.deferred {
+            if deferred.time > newest.time { newest = deferred }
+            entry.deferred = nil
+            entry.deferredSince = nil
+        }
+        return (claimWrite(&entry, newest), nil)
     }
 
     /// Opens the interval at `newest` and writes it, joining the account's open write if any.
