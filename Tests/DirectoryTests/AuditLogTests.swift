@@ -228,6 +228,24 @@ import GeoIP
         #expect(try await world.lastLogin("alice") == last)
     }
 
+    @Test func concurrentLoginsLeaveTheNewestAsTheLastLogin() async throws {
+        let world = try await AuditWorld.make()
+        let ldap = world.fixture.gwdirConnection()
+        defer { ldap.close() }
+        let log = try world.log(ldap)
+        // 50 logins of one account inside a minute, recorded at once in shuffled order.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for offset in (0..<50).shuffled() {
+                group.addTask { try await log.record(world.event(type: offset.isMultiple(of: 2) ? .pcBrowser : .imap, ip: "81.2.70.\(offset)", at: Double(offset))) }
+            }
+            try await group.waitForAll()
+        }
+        try await log.flushLastLogins()
+        let last = try await world.lastLogin("alice")
+        #expect(last["gwLastLoginTime"] == GeneralizedTime.format(world.clock.now.addingTimeInterval(49)))
+        #expect(last["gwLastLoginIP"] == "81.2.70.49" && last["gwLastLoginType"] == "imap")
+    }
+
     @Test func aDeferredLastLoginIsWrittenWhenItsIntervalHasPassed() async throws {
         let world = try await AuditWorld.make(accounts: ["alice", "bob"])
         let ldap = world.fixture.gwdirConnection()
