@@ -83,7 +83,6 @@ struct Options {
             default: fail("unknown argument \(argument) (try --help)")
             }
         }
-        if !auditRoundsGiven, roundsGiven || options.quick { options.auditRounds = options.quick && !roundsGiven ? 1 : options.rounds }
         if options.quick {
             if !usersGiven { options.users = 2_000 }
             if !roundsGiven { options.rounds = 1 }
@@ -94,6 +93,7 @@ struct Options {
             options.incrementCount = 300
             if !auditGiven { options.auditEvents = 2_000 }
         }
+        if !auditRoundsGiven, roundsGiven || options.quick { options.auditRounds = options.rounds }
         guard options.users >= 2, options.rounds >= 1 else { fail("--users must be ≥ 2 and --rounds ≥ 1") }
         guard options.auditEvents >= 1, options.auditWindow >= 1, options.auditRounds >= 1 else {
             fail("--audit-events, --audit-window and --audit-rounds must be ≥ 1")

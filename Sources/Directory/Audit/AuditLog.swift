@@ -83,8 +83,9 @@ public struct AuditLog: LoginRecorder {
 
     /// Records one login attempt: folds it into the account's newest entry when
     /// ``AuditFoldingPolicy`` says so, else adds an entry; on success also moves the account's
-    /// last-login attributes forward (never back), at once or within ``lastLoginInterval``. Resolves the country from the IP when the
-    /// event has none. At most once per ``purgeInterval`` it first deletes expired entries.
+    /// last-login attributes forward (never back), at once or within ``lastLoginInterval``.
+    /// Resolves the country from the IP when the event has none. At most once per
+    /// ``purgeInterval`` it first deletes expired entries.
     @discardableResult
     public func write(_ event: LoginEvent) async throws -> Written {
         var resolved = event
