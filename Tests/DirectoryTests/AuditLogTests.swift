@@ -252,10 +252,16 @@ import GeoIP
         defer { ldap.close() }
         let log = try world.log(ldap, lastLoginInterval: .seconds(2))
         try await log.record(world.event(type: .pcBrowser, ip: "81.2.69.1"))
+        let deferredAt = ContinuousClock.now
         try await log.record(world.event(type: .pcBrowser, ip: "81.2.69.2", at: 1))
         try await log.record(world.event("bob", type: .imap, ip: "81.2.69.7"))
         try await log.record(world.event("bob", type: .imap, ip: "81.2.69.8", at: 1))
-        #expect(try await world.lastLogin("alice")["gwLastLoginIP"] == "81.2.69.1")
+        let before = try await world.lastLogin("alice")["gwLastLoginIP"]
+        // Not written before its interval has passed. A loaded machine (CI) may take longer than
+        // the interval to get here, and then the sweep may rightly have written it already.
+        if ContinuousClock.now - deferredAt < .seconds(2) {
+            #expect(before == "81.2.69.1")
+        }
         // No later login and no flush: the background sweep writes both about 2 s later.
         let deadline = ContinuousClock.now + .seconds(20)
         var alice = "", bob = ""
