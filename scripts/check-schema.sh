@@ -211,12 +211,13 @@ member: $BOSS
 pass "sample workspace o=acme loaded (incl. 김민준, alias, mail credential, group, shared mailbox, admins)"
 
 echo "--- unit admin of sales (uid=sam)"
-rc "unit admin: modify account in ou=east,ou=sales" 0 modify "$SAM" pw-sam "dn: $MINJUN
+rc "unit admin: can NOT modify an account in scope raw (admins write through the service)" 50 modify "$SAM" pw-sam "dn: $MINJUN
 changetype: modify
 replace: displayName
 displayName: 김민준 (east)"
-rc "unit admin: add account in ou=sales" 0 add "$SAM" pw-sam "$(acct "uid=newbie,$SALES" newbie 'New Bie' Bie New newbie@acme.com)"
-rc "unit admin: reset password of a plain account in scope (write-only)" 0 modify "$SAM" pw-sam "dn: $ALICE
+rc "unit admin: can NOT add an account in scope raw" 50 add "$SAM" pw-sam "$(acct "uid=newbie,$SALES" newbie 'New Bie' Bie New newbie@acme.com)"
+load "$(acct "uid=newbie,$SALES" newbie 'New Bie' Bie New newbie@acme.com)" "account newbie"
+rc "unit admin: can NOT reset a password raw (the service does, with password_changed_by_admin)" 50 modify "$SAM" pw-sam "dn: $ALICE
 changetype: modify
 replace: userPassword
 userPassword: pw-alice"
@@ -239,10 +240,15 @@ rc "unit admin: can NOT add a member to own cn=admins" 50 modify "$SAM" pw-sam "
 changetype: modify
 add: member
 member: $ALICE"
-rc "unit admin: can delegate (create cn=admins of sub-unit ou=east)" 0 add "$SAM" pw-sam "dn: cn=admins,$EAST
+rc "unit admin: can NOT create cn=admins of a sub-unit raw (grants go through the service)" 50 add "$SAM" pw-sam "dn: cn=admins,$EAST
 objectClass: groupOfNames
 cn: admins
 member: $CARL"
+load "dn: cn=admins,$EAST
+objectClass: groupOfNames
+objectClass: gwAdminGroup
+cn: admins
+member: $CARL" "cn=admins of east"
 rc "unit admin: can NOT reset the workspace admin's password (admin account in own unit)" 50 modify "$SAM" pw-sam "dn: $BOSS
 changetype: modify
 replace: userPassword
@@ -265,7 +271,7 @@ attr "unit admin: reads only public attrs in ou=dev (no gwMailQuota)" absent "$S
 count "unit admin: Korean prefix search cn=김* finds 김민준 (sub index)" 1 "$SAM" pw-sam "$ACME" "(cn=김*)"
 
 echo "--- sub-unit admin of ou=east (uid=carl)"
-rc "sub-unit admin: modify account in ou=east" 0 modify "$CARL" pw-carl "dn: $MINJUN
+rc "sub-unit admin: can NOT modify an account in own unit raw" 50 modify "$CARL" pw-carl "dn: $MINJUN
 changetype: modify
 replace: gwMailQuota
 gwMailQuota: 2147483648"
@@ -277,25 +283,29 @@ rc "sub-unit admin: can NOT add a member to own cn=admins" 50 modify "$CARL" pw-
 changetype: modify
 add: member
 member: $MINJUN"
-rc "parent unit admin: may edit the sub-unit's cn=admins" 0 modify "$SAM" pw-sam "dn: cn=admins,$EAST
+rc "parent unit admin: can NOT edit the sub-unit's cn=admins raw" 50 modify "$SAM" pw-sam "dn: cn=admins,$EAST
+changetype: modify
+add: member
+member: $MINJUN"
+asroot ldapmodify >/dev/null <<<"dn: cn=admins,$EAST
 changetype: modify
 add: member
 member: $MINJUN"
 
 echo "--- workspace admin (uid=boss)"
-rc "workspace admin: modify o=acme" 0 modify "$BOSS" pw-boss "dn: $ACME
+rc "workspace admin: can NOT modify o=acme raw" 50 modify "$BOSS" pw-boss "dn: $ACME
 changetype: modify
 replace: description
 description: ACME workspace"
-rc "workspace admin: modify account in ou=dev" 0 modify "$BOSS" pw-boss "dn: $DAVE
+rc "workspace admin: can NOT modify an account raw" 50 modify "$BOSS" pw-boss "dn: $DAVE
 changetype: modify
 replace: gwMailQuota
 gwMailQuota: 5368709120"
-rc "workspace admin: modify unit admin group of sales" 0 modify "$BOSS" pw-boss "dn: cn=admins,$SALES
+rc "workspace admin: can NOT modify a unit admin group raw" 50 modify "$BOSS" pw-boss "dn: cn=admins,$SALES
 changetype: modify
 add: member
 member: $ALICE"
-rc "workspace admin: set gwBillingId" 0 modify "$BOSS" pw-boss "dn: $SALES
+rc "workspace admin: can NOT set gwBillingId raw" 50 modify "$BOSS" pw-boss "dn: $SALES
 changetype: modify
 replace: gwBillingId
 gwBillingId: B-200"
@@ -384,6 +394,11 @@ attr "user: can NOT read others' gwOtpSecret" absent "$ALICE" pw-alice-2 "$MINJU
 attr "user: can NOT read others' userPassword" absent "$ALICE" pw-alice-2 "$MINJUN" userPassword
 attr "user: can NOT read others' gwMailQuota" absent "$ALICE" pw-alice-2 "$MINJUN" gwMailQuota
 attr "user: reads colleagues' public mail (address book)" present "$ALICE" pw-alice-2 "$MINJUN" mail
+attr "user: can NOT read colleagues' status" absent "$ALICE" pw-alice-2 "$MINJUN" gwAccountStatus
+attr "user: can NOT read the workspace admin's quota" absent "$ALICE" pw-alice-2 "$BOSS" gwMailQuota
+attr "user: can NOT read the unit admin's status" absent "$ALICE" pw-alice-2 "$SAM" gwAccountStatus
+count "mail-only credential: binds, but reads nothing through LDAP (not even the address book)" 0 "$CRED" mailpw-alice "$WS" "(objectClass=*)"
+attr "mail-only credential: can NOT read its own account" absent "$CRED" mailpw-alice "$ALICE" mail
 count "user: sees nothing of another workspace" 0 "$ALICE" pw-alice-2 "o=beta,$WS" "(objectClass=*)"
 rc "user: can NOT change another user's password" 50 modify "$ALICE" pw-alice-2 "dn: $MINJUN
 changetype: modify
@@ -531,15 +546,94 @@ rc "ppolicy: service account is never locked out" 0 ldapwhoami -x -H "$H" -D "$D
 attr "lastbind: authTimestamp recorded on bind" present "$ROOTDN" "$ROOTPW" "$DAVE" authTimestamp
 
 echo "--- more unit admin cells"
-rc "unit admin: adds an alias under an account in scope" 0 add "$SAM" pw-sam "dn: mail=alice.k@acme.com,$ALICE
+rc "unit admin: can NOT add an alias raw (no counter, no cap)" 50 add "$SAM" pw-sam "dn: mail=alice.k@acme.com,$ALICE
 objectClass: gwMailAlias
 mail: alice.k@acme.com
 gwDeliverTo: alice+k@acme.com"
 rc "unit admin: can NOT move an account out of scope (to ou=dev)" 50 ldapmodrdn -x -H "$H" -D "$SAM" -w pw-sam -s "$DEV" "uid=help,$SALES" "uid=help"
-rc "unit admin: moves an account within scope (sales -> east)" 0 ldapmodrdn -x -H "$H" -D "$SAM" -w pw-sam -s "$EAST" "uid=help,$SALES" "uid=help"
-rc "unit admin: deletes a plain account in scope" 0 delete "$SAM" pw-sam "uid=help,$EAST"
+rc "unit admin: can NOT move an account within scope raw" 50 ldapmodrdn -x -H "$H" -D "$SAM" -w pw-sam -s "$EAST" "uid=help,$SALES" "uid=help"
+rc "unit admin: can NOT delete a plain account in scope raw" 50 delete "$SAM" pw-sam "uid=help,$SALES"
 rc "unit admin: can NOT delete an account holding an admin role (sub-unit admin carl)" 50 delete "$SAM" pw-sam "uid=carl,$SALES"
-rc "workspace admin: deletes it" 0 delete "$BOSS" pw-boss "uid=carl,$SALES"
+rc "workspace admin: can NOT delete it raw" 50 delete "$BOSS" pw-boss "uid=carl,$SALES"
+
+echo "--- shapes: raw writes the service never makes (issue 11); every one refused"
+rc "unit admin: can NOT rename a sub-unit to cn= (the old takeover)" 50 ldapmodrdn -x -H "$H" -D "$SAM" -w pw-sam -r "$EAST" "cn=east"
+rc "unit admin: can NOT add an extensibleObject entry in own unit" 50 add "$SAM" pw-sam "dn: cn=x,$SALES
+objectClass: extensibleObject
+objectClass: organizationalRole
+cn: x
+mail: victim@beta.com"
+rc "unit admin: can NOT add an invitation carrying another workspace's address" 50 add "$SAM" pw-sam "dn: gwInvitationId=evil,$SALES
+objectClass: gwInvitation
+gwInvitationId: evil
+mail: gus@beta.com"
+rc "unit admin: can NOT add a gwWorkspace inside own unit (domain squatting)" 50 add "$SAM" pw-sam "dn: o=squat,$SALES
+objectClass: gwWorkspace
+o: squat
+gwMailDomain: squat.example"
+rc "unit admin: can NOT rewrite gwHomeWorkspace" 50 modify "$SAM" pw-sam "dn: $ALICE
+changetype: modify
+replace: gwHomeWorkspace
+gwHomeWorkspace: o=beta,$WS"
+rc "unit admin: can NOT set pwdPolicySubentry (no lockout)" 50 modify "$SAM" pw-sam "dn: $ALICE
+changetype: modify
+replace: pwdPolicySubentry
+pwdPolicySubentry: cn=service,ou=policies,$BASE"
+rc "unit admin: can NOT reset gwAliasCount" 50 modify "$SAM" pw-sam "dn: $ALICE
+changetype: modify
+replace: gwAliasCount
+gwAliasCount: 0"
+rc "unit admin: can NOT add extensibleObject to an account" 50 modify "$SAM" pw-sam "dn: $ALICE
+changetype: modify
+add: objectClass
+objectClass: extensibleObject"
+rc "unit admin: can NOT change an address" 50 modify "$SAM" pw-sam "dn: $ALICE
+changetype: modify
+replace: mail
+mail: alice@beta.com"
+rc "workspace admin: can NOT add a member to the workspace admins raw" 50 modify "$BOSS" pw-boss "dn: cn=admins,$ACME
+changetype: modify
+add: member
+member: uid=gus,o=beta,$WS"
+rc "workspace admin: can NOT add a mail domain raw" 50 modify "$BOSS" pw-boss "dn: $ACME
+changetype: modify
+add: gwMailDomain
+gwMailDomain: gmail.com"
+rc "user: can NOT add extensibleObject to own entry" 50 modify "$ALICE" pw-alice-2 "dn: $ALICE
+changetype: modify
+add: objectClass
+objectClass: extensibleObject"
+rc "user: can NOT rewrite own gwHomeWorkspace" 50 modify "$ALICE" pw-alice-2 "dn: $ALICE
+changetype: modify
+replace: gwHomeWorkspace
+gwHomeWorkspace: o=beta,$WS"
+rc "user: can NOT rename own entry" 50 ldapmodrdn -x -H "$H" -D "$ALICE" -w pw-alice-2 "$ALICE" "cn=alice"
+rc "user: can NOT add an alias to own entry" 50 add "$ALICE" pw-alice-2 "dn: mail=me2@acme.com,$ALICE
+objectClass: gwMailAlias
+mail: me2@acme.com"
+load "dn: mail=stray@acme.com,$SALES
+objectClass: gwMailAlias
+mail: stray@acme.com
+gwDeliverTo: sam@acme.com
+
+dn: o=squat,$SALES
+objectClass: gwWorkspace
+o: squat
+gwMailDomain: squat.example
+
+dn: uid=odd,$SALES
+objectClass: inetOrgPerson
+objectClass: gwAccount
+objectClass: extensibleObject
+uid: odd
+cn: odd
+sn: odd
+mail: odd@acme.com
+gwAccountStatus: active" "root-planted shapes"
+count "postfix: an alias not directly below an account is invisible" 0 "$POSTFIX" postfix-pw "$WS" "(mail=stray@acme.com)"
+count "postfix: a workspace inside a unit squats no domain" 0 "$POSTFIX" postfix-pw "$WS" "(gwMailDomain=squat.example)"
+count "postfix: the real workspace domain still resolves" 1 "$POSTFIX" postfix-pw "$WS" "(gwMailDomain=acme.com)"
+count "dovecot: an account below a unit is found (position rule)" 1 "$DOVECOT" dovecot-pw "$WS" "(&(objectClass=gwAccount)(mail=dave@acme.com))"
 
 echo "--- mail credentials (Dovecot logs in with any credential whose gwCredentialFor matches)"
 cred() { printf 'dn: %s\nobjectClass: gwMailCredential\ncn: %s\nuserPassword: forged\ngwCredentialFor: %s\n' "$1" "$2" "$3"; }
@@ -550,7 +644,7 @@ changetype: modify
 replace: gwCredentialFor
 gwCredentialFor: boss@acme.com"
 load "$(acct "uid=pat,$EAST" pat 'Pat East' East Pat pat@acme.com)" "plain account pat"
-rc "unit admin: adds a credential below a plain account in scope for its own address" 0 add "$SAM" pw-sam "$(cred "cn=mail-password,uid=pat,$EAST" mail-password pat@acme.com)"
+rc "unit admin: can NOT add a credential raw, even the right one" 50 add "$SAM" pw-sam "$(cred "cn=mail-password,uid=pat,$EAST" mail-password pat@acme.com)"
 rc "unit admin: can NOT add a credential below an admin account (minjun administers east)" 50 add "$SAM" pw-sam "$(cred "cn=mail-password,$MINJUN" mail-password minjun@acme.com)"
 rc "workspace admin: can NOT add a credential for another workspace's address" 50 add "$BOSS" pw-boss "$(cred "cn=evil,$DEV" evil gus@beta.com)"
 load "$(cred "cn=planted,$DEV" planted alice@acme.com)" "planted credential"
@@ -573,6 +667,7 @@ ldif+="$(acct "uid=lvl8,$DEV" lvl8 'L Eight' Eight L lvl8@acme.com)"$'\n\n'
 ldif+="$(acct "uid=lvl9,$DEV" lvl9 'L Nine' Nine L lvl9@acme.com)"$'\n\n'
 ldif+="$(acct "uid=deep8,$L8" deep8 'D Eight' Eight D deep8@acme.com)"$'\n\n'
 ldif+="$(acct "uid=deep9,$L9" deep9 'D Nine' Nine D deep9@acme.com)"$'\n\n'
+ldif+="$(acct "uid=deep7,$L7" deep7 'D Seven' Seven D deep7@acme.com)"$'\n\n'
 for i in 1 8 9; do
   eval "u=\$L$i"
   ldif+="dn: cn=admins,$u"$'\nobjectClass: groupOfNames\ncn: admins\nmember: '"uid=lvl$i,$DEV"$'\n\n'
@@ -582,20 +677,21 @@ mod_desc() { modify "$1" "$2" "dn: $3
 changetype: modify
 replace: description
 description: $4"; }
-rc "depth 1 admin: modifies an account 8 levels down" 0 mod_desc "uid=lvl1,$DEV" pw-lvl1 "uid=deep8,$L8" x
-rc "depth 1 admin: modifies an account 9 levels down" 0 mod_desc "uid=lvl1,$DEV" pw-lvl1 "uid=deep9,$L9" x
-rc "depth 8 admin: modifies an account in own unit" 0 mod_desc "uid=lvl8,$DEV" pw-lvl8 "uid=deep8,$L8" y
-rc "depth 8 admin: modifies an account in sub-unit (depth 9)" 0 mod_desc "uid=lvl8,$DEV" pw-lvl8 "uid=deep9,$L9" y
-rc "depth 8 admin: can NOT modify the parent unit l7" 50 mod_desc "uid=lvl8,$DEV" pw-lvl8 "$L7" y
+attr "depth 1 admin: reads an account 8 levels down" present "uid=lvl1,$DEV" pw-lvl1 "uid=deep8,$L8" gwMailQuota
+attr "depth 1 admin: reads an account 9 levels down" present "uid=lvl1,$DEV" pw-lvl1 "uid=deep9,$L9" gwMailQuota
+attr "depth 8 admin: reads an account in own unit" present "uid=lvl8,$DEV" pw-lvl8 "uid=deep8,$L8" gwMailQuota
+attr "depth 8 admin: reads an account in sub-unit (depth 9)" present "uid=lvl8,$DEV" pw-lvl8 "uid=deep9,$L9" gwMailQuota
+attr "depth 8 admin: can NOT read non-public data in the parent unit l7" absent "uid=lvl8,$DEV" pw-lvl8 "uid=deep7,$L7" gwMailQuota
+rc "depth 8 admin: can NOT modify anything raw" 50 mod_desc "uid=lvl8,$DEV" pw-lvl8 "uid=deep8,$L8" y
 rc "depth 8 admin: can NOT add a member to own cn=admins" 50 modify "uid=lvl8,$DEV" pw-lvl8 "dn: cn=admins,$L8
 changetype: modify
 add: member
 member: uid=deep8,$L8"
-rc "depth 1 admin: edits cn=admins of the depth-8 unit" 0 modify "uid=lvl1,$DEV" pw-lvl1 "dn: cn=admins,$L8
+rc "depth 1 admin: can NOT edit cn=admins of the depth-8 unit raw" 50 modify "uid=lvl1,$DEV" pw-lvl1 "dn: cn=admins,$L8
 changetype: modify
 add: member
 member: uid=deep8,$L8"
-rc "depth 9 admin: beyond the generated depth, has no rights (documented limit)" 50 mod_desc "uid=lvl9,$DEV" pw-lvl9 "uid=deep9,$L9" z
+attr "depth 9 admin: beyond the generated depth, reads no more than a member (documented limit)" absent "uid=lvl9,$DEV" pw-lvl9 "uid=deep9,$L9" gwMailQuota
 
 echo "--- guest member from another workspace"
 load "$(acct "uid=gus,o=beta,$WS" gus 'Gus Guest' Guest Gus gus@beta.com)

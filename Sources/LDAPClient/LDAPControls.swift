@@ -48,6 +48,21 @@ public struct LDAPRequestControl: Sendable, Hashable {
         .init(kind: .raw(oid: oid, value: value), isCritical: isCritical)
     }
 
+    /// The control's OID, so a caller can decide which controls it passes on (a raw control
+    /// naming Relax is Relax too).
+    public var oid: String {
+        switch kind {
+        case .pagedResults: "1.2.840.113556.1.4.319"
+        case .assertion: "1.3.6.1.1.12"
+        case .preRead: "1.3.6.1.1.13.1"
+        case .postRead: "1.3.6.1.1.13.2"
+        case .manageDsaIT: "2.16.840.1.113730.3.4.2"
+        case .relax: "1.3.6.1.4.1.4203.666.5.12"
+        case .passwordPolicy: "1.3.6.1.4.1.42.2.27.8.5.1"
+        case .raw(let oid, _): oid
+        }
+    }
+
     var isFirstPageRequest: Bool {
         if case .pagedResults(_, let cookie) = kind { return cookie.isEmpty }
         return false

@@ -74,8 +74,9 @@ struct Auth: AsyncParsableCommand {
             }
             let description = try clientDescription()
             let target = try bind.connection.resolve(.service)
-            let (ldap, context) = try await target.openDirectory()
-            defer { ldap.close() }
+            let session = try await target.openDirectory()
+            defer { session.close() }
+            let context = session.context
             let verifier = LDAPBindVerifier(uris: target.uris, maxIdle: 1)
             let authenticator = Authenticator(context: context, passwords: verifier, recorder: Auth.loginRecorder(for: context, geoIP: countries))
             let response = await authenticator.login(LoginRequest(

@@ -161,30 +161,57 @@ struct DirectoryTarget: Sendable {
         return baseDN
     }
 
-    /// Connects and binds now, so a wrong URI or password fails here with one clear line.
+    /// Connects and binds as the configured identity now, so a wrong URI or password fails here
+    /// with one clear line.
     func connect() async throws -> LDAPConnection {
-        let configuration = LDAPConfiguration(uris: uris, credentials: credentials, connectTimeout: .seconds(5))
-        let connection: LDAPConnection
-        do {
-            connection = try await LDAPConnection.connect(configuration: configuration)
-        } catch {
-            throw self.error(error)
-        }
-        guard let actingAdmin else { return connection }
-        do {
-            try await actingAdmin.bind(on: connection, base: requireBase())
-        } catch {
-            connection.close()
-            throw self.error(error)
-        }
-        return connection
+        try await connect(as: credentials)
     }
 
-    /// Connects, binds and wraps the connection for the `Directory` services.
-    func openDirectory() async throws -> (connection: LDAPConnection, context: DirectoryContext) {
+    private func connect(as credentials: LDAPCredentials) async throws -> LDAPConnection {
+        let configuration = LDAPConfiguration(uris: uris, credentials: credentials, connectTimeout: .seconds(5))
+        do {
+            return try await LDAPConnection.connect(configuration: configuration)
+        } catch {
+            throw self.error(error)
+        }
+    }
+
+    /// Connects and wraps the connection for the `Directory` services. With `--as`, the services
+    /// read through the admin's own connection (slapd's ACLs confine what they see) and write
+    /// through the configured identity after ``WritePolicy`` allowed it: admins hold no raw
+    /// write right (README, "Security model").
+    func openDirectory() async throws -> DirectorySession {
         let layout = try DirectoryLayout(base: try requireBase())
-        let connection = try await connect()
-        return (connection, DirectoryContext(ldap: connection, layout: layout))
+        let service = try await connect()
+        guard let actingAdmin else {
+            return DirectorySession(context: DirectoryContext(ldap: service, layout: layout), connections: [service])
+        }
+        do {
+            let dn = try await actingAdmin.lookUp(on: service, base: layout.base)
+            let admin = try await connect(as: .simple(dn: dn.description, password: actingAdmin.password), admin: actingAdmin)
+            let principal: AdminPrincipal
+            do {
+                principal = try await actingAdmin.principal(dn: dn, on: service, layout: layout)
+            } catch {
+                admin.close()
+                throw error
+            }
+            let gate = WriteGate(reader: admin, writer: service, policy: WritePolicy(layout: layout, principal: principal))
+            return DirectorySession(context: DirectoryContext(ldap: gate, layout: layout), connections: [admin, service])
+        } catch {
+            service.close()
+            throw self.error(error)
+        }
+    }
+
+    /// Binds as the `--as` admin on a connection of its own: a wrong password is a permission error.
+    private func connect(as credentials: LDAPCredentials, admin: ActingAdmin) async throws -> LDAPConnection {
+        let configuration = LDAPConfiguration(uris: uris, credentials: credentials, connectTimeout: .seconds(5))
+        do {
+            return try await LDAPConnection.connect(configuration: configuration)
+        } catch let error as LDAPError where error.code == .invalidCredentials {
+            throw CLIError(.permissionDenied, "--as \(admin.address): wrong password (or the account is locked)")
+        }
     }
 
     /// Maps a lower-layer error to a CLI error that names this directory.
@@ -197,27 +224,51 @@ struct DirectoryTarget: Sendable {
     }
 }
 
+/// The open directory of one command: the services' context and the connections to close.
+struct DirectorySession {
+    var context: DirectoryContext
+    var connections: [LDAPConnection]
+
+    func close() { connections.forEach { $0.close() } }
+}
+
 /// The admin of `--as`. The configured identity (the service account by default) looks the
-/// address up; then the connection re-binds as the admin, so every later operation is checked
-/// by slapd's ACLs for that admin, not for the service.
+/// address up and reads which admin groups hold it; the admin's password is checked by a bind
+/// of their own, on the connection their reads then use.
 struct ActingAdmin: Sendable {
     var address: String
     var password: String
 
-    func bind(on connection: LDAPConnection, base: String) async throws {
+    func lookUp(on connection: LDAPConnection, base: DistinguishedName) async throws -> DistinguishedName {
         let mail = try MailAddress(address)
         let entries = try await connection.search(
-            base: try DistinguishedName(base), scope: .subtree,
+            base: base, scope: .subtree,
             filter: .and([.equal("objectClass", "inetOrgPerson"), .equal("mail", mail.description)]), attributes: ["1.1"]
         ).entries
         guard entries.count == 1, let dn = entries.first?.dn else {
             throw CLIError(.permissionDenied, "--as \(mail): no such admin (or the configured identity can not look it up)")
         }
-        do {
-            _ = try await connection.bind(.simple(dn: dn, password: password))
-        } catch let error as LDAPError where error.code == .invalidCredentials {
-            throw CLIError(.permissionDenied, "--as \(mail): wrong password (or the account is locked)")
+        return try DistinguishedName(dn)
+    }
+
+    /// The scopes the admin administers, from `memberOf` (kept by slapo-memberof; only the
+    /// service writes admin groups).
+    func principal(dn: DistinguishedName, on connection: LDAPConnection, layout: DirectoryLayout) async throws -> AdminPrincipal {
+        let groups = try await connection.entry(dn, attributes: ["memberOf"])?.strings("memberOf") ?? []
+        var principal = AdminPrincipal(dn: dn, address: address, isSuperAdmin: false, workspaces: [], units: [])
+        for value in groups {
+            guard let group = try? DistinguishedName(value) else { continue }
+            if group.normalizedForComparison.description.lowercased() == layout.superAdmins.normalizedForComparison.description.lowercased() {
+                principal.isSuperAdmin = true
+                continue
+            }
+            guard let rdn = group.rdn, rdn.type.lowercased() == "cn", rdn.value?.lowercased() == "admins",
+                  let scope = group.parent, scope.isDescendant(of: layout.workspaces), let kind = scope.rdn?.type.lowercased()
+            else { continue }
+            if kind == "o", scope.rdns.count == layout.workspaces.rdns.count + 1 { principal.workspaces.append(scope) }
+            if kind == "ou" { principal.units.append(scope) }
         }
+        return principal
     }
 }
 

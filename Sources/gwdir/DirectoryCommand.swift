@@ -7,10 +7,10 @@ extension ConnectionOptions {
     /// failure to one CLI line.
     func withDirectory<T>(_ body: (DirectoryContext) async throws -> T) async throws -> T {
         let target = try resolve(.service)
-        let (ldap, context) = try await target.openDirectory()
-        defer { ldap.close() }
+        let session = try await target.openDirectory()
+        defer { session.close() }
         do {
-            return try await body(context)
+            return try await body(session.context)
         } catch {
             throw target.error(error)
         }

@@ -15,11 +15,9 @@ struct WhoAmI: AsyncParsableCommand {
 
     func run() async throws {
         let target = try connection.resolve(.service)
-        let ldap = try await target.connect()
-        defer { ldap.close() }
         let identity: String
         do {
-            identity = try await ldap.whoAmI()
+            identity = try await Self.identity(target)
         } catch {
             throw target.error(error)
         }
@@ -31,5 +29,17 @@ struct WhoAmI: AsyncParsableCommand {
                 "authzId": .string(identity),
             ]))
         }
+    }
+
+    /// With --as, the admin's own connection answers; without, no base DN is needed.
+    private static func identity(_ target: DirectoryTarget) async throws -> String {
+        if target.actingAdmin == nil {
+            let ldap = try await target.connect()
+            defer { ldap.close() }
+            return try await ldap.whoAmI()
+        }
+        let session = try await target.openDirectory()
+        defer { session.close() }
+        return try await session.context.ldap.whoAmI()
     }
 }

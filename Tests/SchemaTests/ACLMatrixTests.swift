@@ -102,6 +102,8 @@ enum Expectation: Sendable, CustomStringConvertible {
     case attributeHidden
     /// A base search answers noSuchObject (32): slapd does not disclose the entry.
     case entryHidden
+    /// A base search returns nothing: no attribute is readable, so not even `(objectClass=*)` matches.
+    case unmatched
 
     var description: String {
         switch self {
@@ -109,6 +111,7 @@ enum Expectation: Sendable, CustomStringConvertible {
         case .refused(let code): "denied (\(code.rawValue))"
         case .attributeHidden: "denied (attribute hidden)"
         case .entryHidden: "denied (no such object)"
+        case .unmatched: "denied (no attribute matches)"
         }
     }
 }
@@ -129,6 +132,8 @@ struct Cell: Sendable, CustomTestStringConvertible {
 private let denied = Expectation.refused(.insufficientAccessRights)
 private let anonymousWrite = Expectation.refused(.strongerAuthRequired)
 
+// Admins hold no raw write right (README, "Security model"): every admin write cell is
+// `denied`; the service writes for them after WritePolicy allowed it (WritePolicyTests).
 // Cells run in parallel. Refused modifications use description, allowed ones another attribute,
 // and no two allowed cells write the same attribute of the same entry (nor reset the same
 // password): so no cell's read-back races with another cell's write.
@@ -163,17 +168,17 @@ let aclMatrix: [Cell] = [
     Cell(.postfix, .modify("description"), .alicesAlias, denied),
     Cell(.postfix, .deleteChild, .ws("ou=dev"), denied),
     Cell(.postfix, .readSecret("userPassword"), .ws("uid=alice,ou=sales"), .attributeHidden),
-    Cell(.postfix, .readSecret("userPassword"), .alicesCredential, .attributeHidden),
+    Cell(.postfix, .readSecret("userPassword"), .alicesCredential, .unmatched),
 
     // Workspace admin: the whole workspace, secrets write-only, nothing outside.
-    Cell(.workspaceAdmin, .modify("displayName"), .ws(""), .allowed),
-    Cell(.workspaceAdmin, .modify("title"), .ws("uid=pia,ou=dev"), .allowed),
-    Cell(.workspaceAdmin, .modify("title"), .ws("uid=minjun,ou=east,ou=sales"), .allowed),
-    Cell(.workspaceAdmin, .modify("displayName"), .ws("cn=admins,ou=sales"), .allowed),
-    Cell(.workspaceAdmin, .modify("gwBillingId"), .ws("ou=dev"), .allowed),
-    Cell(.workspaceAdmin, .add, .ws("ou=dev"), .allowed),
-    Cell(.workspaceAdmin, .deleteChild, .ws("ou=east,ou=sales"), .allowed),
-    Cell(.workspaceAdmin, .setPassword, .ws("uid=pia,ou=dev"), .allowed),
+    Cell(.workspaceAdmin, .modify("displayName"), .ws(""), denied),
+    Cell(.workspaceAdmin, .modify("title"), .ws("uid=pia,ou=dev"), denied),
+    Cell(.workspaceAdmin, .modify("title"), .ws("uid=minjun,ou=east,ou=sales"), denied),
+    Cell(.workspaceAdmin, .modify("displayName"), .ws("cn=admins,ou=sales"), denied),
+    Cell(.workspaceAdmin, .modify("gwBillingId"), .ws("ou=dev"), denied),
+    Cell(.workspaceAdmin, .add, .ws("ou=dev"), denied),
+    Cell(.workspaceAdmin, .deleteChild, .ws("ou=east,ou=sales"), denied),
+    Cell(.workspaceAdmin, .setPassword, .ws("uid=pia,ou=dev"), denied),
     Cell(.workspaceAdmin, .read("gwMailQuota"), .ws("uid=dave,ou=dev"), .allowed),
     Cell(.workspaceAdmin, .modify("description"), .other(""), denied),
     Cell(.workspaceAdmin, .modify("description"), .other("uid=olga"), denied),
@@ -186,17 +191,17 @@ let aclMatrix: [Cell] = [
     // Unit admin of sales: ou=sales and ou=east,ou=sales (nested) — and nothing else.
     Cell(.salesAdmin, .read("gwMailQuota"), .ws("uid=alice,ou=sales"), .allowed),
     Cell(.salesAdmin, .read("gwMailQuota"), .ws("uid=minjun,ou=east,ou=sales"), .allowed),
-    Cell(.salesAdmin, .modify("displayName"), .ws("uid=alice,ou=sales"), .allowed),
-    Cell(.salesAdmin, .modify("displayName"), .ws("uid=minjun,ou=east,ou=sales"), .allowed),
-    Cell(.salesAdmin, .modify("displayName"), .ws("uid=서연,ou=east,ou=sales"), .allowed),
-    Cell(.salesAdmin, .modify("displayName"), .ws("ou=sales"), .allowed),
-    Cell(.salesAdmin, .modify("gwOwnerAddress"), .alicesAlias, .allowed),
-    Cell(.salesAdmin, .add, .ws("ou=sales"), .allowed),
-    Cell(.salesAdmin, .add, .ws("ou=east,ou=sales"), .allowed),
-    Cell(.salesAdmin, .add, .ws("uid=erin,ou=east,ou=sales"), .allowed),
-    Cell(.salesAdmin, .deleteChild, .ws("ou=sales"), .allowed),
-    Cell(.salesAdmin, .deleteChild, .ws("ou=east,ou=sales"), .allowed),
-    Cell(.salesAdmin, .setPassword, .ws("uid=erin,ou=east,ou=sales"), .allowed),
+    Cell(.salesAdmin, .modify("displayName"), .ws("uid=alice,ou=sales"), denied),
+    Cell(.salesAdmin, .modify("displayName"), .ws("uid=minjun,ou=east,ou=sales"), denied),
+    Cell(.salesAdmin, .modify("displayName"), .ws("uid=서연,ou=east,ou=sales"), denied),
+    Cell(.salesAdmin, .modify("displayName"), .ws("ou=sales"), denied),
+    Cell(.salesAdmin, .modify("gwOwnerAddress"), .alicesAlias, denied),
+    Cell(.salesAdmin, .add, .ws("ou=sales"), denied),
+    Cell(.salesAdmin, .add, .ws("ou=east,ou=sales"), denied),
+    Cell(.salesAdmin, .add, .ws("uid=erin,ou=east,ou=sales"), denied),
+    Cell(.salesAdmin, .deleteChild, .ws("ou=sales"), denied),
+    Cell(.salesAdmin, .deleteChild, .ws("ou=east,ou=sales"), denied),
+    Cell(.salesAdmin, .setPassword, .ws("uid=erin,ou=east,ou=sales"), denied),
     Cell(.salesAdmin, .read("mail"), .ws("uid=dave,ou=dev"), .allowed),
     Cell(.salesAdmin, .modify("description"), .ws("uid=dave,ou=dev"), denied),
     Cell(.salesAdmin, .add, .ws("ou=dev"), denied),
@@ -213,7 +218,7 @@ let aclMatrix: [Cell] = [
     Cell(.salesAdmin, .addMember("uid=alice,ou=sales"), .ws("cn=admins,ou=sales"), denied),
     Cell(.salesAdmin, .modify("gwBillingId"), .ws("ou=sales"), denied),
     Cell(.salesAdmin, .addBilledUnit, .ws("ou=sales"), denied),
-    Cell(.workspaceAdmin, .addBilledUnit, .ws("ou=sales"), .allowed),
+    Cell(.workspaceAdmin, .addBilledUnit, .ws("ou=sales"), denied),
     Cell(.salesAdmin, .modify("description"), .ws("uid=boss,ou=sales"), denied),
     Cell(.salesAdmin, .modify("description"), .bossAlias, denied),
     Cell(.salesAdmin, .add, .ws("uid=boss,ou=sales"), denied),
@@ -228,7 +233,7 @@ let aclMatrix: [Cell] = [
 
     // Mail-only credentials: Dovecot logs `address` in with any gwMailCredential whose
     // gwCredentialFor is that address, so only the account's own address, under the account itself.
-    Cell(.salesAdmin, .addCredential(for: .ws("uid=서연,ou=east,ou=sales")), .ws("uid=서연,ou=east,ou=sales"), .allowed),
+    Cell(.salesAdmin, .addCredential(for: .ws("uid=서연,ou=east,ou=sales")), .ws("uid=서연,ou=east,ou=sales"), denied),
     Cell(.salesAdmin, .addCredential(for: .ws("uid=boss,ou=sales")), .ws("ou=sales"), denied),
     Cell(.salesAdmin, .addCredential(for: .ws("uid=dave,ou=dev")), .ws("uid=erin,ou=east,ou=sales"), denied),
     Cell(.salesAdmin, .modify("gwCredentialFor"), .alicesCredential, denied),
@@ -238,7 +243,7 @@ let aclMatrix: [Cell] = [
     Cell(.gwdir, .addCredential(for: .ws("uid=dave,ou=dev")), .ws("uid=dave,ou=dev"), .allowed),
 
     // Unit admin of east (a sub-unit): its own unit only.
-    Cell(.eastAdmin, .modify("displayName"), .ws("uid=erin,ou=east,ou=sales"), .allowed),
+    Cell(.eastAdmin, .modify("displayName"), .ws("uid=erin,ou=east,ou=sales"), denied),
     Cell(.eastAdmin, .modify("description"), .ws("uid=alice,ou=sales"), denied),
     Cell(.eastAdmin, .modify("description"), .ws("ou=sales"), denied),
     Cell(.eastAdmin, .addMember("uid=erin,ou=east,ou=sales"), .ws("cn=admins,ou=east,ou=sales"), denied),
@@ -412,6 +417,9 @@ let aclMatrix: [Cell] = [
         case .entryHidden:
             let outcome = await resultCode { _ = try await actor.search(base: dn, scope: .base, filter: "(objectClass=*)", attributes: [attribute]) }
             #expect(outcome == .noSuchObject)
+        case .unmatched:
+            let entries = try await actor.search(base: dn, scope: .base, filter: "(objectClass=*)", attributes: [attribute]).entries
+            #expect(entries.isEmpty, "\(dn) matched a filter for an identity that reads none of its attributes")
         case .refused(let code):
             let outcome = await resultCode { _ = try await actor.search(base: dn, scope: .base, filter: "(objectClass=*)", attributes: [attribute]) }
             #expect(outcome == code)
@@ -424,7 +432,7 @@ let aclMatrix: [Cell] = [
             #expect(outcome == nil, "refused with \(outcome.map { "\($0) (\($0.rawValue))" } ?? "")", sourceLocation: sourceLocation)
         case .refused(let code):
             #expect(outcome == code, "want \(code) (\(code.rawValue)), got \(outcome.map { "\($0) (\($0.rawValue))" } ?? "success")", sourceLocation: sourceLocation)
-        case .attributeHidden, .entryHidden:
+        case .attributeHidden, .entryHidden, .unmatched:
             Issue.record("read expectation on a write cell", sourceLocation: sourceLocation)
         }
     }

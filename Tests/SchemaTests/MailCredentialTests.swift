@@ -56,7 +56,7 @@ import TestSupport
         #expect(try await dovecotLookup(ws, mail) == ["cn=mail-password,\(victim)".lowercased()])
     }
 
-    @Test func theOwnerSeesItsCredentialAndAnAdminCanRemoveIt() async throws {
+    @Test func theOwnerSeesItsCredentialAndOnlyTheServiceRemovesIt() async throws {
         let ws = try await Self.sample.value
         let (account, mail) = try await newAccount(ws, local: "owner")
         let credential = "cn=mail-password,\(account)"
@@ -69,9 +69,13 @@ import TestSupport
         try await using(ws.connection(as: account, password: SampleWorkspace.password(uid))) { (user) async throws in
             #expect(try await user.entry(credential, attributes: ["gwCredentialFor"])?.string("gwCredentialFor") == mail)
         }
-        // The unit admin turns the mail-only password off (deletes the credential).
+        // The unit admin can not delete it raw (admins write through the service); the service can.
         try await using(ws.connection(as: ws.dn("uid=\(uid)x,ou=unit"), password: SampleWorkspace.password("\(uid)x"))) { (admin) async throws in
-            try await admin.delete(dn: credential)
+            let error = await #expect(throws: LDAPError.self) { try await admin.delete(dn: credential) }
+            #expect(error?.code == .insufficientAccessRights)
+        }
+        try await using(ws.connection(as: ws.fixture.gwdirDN, password: ws.fixture.gwdirPassword)) { (service) async throws in
+            try await service.delete(dn: credential)
         }
         try await using(ws.root()) { (root) async throws in
             #expect(try await root.entry(credential) == nil)

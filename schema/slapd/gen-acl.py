@@ -6,11 +6,22 @@ Prints the block; --write replaces the block between the '# BEGIN generated ACL'
 '# END generated ACL' markers of config.ldif in place (scripts/check-schema.sh verifies that
 the committed block equals this output).
 
-Design (see schema/README.md, "Access control"): first matching <what> wins; every rule ends
-with `by * break` so later rules can still grant. Secrets (userPassword, gwOtpSecret,
-gwTokenHash) are never readable except gwOtpSecret/gwTokenHash by the gwdir service.
-Unit scope is generic: one rule per nesting depth d (1..max_depth) captures the depth-d
-ancestor unit of the target and grants write to members of cn=admins,<that unit>.
+Design (README "Security model", schema/README.md "Access control"): default deny, and
+**only the gwdir service writes** below ou=workspaces. slapd 2.5's ACLs guard places, not
+shapes: an add checks no attribute values unless olcAddContentAcl is on, a rename checks
+nothing on the new DN or RDN (SLAPD-ACL-FACTS), and "not on an account that holds an admin
+role" needs a negated set, which the set language has not. So admins (super, workspace, unit)
+get read access in their scope and no raw write at all; the service authenticates them
+(`--as`), checks their scope in Swift (Directory/Security/WriteGate) and writes as itself.
+Users keep the one write an ACL guards exactly: their own password (=wx). The mail servers
+read only the attributes their lookups read, and only at the positions where the service puts
+the entries (a planted entry elsewhere is invisible to Postfix and Dovecot).
+
+First matching <what> wins; rules that grant end with `by * break` so later rules can still
+grant. Secrets (userPassword, gwOtpSecret, gwTokenHash) are never readable except
+gwOtpSecret/gwTokenHash by the gwdir service. Unit scope: one rule per nesting depth d
+(1..max_depth) captures the depth-d ancestor unit of the target and grants read to members of
+cn=admins,<that unit>.
 """
 import os
 import sys
@@ -29,6 +40,8 @@ ROOT = "gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth"
 SEC = "userPassword,gwOtpSecret,gwTokenHash"
 SEG = "[^,]+"                      # one RDN value (the service refuses ',' in unit/uid/o values)
 WSRE = "o=%s,ou=workspaces,%s" % (SEG, B)
+UNITS = "(ou=%s,)+%s" % (SEG, WSRE)           # a unit at any depth
+ACCT = "uid=%s,%s" % (SEG, UNITS)            # accounts and shared mailboxes: directly under a unit
 
 out = []
 def acl(what, *bys):
@@ -40,76 +53,54 @@ def unit_re(d):
     return "(ou=%s,%s%s)" % (SEG, "ou=%s," % SEG * (d - 1), WSRE)
 
 acl("*", 'by dn.exact="%s" manage' % ROOT, "by * break")
-# --- secrets: nobody reads userPassword; gwdir reads gwOtpSecret (TOTP check) and gwTokenHash
-acl("attrs=userPassword", 'by dn.exact="%s" =w' % GWDIR, "by anonymous auth", "by self =wx", "by * break")
-acl("attrs=gwOtpSecret,gwTokenHash", 'by dn.exact="%s" write' % GWDIR, "by * break")
-# --- the gwdir service manages everything else
+# --- identities below an account (the mail-only credential cn=mail-password) bind for IMAP,
+#     POP3 and SMTP only: through LDAP they see nothing, not even the address book
+acl("*", 'by dn.regex="^%s,%s$" none' % (SEG, ACCT), "by * break")
+# --- secrets: nobody reads userPassword; a user changes their own; gwdir reads gwOtpSecret
+#     (TOTP check) and gwTokenHash (token lookup) and writes all three
+acl("attrs=userPassword", 'by dn.exact="%s" =w' % GWDIR, "by anonymous auth", "by self =wx", "by * none")
+acl("attrs=gwOtpSecret,gwTokenHash", 'by dn.exact="%s" write' % GWDIR, "by * none")
+# --- the gwdir service manages everything else (it alone writes below ou=workspaces)
 acl("*", 'by dn.exact="%s" manage' % GWDIR, "by * break")
-# --- super admins: all workspaces, write-only on secrets
-acl('dn.subtree="%s" attrs=%s' % (WS, SEC), 'by group.exact="%s" =w' % SUPER, "by * break")
-acl('dn.subtree="%s"' % WS, 'by group.exact="%s" write' % SUPER, "by * break")
-acl('dn.subtree="ou=system,%s"' % B, 'by group.exact="%s" read' % SUPER, "by * break")
-acl('dn.subtree="ou=policies,%s"' % B, 'by group.exact="%s" read' % SUPER, "by * break")
 # --- mail-only credentials. Dovecot logs an address in with any gwMailCredential whose
 #     gwCredentialFor is that address, so a credential counts only directly below the entry whose
-#     mail it names: otherwise a unit admin could add `cn=x,ou=<own unit>` with gwCredentialFor of
-#     a workspace admin (or a workspace admin one for another workspace's address) and read that
-#     mailbox over IMAP. slapd checks no attribute ACLs on add, so the entry is guarded (`this` is
-#     the entry being added) and, for modify, each gwCredentialFor value written. A credential
-#     that does not match is invisible and untouchable for all but the service and super admins.
-wsr = '"^(.*,)?(%s)$"' % WSRE
+#     mail it names. Only the service writes them; this is the second line: one that does not
+#     match is invisible and untouchable for everyone but the service and root.
 cred = '"^[^,]+,((.+,)?%s)$"' % WSRE
 acl("dn.regex=%s filter=(objectClass=gwMailCredential) attrs=entry,gwCredentialFor" % cred,
     'by set.expand="this/gwCredentialFor & [$1]/mail" break', "by * none")
 acl('dn.regex=%s filter=(objectClass=gwMailCredential) attrs=gwCredentialFor val.regex="^(.+)$"' % cred,
     'by set.expand="[${v1}] & [$1]/mail" break', "by * none")
-# --- workspace admins: cn=admins,o=<ws> manage the whole workspace (incl. the o= entry itself)
-acl("dn.regex=%s attrs=%s" % (wsr, SEC), 'by group.expand="cn=admins,$2" =w', "by * break")
-acl("dn.regex=%s" % wsr, 'by group.expand="cn=admins,$2" write', "by * break")
-# --- mail servers: read exactly what their lookups read, nothing else, never write
-acl('dn.subtree="%s" attrs=entry,objectClass,mail,uid,gwAccountStatus' % WS,
-    'by dn.exact="%s" read' % DOVECOT, 'by dn.exact="%s" read' % POSTFIX, "by * break")
-acl('dn.subtree="%s" attrs=gwEnabledService,gwMailQuota,gwMailPasswordSet,gwOtpEnabled,gwCredentialFor' % WS,
-    'by dn.exact="%s" read' % DOVECOT, "by * break")
-acl('dn.subtree="%s" attrs=gwMailDomain,gwDeliverTo,gwOwnerAddress,member,gwServiceType' % WS,
-    'by dn.exact="%s" read' % POSTFIX, "by * break")
+# --- mail servers: read exactly what their lookups read, at the positions where the service
+#     writes those entries, nothing else, never write
+MS = ('by dn.exact="%s" read' % DOVECOT, 'by dn.exact="%s" read' % POSTFIX)
+acl('dn.regex="^%s$" attrs=objectClass,mail,uid,gwAccountStatus' % ACCT, *MS, "by * break")
+acl('dn.regex="^%s$" attrs=gwEnabledService,gwMailQuota,gwMailPasswordSet,gwOtpEnabled' % ACCT,
+    MS[0], "by * break")
+acl('dn.regex="^%s$" attrs=gwServiceType' % ACCT, MS[1], "by * break")
+acl('dn.regex="^cn=mail-password,%s$" attrs=objectClass,gwCredentialFor' % ACCT, MS[0], "by * break")
+acl('dn.regex="^mail=%s,%s$" attrs=objectClass,mail,gwDeliverTo,gwOwnerAddress' % (SEG, ACCT), MS[1], "by * break")
+acl('dn.regex="^cn=%s,%s$" attrs=objectClass,mail,member' % (SEG, UNITS), MS[1], "by * break")
+acl('dn.regex="^%s$" attrs=objectClass,gwMailDomain' % WSRE, MS[1], "by * break")
+acl('dn.subtree="%s" attrs=entry' % WS, *MS, "by * break")
 acl("*", 'by dn.exact="%s" none' % DOVECOT, 'by dn.exact="%s" none' % POSTFIX, "by * break")
-# --- accounts holding an admin role (and their aliases / mail credential) are out of reach of
-#     unit admins: otherwise a unit admin could reset a workspace admin's password.
-acct = '"^(.*,)?(uid=%s,(ou=%s,)*(%s))$"' % (SEG, SEG, WSRE)
-protected = "[$2]/memberOf/cn & ([admins] | [superadmins])"
-acl("dn.regex=%s attrs=%s" % (acct, SEC),
-    'by set.expand="%s" none' % protected, "by * break")
-acl("dn.regex=%s" % acct,
-    'by dn.subtree,expand="$4" set.expand="(%s) + (user/memberOf/cn & [admins])" read' % protected,
-    "by * break")
-# --- a unit's own cn=admins: writable by admins of strictly enclosing units, readable by its
-#     members (a unit admin can not add admins to their own unit = can not grant themselves more)
+# --- super admins: read all workspaces, ou=system and ou=policies (they write through the service)
+acl('dn.subtree="%s"' % WS, 'by group.exact="%s" read' % SUPER, "by * break")
+acl('dn.subtree="ou=system,%s"' % B, 'by group.exact="%s" read' % SUPER, "by * break")
+acl('dn.subtree="ou=policies,%s"' % B, 'by group.exact="%s" read' % SUPER, "by * break")
+# --- workspace admins: cn=admins,o=<ws> read the whole workspace (incl. the o= entry)
+wsr = '"^(.*,)?(%s)$"' % WSRE
+acl("dn.regex=%s" % wsr, 'by group.expand="cn=admins,$2" read', "by * break")
+# --- unit admins: read their unit's subtree (the unit entry, sub-units, accounts, groups)
 for d in range(1, MAX + 1):
-    # $1 = own unit, $2 = parent unit, ..., $d = depth-1 unit
-    r = WSRE
-    for _ in range(d):
-        r = "(ou=%s,%s)" % (SEG, r)
-    bys = ['by group.expand="cn=admins,$%d" write' % i for i in range(2, d + 1)]
-    bys += ['by group.expand="cn=admins,$1" read', "by * break"]
-    acl('dn.regex="^cn=admins,%s$"' % r, *bys)
-# --- unit admins: secrets write-only, billing id read-only, everything else write
-for d in range(1, MAX + 1):
-    acl('dn.regex="^(.*,)?%s$" attrs=%s' % (unit_re(d), SEC),
-        'by group.expand="cn=admins,$2" =w', "by * break")
-#     (a unit carrying a gwBillingId is added, moved and deleted by workspace admins only: slapd
-#     checks no attribute ACLs on add, so the entry is guarded)
-acl("dn.regex=%s filter=(gwBillingId=*) attrs=entry" % wsr,
-    'by dn.subtree,expand="$2" read', 'by group.expand="cn=members,$2" read', "by * none")
-acl("dn.regex=%s attrs=gwBillingId" % wsr, 'by dn.subtree,expand="$2" read', "by * none")
-for d in range(1, MAX + 1):
-    acl('dn.regex="^(.*,)?%s$"' % unit_re(d), 'by group.expand="cn=admins,$2" write', "by * break")
-# --- nobody else gets anything on secrets
-acl("attrs=%s" % SEC, "by * none")
-# --- members of a workspace (and its guests) read its public directory data (org chart,
-#     address book); a user reads their own entry and its children (aliases, mail credential)
+    acl('dn.regex="^(.*,)?%s$"' % unit_re(d), 'by group.expand="cn=admins,$2" read', "by * break")
+# --- members of a workspace (accounts below o=<ws>) and its guests (cn=members,o=<ws>) read
+#     its public directory data (org chart, address book): names and addresses, no status,
+#     quota, last login or settings
 acl("dn.regex=%s attrs=entry,objectClass,o,ou,cn,sn,givenName,displayName,mail,uid,description,gwMailDomain,member" % wsr,
     'by dn.subtree,expand="$2" read', 'by group.expand="cn=members,$2" read', "by * break")
+# --- a user reads their own entry and its children (aliases, mail credential) except secrets
+acct = '"^(.*,)?(%s)$"' % ACCT
 acl("dn.regex=%s" % acct, 'by dn.exact,expand="$2" read', "by * break")
 acl('dn.base="%s"' % WS, "by users search", "by * none")
 acl("*", "by * none")

@@ -116,6 +116,14 @@ public struct Account: Sendable, Hashable {
 }
 
 /// The fields of a new account.
+extension Account {
+    /// `gwLoginKey`: slapo-unique keeps it unique directory-wide, which makes a login id unique
+    /// per workspace across its units, race free (two concurrent adds in different units).
+    public static func loginKey(workspace: String, loginId: String) -> String {
+        "\(workspace)/\(loginId)".lowercased()
+    }
+}
+
 public struct NewAccount: Sendable {
     public var loginId: String
     public var workspace: String

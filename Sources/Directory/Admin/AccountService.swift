@@ -42,6 +42,7 @@ public struct AccountService: Sendable {
             LDAPAttribute("gwServiceType", new.serviceType.rawValue),
             LDAPAttribute("gwAliasCount", 0),
             LDAPAttribute("gwHomeWorkspace", workspace.dn),
+            LDAPAttribute("gwLoginKey", Account.loginKey(workspace: workspace.id, loginId: loginId)),
             // Cleartext to slapd only: slapo-ppolicy hashes it on add.
             LDAPAttribute("userPassword", new.password),
         ]
@@ -53,6 +54,10 @@ public struct AccountService: Sendable {
         } catch let error as LDAPError where error.code == .entryAlreadyExists {
             throw DirectoryError(.alreadyExists, "login id \(loginId) is already used in workspace \(new.workspace)", underlying: error)
         } catch let error as LDAPError where error.code == .constraintViolation {
+            // slapo-unique refused either the address or the login key (<workspace>/<login id>).
+            if try await account(loginId: loginId, workspaceDN: DistinguishedName(workspace.dn)) != nil {
+                throw DirectoryError(.alreadyExists, "login id \(loginId) is already used in workspace \(new.workspace)", underlying: error)
+            }
             throw DirectoryError(.addressInUse, "address \(address) is already in use", underlying: error)
         } catch let error as LDAPError {
             throw DirectoryError.ldap(error, "adding account \(address)")

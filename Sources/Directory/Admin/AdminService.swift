@@ -30,7 +30,13 @@ public struct AdminService: Sendable {
             throw DirectoryError(.notAllowed, "\(admin.mail) belongs to workspace \(admin.workspace), not \(workspace)")
         }
         guard admin.status == .active else { throw DirectoryError(.notAllowed, "\(admin.mail) is \(admin.status.rawValue)") }
-        let group = try await groupDN(workspace: workspace, unit: unit)
+        let scope = try await scopeDN(workspace: workspace, unit: unit)
+        // An admin of a unit is an account inside it: the role follows the org chart, and a unit
+        // admin can not hand a role in their unit to someone from a sibling unit.
+        guard try DistinguishedName(admin.dn).isStrictlyBelow(scope) else {
+            throw DirectoryError(.notAllowed, "\(admin.mail) is not inside \(Self.scope(workspace, unit)); an admin of a unit is an account of that unit or its sub-units")
+        }
+        let group = try scope.child(type: "cn", value: "admins")
         for _ in 0..<3 {
             do {
                 try await context.ldap.modify(dn: group, [.add("member", [admin.dn])])
