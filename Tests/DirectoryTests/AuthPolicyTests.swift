@@ -47,10 +47,9 @@ import Testing
         #expect(released, "ppolicy lifts the lock after pwdLockoutDuration (3 s)")
     }
 
-    /// Who may clear a lockout (slapd 2.5.13): `pwdAccountLockedTime` is user-modifiable, so
-    /// an admin's `write` on the account lets them delete the lock (ppolicy then drops the
-    /// failure times too); `pwdFailureTime` itself is NO-USER-MODIFICATION and needs `manage`
-    /// plus Relax, which only the service (and root) have. The user cannot unlock themself.
+    /// Who may clear a lockout (slapd 2.5.13): only the service. `pwdFailureTime` is
+    /// NO-USER-MODIFICATION and needs `manage` plus Relax; `pwdAccountLockedTime` is
+    /// user-modifiable but admins hold no raw write right. The user cannot unlock themself.
     @Test func onlyTheServiceClearsTheFailureCount() async throws {
         let world = try await AuthWorld.make("auth-lockacl")
         defer { world.close() }
@@ -83,8 +82,10 @@ import Testing
                 try await admin.modify(dn: victim, [.delete("pwdFailureTime")], controls: controls)
             }
         }
-        // Deleting the lock is a full unlock: ppolicy drops the failure times with it.
-        try await admin.modify(dn: victim, [.delete("pwdAccountLockedTime")])
+        // Admins hold no raw write right: not even the lock itself. The service unlocks for them.
+        await #expect(throws: LDAPError.self) { try await admin.modify(dn: victim, [.delete("pwdAccountLockedTime")]) }
+        #expect(try await world.attribute(victim, "pwdAccountLockedTime").count == 1)
+        #expect(try await AccountLockout(context: world.context()).unlock(world.mailAddress("vic")))
         #expect(try await world.attribute(victim, "pwdAccountLockedTime").isEmpty)
         #expect(try await world.attribute(victim, "pwdFailureTime").isEmpty)
         #expect(await vic(AuthWorld.password("vic")) == nil)
