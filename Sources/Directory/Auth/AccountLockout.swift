@@ -97,8 +97,8 @@ public struct AdminPasswordReset: Sendable {
         do {
             try await AccountLockout(context: context).unlock(accountDN: dn)
         } catch let error as DirectoryError where error.code == .permissionDenied {
-            // An admin acting as themselves (`--as`) may not clear ppolicy's failure times (that
-            // needs Relax and manage, the service's); a lock then ends after its duration.
+            // An identity without manage (a raw admin bind, not `--as`, which writes through the
+            // service) may not clear ppolicy's failure times; a lock then ends after its duration.
         }
     }
 }

@@ -51,7 +51,13 @@ public struct WriteGate: LDAPOperations {
     public func modify(dn: String, _ modifications: [LDAPModification], controls: [LDAPRequestControl]) async throws -> LDAPResult {
         let target = try Self.parse(dn, "modify")
         try await authorize(.modify(target, attributes: Set(modifications.map(\.attribute.name))), dn: dn, operation: "modify")
-        return try await writer.modify(dn: dn, modifications, controls: try Self.allowed(controls, dn: dn, operation: "modify"))
+        // Clearing ppolicy's lock state needs Relax (pwdFailureTime is NO-USER-MODIFICATION);
+        // that modify only deletes, so Relax skips no constraint there.
+        let unlock = !modifications.isEmpty && modifications.allSatisfy {
+            $0.operation == .delete && Self.lockStateAttributes.contains($0.attribute.name.lowercased())
+        }
+        let passed = unlock ? controls : try Self.allowed(controls, dn: dn, operation: "modify")
+        return try await writer.modify(dn: dn, modifications, controls: passed)
     }
 
     public func delete(dn: String, controls: [LDAPRequestControl]) async throws -> LDAPResult {
@@ -127,6 +133,8 @@ public struct WriteGate: LDAPOperations {
         }
         return controls
     }
+
+    static let lockStateAttributes: Set<String> = ["pwdfailuretime", "pwdaccountlockedtime"]
 
     static func parse(_ dn: String, _ operation: String) throws -> DistinguishedName {
         do { return try DistinguishedName(dn) } catch { throw refusal("malformed DN", dn: dn, operation: operation) }
