@@ -32,14 +32,16 @@ struct Audit: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Only success or failure.", valueName: "result"))
         var result: String?
 
-        @Option(help: ArgumentHelp("Events at or after this time (7d, 2026-11-01, …).", valueName: "time"))
+        // `.unconditional`: ArgumentParser would otherwise read a value such as `-1` as a flag
+        // and say "Missing value"; taken as the value, it gets a message that says what is wrong.
+        @Option(parsing: .unconditional, help: ArgumentHelp("Events at or after this time (7d, 2026-11-01, …).", valueName: "time"))
         var since: String?
 
-        @Option(help: ArgumentHelp("Events at or before this time.", valueName: "time"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Events at or before this time.", valueName: "time"))
         var until: String?
 
-        @Option(help: ArgumentHelp("At most this many entries (the newest).", valueName: "n"))
-        var limit: Int?
+        @Option(parsing: .unconditional, help: ArgumentHelp("At most this many entries (the newest), 1 to 1,000,000.", valueName: "n"))
+        var limit: String?
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
@@ -58,7 +60,7 @@ struct Audit: AsyncParsableCommand {
             }
             let since = try self.since.map { try AuditTimeArgument.parse($0, as: .since, now: now) }
             let until = try self.until.map { try AuditTimeArgument.parse($0, as: .until, now: now) }
-            if let limit, limit < 0 { throw CLIError(.usage, "--limit must not be negative") }
+            let limit = try self.limit.map { try CountArgument.parse($0, option: "--limit", range: 1...1_000_000) }
             let address = try account.map { try MailAddress($0) }
 
             let entries = try await connection.withDirectory { context in
@@ -113,14 +115,14 @@ struct Audit: AsyncParsableCommand {
             abstract: "Delete login events older than the retention period (and idle IP block entries)."
         )
 
-        @Option(help: ArgumentHelp("Keep this many days (default 60).", valueName: "n"))
-        var days: Int = AuditRetention().days
+        @Option(parsing: .unconditional, help: ArgumentHelp("Keep this many days, 1 to 36525 (default 60).", valueName: "n"))
+        var days: String = String(AuditRetention().days)
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            guard days >= 1 else { throw CLIError(.usage, "--days must be at least 1") }
+            let days = try CountArgument.parse(days, option: "--days", range: 1...36_525)
             let purged = try await connection.withDirectory { context in
                 try await AuditLog(context: context, retention: AuditRetention(days: days)).purgeExpired()
             }

@@ -41,7 +41,7 @@ struct MailGroupAdd<Kind: MailGroupCommandKind>: AsyncParsableCommand {
     @OptionGroup var scope: ScopeOptions
     @Option(name: .customLong("display-name"), help: "Display name.") var displayName: String?
     @Option(help: ArgumentHelp("A member's address (repeatable).", valueName: "address")) var member: [String] = []
-    @Option(help: "Mail quota (shared mailboxes), e.g. 10G.") var quota: String?
+    @Option(parsing: .unconditional, help: "Mail quota (shared mailboxes), e.g. 10G.") var quota: String?
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: OutputOptions
 

@@ -25,7 +25,7 @@ struct UserCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Primary SMTP address.", valueName: "address")) var mail: String
         @Option(name: .customLong("password-file"), help: ArgumentHelp("File holding the new account's password, `-` for stdin.", valueName: "file")) var passwordFile: String?
         @Option(help: "mail, groupware or both.") var service: String = "both"
-        @Option(help: "Mail quota, e.g. 500M, 10G.") var quota: String?
+        @Option(parsing: .unconditional, help: "Mail quota, e.g. 500M, 10G.") var quota: String?
         @OptionGroup var bind: BindOptions
         @OptionGroup var output: OutputOptions
 
@@ -94,7 +94,7 @@ struct UserCommand: AsyncParsableCommand {
         @Option(name: .customLong("last-name")) var lastName: String?
         @Option(name: .customLong("display-name")) var displayName: String?
         @Option(help: "mail, groupware or both.") var service: String?
-        @Option(help: "Mail quota, e.g. 10G.") var quota: String?
+        @Option(parsing: .unconditional, help: "Mail quota, e.g. 10G.") var quota: String?
         @Option(help: ArgumentHelp("Enable imap, pop3, smtp or web (repeatable).", valueName: "service")) var enable: [String] = []
         @Option(help: ArgumentHelp("Disable imap, pop3, smtp or web (repeatable).", valueName: "service")) var disable: [String] = []
         @Option(name: .customLong("allow-network"), help: ArgumentHelp("Only allow logins from this CIDR.", valueName: "cidr")) var allowNetwork: [String] = []

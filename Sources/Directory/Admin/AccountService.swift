@@ -12,6 +12,7 @@ public struct AccountService: Sendable {
     // MARK: Add
 
     public func add(_ new: NewAccount) async throws -> Account {
+        let new = try new.validated()
         let loginId = try EntryName.validate(new.loginId, what: "login id")
         let address = try MailAddress(new.mail)
         let workspace = try await WorkspaceService(context).show(new.workspace)
@@ -151,6 +152,7 @@ public struct AccountService: Sendable {
     }
 
     public func edit(_ address: String, _ changes: Changes) async throws -> Account {
+        let changes = try changes.validated()
         let account = try await require(address)
         var modifications: [LDAPModification] = []
         if let first = changes.firstName { modifications.append(first.isEmpty ? .delete("givenName") : .replace("givenName", [first])) }

@@ -49,7 +49,7 @@ public struct AliasService: Sendable {
         let ownerMail = try MailAddress(owner.mail)
 
         let alias = Alias(dn: try ownerDN.child(type: "mail", value: address.description).description, address: address.description,
-                          folder: folder, deliverTo: "\(ownerMail.localPart)+\(folder)@\(ownerMail.domain)", owner: ownerMail.description)
+                          folder: folder, deliverTo: FolderName.deliveryAddress(owner: ownerMail, folder: folder), owner: ownerMail.description)
         try await reserveSlot(owner: owner, ownerDN: ownerDN)
         do {
             _ = try await context.ldap.add(dn: alias.dn, attributes: [
@@ -157,12 +157,6 @@ public struct AliasService: Sendable {
         return owner
     }
 
-    /// Folder names end up in `owner+folder@domain`, so they follow the address rules.
-    static func validateFolder(_ text: String) throws -> String {
-        let folder = text.trimmingCharacters(in: .whitespaces)
-        guard !folder.isEmpty, folder.count <= 64,
-              folder.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0) })
-        else { throw DirectoryError(.invalidArgument, "folder \"\(text)\" must be letters, digits, '.', '_' or '-'") }
-        return folder
-    }
+    /// Folder names end up in `owner+folder@domain`; ``FolderName`` says what they may hold.
+    static func validateFolder(_ text: String) throws -> String { try FolderName.validate(text) }
 }

@@ -33,6 +33,7 @@ public struct GroupService: Sendable {
         try AccountService.requireDomain(address, of: ws)
         let unitDN = try await UnitService(context).existingUnitDN(unit, workspace: workspace)
         let name = try EntryName.validate(address.localPart, what: "group name")
+        let displayName = try NameText.validate(displayName, what: "display name")
         if kind == .group, name == "admins" || name == "members" {
             throw DirectoryError(.notAllowed, "\(address): \"\(name)\" is reserved for admin and member groups; choose another address")
         }

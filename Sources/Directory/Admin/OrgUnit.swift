@@ -27,6 +27,7 @@ public struct UnitService: Sendable {
         _ name: String, workspace: String, parent: UnitPath? = nil, displayName: String? = nil, billingId: String? = nil
     ) async throws -> OrgUnit {
         let name = try EntryName.validate(name, what: "unit name")
+        let displayName = try NameText.validate(displayName, what: "unit display name")
         let parentDN = try await parentDN(workspace: workspace, parent: parent)
         let path = parent?.appending(name) ?? UnitPath(components: [name])
         let dn = try parentDN.child(type: "ou", value: name)

@@ -31,6 +31,7 @@ public struct WorkspaceService: Sendable {
     public init(_ context: DirectoryContext) { self.context = context }
 
     public func add(id: String, displayName: String, domains: [String]) async throws -> Workspace {
+        let displayName = try NameText.validate(displayName, what: "workspace name")
         let dn = try context.layout.workspace(id)
         let domains = try domains.map(MailDomain.normalize)
         guard !domains.isEmpty else { throw DirectoryError(.invalidArgument, "a workspace needs at least one --domain") }
@@ -82,6 +83,7 @@ public struct WorkspaceService: Sendable {
     }
 
     public func edit(_ id: String, _ changes: Changes) async throws -> Workspace {
+        let changes = try changes.validated()
         let current = try await show(id)
         var modifications: [LDAPModification] = []
         if let name = changes.displayName { modifications.append(.replace("displayName", [name])) }

@@ -6,21 +6,45 @@ import Foundation
 ///
 /// A day means its start for `--since` and its end for `--until`, so `--since 2026-11-01
 /// --until 2026-11-01` is that whole day. Days are UTC, like every time the directory stores.
+///
+/// Out of range is refused rather than silently listing nothing (`--since 750000d` once did):
+/// a span longer than ``maximumSpan`` (100 years: no login event is older than the directory,
+/// and the retention keeps 60 days), and a time before ``earliest`` (1970, the Unix epoch the
+/// stored times count from) or after ``latest`` (9999-12-31, the last GeneralizedTime with a
+/// four-digit year).
 public enum AuditTimeArgument {
     public enum Bound: Sendable { case since, until }
 
+    /// 100 years of 365.25 days.
+    public static let maximumSpan: TimeInterval = 36_525 * 86_400
+    public static let earliest = Date(timeIntervalSince1970: 0)
+    /// 9999-12-31T23:59:59Z.
+    public static let latest = Date(timeIntervalSince1970: 253_402_300_799)
+
     public static func parse(_ text: String, as bound: Bound, now: Date) throws -> Date {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if let unit = trimmed.last, let seconds = unitSeconds[unit], let amount = Int(trimmed.dropLast()), amount >= 0 {
-            return now.addingTimeInterval(-Double(amount) * seconds)
+        if let unit = trimmed.last, let seconds = unitSeconds[unit], !trimmed.dropLast().isEmpty,
+           trimmed.dropLast().unicodeScalars.allSatisfy({ ("0"..."9").contains($0) })
+        {
+            guard let amount = Double(String(trimmed.dropLast())), amount * seconds <= maximumSpan else {
+                throw DirectoryError(.invalidArgument, "\"\(text)\" is longer than 100 years: give a shorter span or a date")
+            }
+            return try inRange(now.addingTimeInterval(-amount * seconds), text)
         }
         if let day = Self.day(trimmed) {
-            return bound == .since ? day : day.addingTimeInterval(86_400 - 1)
+            return try inRange(bound == .since ? day : day.addingTimeInterval(86_400 - 1), text)
         }
         if let instant = GeneralizedTime.parse(trimmed) ?? ISO8601DateFormatter().date(from: trimmed) {
-            return instant
+            return try inRange(instant, text)
         }
         throw DirectoryError(.invalidArgument, "\"\(text)\" is not a time: use e.g. 7d, 12h, 2026-11-01 or 2026-11-01T09:30:00Z")
+    }
+
+    private static func inRange(_ date: Date, _ text: String) throws -> Date {
+        guard date >= earliest, date <= latest else {
+            throw DirectoryError(.invalidArgument, "\"\(text)\" is outside 1970-01-01 … 9999-12-31")
+        }
+        return date
     }
 
     private static let unitSeconds: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]

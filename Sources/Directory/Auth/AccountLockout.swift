@@ -40,8 +40,8 @@ public struct AccountLockout: Sendable {
         )
     }
 
-    /// Clears the lock and the failure count of the account and of its mail-only credential.
-    /// Returns whether anything was cleared.
+    /// Clears the lock and the failure count of the account and of its mail-only credential,
+    /// and its count of wrong OTP codes (``OTPFailureLimit``). Returns whether anything was cleared.
     @discardableResult
     public func unlock(_ address: MailAddress) async throws -> Bool {
         let dn = try await AuthLookup.accountDN(address, context: context)
@@ -60,6 +60,8 @@ public struct AccountLockout: Sendable {
             }
             cleared = true
         }
+        let uuid = try await ldapCall("reading \(dn)") { try await context.ldap.entry(dn, attributes: ["entryUUID"]) }?.string("entryUUID")
+        if let uuid, try await IPBlockService(context: context).clearOTPFailures(accountUUID: uuid) { cleared = true }
         return cleared
     }
 

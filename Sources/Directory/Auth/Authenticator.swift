@@ -24,7 +24,9 @@ import LDAPClient
 ///    A wrong account password after an admin reset the user has not logged in since is
 ///    `password_changed_by_admin` (``LoginRules/isPasswordChangedByAdmin(changedAt:lastSuccessfulLogin:)``).
 /// 7. Web and app logins of accounts with OTP enabled: `otp_required` without a code,
-///    `wrong_otp` for a wrong or already used one. Mail logins never ask for a code.
+///    `login_blocked` while the account has had too many wrong codes (``OTPFailureLimit``:
+///    5 in 15 minutes, from any IP, even with the right code now), `wrong_otp` for a wrong
+///    or already used one, which counts toward that limit. Mail logins never ask for a code.
 ///
 /// Every attempt is reported to the recorder, and every failure the client caused counts
 /// toward the IP auto-block. Neither write changes the outcome: a login does not fail
@@ -38,12 +40,12 @@ public struct Authenticator: Sendable {
 
     public init(
         context: DirectoryContext, passwords: any PasswordVerifier, recorder: (any LoginRecorder)? = nil,
-        ipBlockPolicy: IPBlockPolicy = .standard
+        ipBlockPolicy: IPBlockPolicy = .standard, otpFailureLimit: OTPFailureLimit = .standard
     ) {
         self.context = context
         self.passwords = passwords
         self.recorder = recorder
-        self.ipBlocks = IPBlockService(context: context, policy: ipBlockPolicy)
+        self.ipBlocks = IPBlockService(context: context, policy: ipBlockPolicy, otpLimit: otpFailureLimit)
         self.otp = OTPService(context: context)
     }
 
@@ -107,8 +109,13 @@ public struct Authenticator: Sendable {
 
         if !request.loginType.isMailProtocol, account.otpEnabled {
             guard let code = request.otp, !code.isEmpty else { return .failure(.otpRequired) }
+            // Without its entryUUID the account's wrong codes could not be counted: fail closed.
+            guard let uuid = account.entryUUID else { return .failure(.cannotProcess) }
+            if let refusal = try await ipBlocks.otpRefusal(accountUUID: uuid, at: now) { return .failure(refusal) }
             guard let secret = account.otpSecret.flatMap(Base32.decode), !secret.isEmpty else { return .failure(.cannotProcess) }
-            guard try await otp.consume(code, secret: secret, lastStep: account.otpLastStep, accountDN: account.dn) else {
+            let verification = try await otp.consume(code, secret: secret, lastStep: account.otpLastStep, accountDN: account.dn)
+            guard verification.isAccepted else {
+                if OTPFailureLimit.countsAsWrongCode(verification) { try await ipBlocks.recordWrongOTP(accountUUID: uuid, at: now) }
                 return .failure(.wrongOTP)
             }
         }

@@ -20,24 +20,38 @@ public struct IPBlockEntry: Sendable, Hashable {
 /// of `gwFailureCount` guarded by an assertion on `gwWindowStart`, so concurrent failures
 /// all count; opening a new window replaces the values under the same assertion, so exactly
 /// one of several concurrent writers opens it and the others retry into the new window.
+///
+/// The same entries and counting serve the per-account limit on wrong OTP codes
+/// (``OTPFailureLimit``): their RDN value is `otp.<entryUUID>`, they follow ``otpLimit``, and
+/// ``list(blockedOnly:at:)`` and ``lift(_:)`` (the IP commands) leave them out.
 public struct IPBlockService: Sendable {
     public var context: DirectoryContext
     public var policy: IPBlockPolicy
+    public var otpLimit: OTPFailureLimit
 
-    public init(context: DirectoryContext, policy: IPBlockPolicy = .standard) {
+    public init(context: DirectoryContext, policy: IPBlockPolicy = .standard, otpLimit: OTPFailureLimit = .standard) {
         self.context = context
         self.policy = policy
+        self.otpLimit = otpLimit
     }
 
     private static let attributes = ["gwClientIP", "gwFailureCount", "gwWindowStart", "gwBlockedUntil"]
 
     func dn(_ ip: IPAddress) throws -> DistinguishedName {
-        try context.layout.ipBlocks.child(type: "gwClientIP", value: ip.description)
+        try dn(key: ip.description)
+    }
+
+    private func dn(key: String) throws -> DistinguishedName {
+        try context.layout.ipBlocks.child(type: "gwClientIP", value: key)
     }
 
     public func state(of ip: IPAddress) async throws -> IPFailureState? {
-        let dn = try dn(ip)
-        let entry = try await ldapCall("reading the block state of \(ip)") { try await context.ldap.entry(dn, attributes: Self.attributes) }
+        try await state(key: ip.description, what: "\(ip)")
+    }
+
+    private func state(key: String, what: String) async throws -> IPFailureState? {
+        let dn = try dn(key: key)
+        let entry = try await ldapCall("reading the block state of \(what)") { try await context.ldap.entry(dn, attributes: Self.attributes) }
         return entry.flatMap { Self.parse($0)?.state }
     }
 
@@ -48,24 +62,69 @@ public struct IPBlockService: Sendable {
     /// Counts a failed login from `ip`; true when the address is blocked afterwards.
     @discardableResult
     public func recordFailure(_ ip: IPAddress, at time: Date? = nil) async throws -> Bool {
-        let now = time ?? context.now()
-        let dn = try dn(ip)
+        try await recordFailure(key: ip.description, what: "from \(ip)", policy: policy, at: time ?? context.now())
+    }
+
+    // MARK: Wrong OTP codes per account
+
+    /// The OTP failure state of the account with this entryUUID.
+    public func otpState(accountUUID: String) async throws -> IPFailureState? {
+        try await state(key: Self.otpKey(accountUUID), what: "the OTP codes of \(accountUUID)")
+    }
+
+    /// `login_blocked` while the account's OTP logins are locked, else nil.
+    public func otpRefusal(accountUUID: String, at time: Date? = nil) async throws -> LoginFailureReason? {
+        otpLimit.refusal(try await otpState(accountUUID: accountUUID), at: time ?? context.now())
+    }
+
+    /// Counts a wrong OTP code of the account; true when its OTP logins are locked afterwards.
+    @discardableResult
+    public func recordWrongOTP(accountUUID: String, at time: Date? = nil) async throws -> Bool {
+        try await recordFailure(key: Self.otpKey(accountUUID), what: "with a wrong OTP code of \(accountUUID)", policy: otpLimit.counter,
+                                at: time ?? context.now())
+    }
+
+    /// Forgets the account's wrong OTP codes (an admin's unlock); true when there were any.
+    @discardableResult
+    public func clearOTPFailures(accountUUID: String) async throws -> Bool {
+        do {
+            _ = try await context.ldap.delete(dn: dn(key: Self.otpKey(accountUUID)))
+            return true
+        } catch let error as LDAPError where error.code == .noSuchObject {
+            return false
+        } catch let error as LDAPError {
+            throw DirectoryError.ldap(error, "clearing the OTP failures of \(accountUUID)")
+        }
+    }
+
+    private static func otpKey(_ accountUUID: String) throws -> String {
+        guard let key = OTPFailureLimit.key(accountUUID: accountUUID) else {
+            throw DirectoryError(.failed, "\"\(accountUUID)\" is not an entryUUID")
+        }
+        return key
+    }
+
+    // MARK: Counting
+
+    /// One failure under `key` by `policy`: a new window, or an increment asserting the window.
+    private func recordFailure(key: String, what: String, policy: IPBlockPolicy, at now: Date) async throws -> Bool {
+        let dn = try dn(key: key)
         let ldap = context.ldap
         for _ in 0..<8 {
-            let entry = try await ldapCall("reading the block state of \(ip)") { try await ldap.entry(dn, attributes: Self.attributes) }
+            let entry = try await ldapCall("reading the failures \(what)") { try await ldap.entry(dn, attributes: Self.attributes) }
             guard let entry, let parsed = Self.parse(entry) else {
                 let (next, blocked) = policy.record(failureAt: now, state: nil)
                 do {
                     if entry != nil { _ = try await ldap.delete(dn: dn) }
                     try await ldap.add(dn: dn, attributes: [
                         LDAPAttribute("objectClass", ["gwIPBlock"]),
-                        LDAPAttribute("gwClientIP", ip.description),
+                        LDAPAttribute("gwClientIP", key),
                     ] + Self.values(next).filter { !$0.value.isEmpty }.map { LDAPAttribute($0.key, $0.value) })
                     return blocked
                 } catch let error as LDAPError where [.entryAlreadyExists, .noSuchObject].contains(error.code) {
                     continue
                 } catch let error as LDAPError {
-                    throw DirectoryError.ldap(error, "recording a failed login from \(ip)")
+                    throw DirectoryError.ldap(error, "recording a failed login \(what)")
                 }
             }
             let (state, windowText) = parsed
@@ -100,21 +159,28 @@ public struct IPBlockService: Sendable {
             } catch let error as LDAPError where [.assertionFailed, .noSuchObject].contains(error.code) {
                 continue
             } catch let error as LDAPError {
-                throw DirectoryError.ldap(error, "recording a failed login from \(ip)")
+                throw DirectoryError.ldap(error, "recording a failed login \(what)")
             }
         }
-        throw DirectoryError(.failed, "recording a failed login from \(ip): too many concurrent updates")
+        throw DirectoryError(.failed, "recording a failed login \(what): too many concurrent updates")
     }
 
-    /// Every address with bookkeeping; `blockedOnly` keeps those blocked at `time`.
+    /// Every address with bookkeeping; `blockedOnly` keeps those blocked at `time`. The
+    /// accounts' OTP bookkeeping is not listed.
     public func list(blockedOnly: Bool = true, at time: Date? = nil) async throws -> [IPBlockEntry] {
         let now = time ?? context.now()
+        return try await entries().filter { entry in
+            !OTPFailureLimit.isAccountKey(entry.ip) && (!blockedOnly || policy.isBlocked(entry.state, at: now))
+        }
+    }
+
+    /// Every entry under `ou=ipblocks`, addresses and accounts' OTP bookkeeping alike.
+    private func entries() async throws -> [IPBlockEntry] {
         let result = try await ldapCall("listing IP blocks") {
             try await context.ldap.search(base: context.layout.ipBlocks, scope: .oneLevel, filter: .equal("objectClass", "gwIPBlock"), attributes: Self.attributes)
         }
         return result.entries.compactMap { entry -> IPBlockEntry? in
             guard let dn = try? DistinguishedName(entry.dn), let state = Self.parse(entry)?.state else { return nil }
-            guard !blockedOnly || policy.isBlocked(state, at: now) else { return nil }
             return IPBlockEntry(dn: dn, ip: entry.string("gwClientIP") ?? dn.rdn?.value ?? "", state: state)
         }.sorted { $0.ip < $1.ip }
     }
@@ -136,7 +202,7 @@ public struct IPBlockService: Sendable {
     public func purgeStale(at time: Date? = nil) async throws -> Int {
         let now = time ?? context.now()
         var removed = 0
-        for entry in try await list(blockedOnly: false, at: now) where policy.isStale(entry.state, at: now) {
+        for entry in try await entries() where (OTPFailureLimit.isAccountKey(entry.ip) ? otpLimit.counter : policy).isStale(entry.state, at: now) {
             do {
                 _ = try await context.ldap.delete(dn: entry.dn)
                 removed += 1

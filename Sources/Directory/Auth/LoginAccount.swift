@@ -13,7 +13,7 @@ public struct LoginAccount: Sendable {
     public static let attributes = [
         "uid", "mail", "cn", "displayName", "gwAccountStatus", "gwEnabledService", "gwAllowedNetwork",
         "gwMailPasswordSet", "gwOtpSecret", "gwOtpEnabled", "gwOtpLastStep", "gwPasswordChangedByAdmin",
-        "gwLastLoginTime", "authTimestamp", "gwHomeWorkspace", "memberOf",
+        "gwLastLoginTime", "authTimestamp", "gwHomeWorkspace", "memberOf", "entryUUID",
     ]
 
     public var dn: DistinguishedName
@@ -33,6 +33,8 @@ public struct LoginAccount: Sendable {
     public var lastSuccessfulLogin: Date?
     public var homeWorkspace: DistinguishedName?
     public var memberOf: [DistinguishedName]
+    /// Keys the per-account count of wrong OTP codes (``OTPFailureLimit``).
+    public var entryUUID: String?
 
     public init(entry: LDAPEntry) throws {
         dn = try DistinguishedName(entry.dn)
@@ -50,6 +52,7 @@ public struct LoginAccount: Sendable {
             .compactMap { $0.flatMap(GeneralizedTime.parse) }.max()
         homeWorkspace = try entry.string("gwHomeWorkspace").map { try DistinguishedName($0) }
         memberOf = entry.strings("memberOf").compactMap { try? DistinguishedName($0) }
+        entryUUID = entry.string("entryUUID")
     }
 
     /// The bindable entry holding the mail-only password.

@@ -71,7 +71,7 @@ public struct OTPService: Sendable {
             throw DirectoryError(.notAllowed, "\(address) has no pending OTP enrolment; run enrol first")
         }
         let lastStep = entry.string("gwOtpLastStep").flatMap { Int64($0) }
-        guard try await consume(code, secret: secret, lastStep: lastStep, accountDN: dn, also: [.replace("gwOtpEnabled", ["TRUE"])]) else {
+        guard try await consume(code, secret: secret, lastStep: lastStep, accountDN: dn, also: [.replace("gwOtpEnabled", ["TRUE"])]).isAccepted else {
             throw DirectoryError(.invalidCredentials, "wrong OTP code for \(address)")
         }
     }
@@ -92,24 +92,24 @@ public struct OTPService: Sendable {
     }
 
     /// Checks `code` and, when it matches a step newer than `lastStep`, stores that step
-    /// (with `also`) atomically. False for a wrong, malformed or replayed code, and for the
-    /// loser of two concurrent uses of one code.
+    /// (with `also`) atomically. Accepted only then; `.replayed` for a used code and for the
+    /// loser of two concurrent uses of one code (a right code, which the per-account limit on
+    /// wrong codes does not count), `.mismatch` or `.malformed` otherwise.
     func consume(
         _ code: String, secret: [UInt8], lastStep: Int64?, accountDN: DistinguishedName,
         also: [LDAPModification] = []
-    ) async throws -> Bool {
+    ) async throws -> TOTPVerification {
         let totp = TOTP(secret: secret)
-        guard let step = totp.verify(code, at: context.now(), lastAcceptedStep: lastStep, tolerance: tolerance).acceptedStep else {
-            return false
-        }
+        let verification = totp.verify(code, at: context.now(), lastAcceptedStep: lastStep, tolerance: tolerance)
+        guard let step = verification.acceptedStep else { return verification }
         let unused: LDAPFilter = .or([.not(.present("gwOtpLastStep")), .lessOrEqual("gwOtpLastStep", String(step - 1))])
         do {
             _ = try await context.ldap.modify(
                 dn: accountDN, [.replace("gwOtpLastStep", [String(step)])] + also, controls: [.assertion(unused)]
             )
-            return true
+            return verification
         } catch let error as LDAPError where error.code == .assertionFailed {
-            return false
+            return .replayed(step: step)
         } catch let error as LDAPError {
             throw DirectoryError.ldap(error, "storing the OTP step of \(accountDN)")
         }

@@ -56,19 +56,90 @@ public enum MailDomain {
     }
 }
 
+/// What every name an admin types must satisfy, whatever it becomes (spec §3, security issue 11).
+///
+/// - **Invalid UTF-8.** Arguments reach gwdir already decoded: Swift's `CommandLine.arguments`
+///   repairs invalid bytes to U+FFFD (REPLACEMENT CHARACTER), and `LDAPEntry.strings` and file
+///   reads decode the same way. So refusing U+FFFD refuses every name that was not valid UTF-8,
+///   and reading the raw argv bytes (`CommandLine.unsafeArgv`) is not needed: no real name
+///   contains U+FFFD, so refusing the literal character as well costs nothing.
+/// - **Invisible or layout-changing scalars**: C0 and C1 controls and DEL (general category Cc:
+///   terminal escapes, NUL, newlines that would split LDIF and log lines), line and paragraph
+///   separators, the bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069: a name
+///   that displays as another one), the byte-order mark and noncharacters.
+/// - **Blank edges** (spaces, tabs, U+3000) are trimmed; a value that is blank only is empty.
+/// - **Lengths** count Unicode scalars, not grapheme clusters: "a" followed by 10,000 combining
+///   marks is one `Character` but 10,001 scalars. Limits, chosen for what the values are:
+///   - ``rdnLimit`` 64 — RDN names (workspace id, unit name, login id, group name): the same as
+///     an address's local part (RFC 5321), which login ids and group names sit next to; a unit
+///     path nests these, so the DNs slapd indexes and the unit-scope ACLs match stay short.
+///   - ``nameLimit`` 128 — display names, first and last names: twice the X.520 common-name bound
+///     (64), room for long compound and transliterated names, still one line in a table.
+public enum NameText {
+    public static let rdnLimit = 64
+    public static let nameLimit = 128
+
+    /// `text` trimmed of blanks, or an `invalidArgument` error naming `what`.
+    /// - Parameter required: an empty (or blank-only) value is refused; otherwise it is returned as "".
+    public static func validate(_ text: String, what: String, limit: Int = nameLimit, required: Bool = true) throws -> String {
+        let value = EntryName.trimmingBlanks(text)
+        if value.isEmpty {
+            if required { throw DirectoryError(.invalidArgument, "\(what) must not be empty") }
+            return value
+        }
+        let length = value.unicodeScalars.count
+        guard length <= limit else {
+            throw DirectoryError(.invalidArgument, "\(what) is \(length) characters long; at most \(limit) are allowed")
+        }
+        if let bad = value.unicodeScalars.first(where: isUnsafe) {
+            if bad == "\u{FFFD}" {
+                throw DirectoryError(.invalidArgument, "\(what) contains U+FFFD: the text was not valid UTF-8 (or holds the replacement character)")
+            }
+            throw DirectoryError(.invalidArgument, "\(what) must not contain the control or invisible character \(codePoint(bad))")
+        }
+        return value
+    }
+
+    /// An optional value: nil stays nil, anything given must be a valid, non-empty value.
+    public static func validate(_ text: String?, what: String, limit: Int = nameLimit) throws -> String? {
+        try text.map { try validate($0, what: what, limit: limit) }
+    }
+
+    /// The scalars no name may hold (see the type's documentation).
+    public static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0xFFFD, 0xFEFF, 0x202A...0x202E, 0x2066...0x2069: return true
+        default: break
+        }
+        if scalar.properties.isNoncharacterCodePoint { return true }
+        switch scalar.properties.generalCategory {
+        case .control, .lineSeparator, .paragraphSeparator, .surrogate: return true
+        default: return false
+        }
+    }
+
+    /// `U+0007`: how an error shows a character it must not print.
+    static func codePoint(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+    }
+}
+
 /// Names that become RDN values (`o`, `ou`, `uid`, `cn` of groups).
 ///
 /// The unit-scope ACLs are `dn.regex` rules that split the normalised DN on `,`, so an escaped
 /// comma (or `+`, quotes, `\`, `<>;=`) inside a value would shift the depth they compute;
-/// such characters are refused here rather than escaped. `/` separates unit paths.
+/// such characters are refused here rather than escaped. `/` separates unit paths, and `.` and
+/// `..` are refused (spec §3) because unit paths and anything that maps names onto paths
+/// (exports, mail stores) read them as "this" and "the parent". On top of that, every rule of
+/// ``NameText`` with the ``NameText/rdnLimit`` of 64.
 public enum EntryName {
     public static let forbidden: Set<Character> = [",", "+", "\"", "\\", "<", ">", ";", "=", "/", "#"]
 
     public static func validate(_ text: String, what: String) throws -> String {
-        let name = trimmingBlanks(text)
-        guard !name.isEmpty else { throw DirectoryError(.invalidArgument, "\(what) must not be empty") }
-        guard name.count <= 64 else { throw DirectoryError(.invalidArgument, "\(what) \"\(name)\" is longer than 64 characters") }
-        if let bad = name.first(where: { forbidden.contains($0) || $0.isNewline || $0.unicodeScalars.contains { $0.value < 0x20 } }) {
+        let name = try NameText.validate(text, what: what, limit: NameText.rdnLimit)
+        guard name != ".", name != ".." else { throw DirectoryError(.invalidArgument, "\(what) must not be \"\(name)\"") }
+        if let bad = name.first(where: { forbidden.contains($0) }) {
             throw DirectoryError(.invalidArgument, "\(what) \"\(name)\" must not contain \"\(bad)\"")
         }
         return name
@@ -81,6 +152,71 @@ public enum EntryName {
         let scalars = text.unicodeScalars
         guard let first = scalars.firstIndex(where: { !isBlank($0) }), let last = scalars.lastIndex(where: { !isBlank($0) }) else { return "" }
         return String(scalars[first...last])
+    }
+}
+
+/// The mailbox folder a sub-account alias files into (`gwAliasFolder`), which also becomes the
+/// detail of the owner's `owner+folder@domain` address (`gwDeliverTo`).
+///
+/// Spec §4: any folder name an admin can type works, Korean included. So letters, marks and
+/// digits of every script are allowed, with `.`, `_` and `-`; refused are what would break the
+/// address or the mail store: blanks and punctuation inside (an address's local part would
+/// need quoting; `+` is the recipient delimiter, `@` ends the local part), `/` and a leading
+/// `.` or `..` (Dovecot paths: hidden or parent folders; `.` is the Maildir++ hierarchy
+/// separator, so a trailing `.` would make an empty child), everything ``NameText`` refuses
+/// (U+FFFD, controls), and more than 64 characters (an address's local part).
+public enum FolderName {
+    public static let limit = 64
+
+    public static func validate(_ text: String) throws -> String {
+        let folder = try NameText.validate(text, what: "folder", limit: limit)
+        guard !folder.hasPrefix("."), !folder.hasSuffix("."), !folder.contains("..") else {
+            throw DirectoryError(.invalidArgument, "folder \"\(folder)\" must not start or end with '.' or contain '..'")
+        }
+        guard folder.unicodeScalars.allSatisfy(isAllowed) else {
+            throw DirectoryError(.invalidArgument, "folder \"\(folder)\" must be letters (Korean included), digits, '.', '_' or '-'")
+        }
+        return folder
+    }
+
+    /// `gwDeliverTo`, the address Postfix rewrites the alias to: `owner+folder@domain` for an
+    /// ASCII folder; the owner's plain address (the inbox) for any other, such as 영업부.
+    ///
+    /// Why: Debian 12's Dovecot 2.3.19 LMTP refuses a UTF-8 local part (`501 5.5.4 Invalid TO`,
+    /// checked with the MailServerTests harness), so `owner+영업부@domain` would bounce every
+    /// message; and its `lmtp_save_to_detail_mailbox` files a detail verbatim, so an ASCII
+    /// encoding (modified UTF-7 `&xgHFxb2A-`, also checked) only makes a folder of that literal
+    /// name. Until the mail side files such mail by `gwAliasFolder` (a Sieve step, or Dovecot
+    /// 2.4's UTF-8 LMTP), mail for a non-ASCII folder is delivered to the inbox, never lost.
+    public static func deliveryAddress(owner: MailAddress, folder: String) -> String {
+        folder.unicodeScalars.allSatisfy(\.isASCII) ? "\(owner.localPart)+\(folder)@\(owner.domain)" : owner.description
+    }
+
+    private static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar == "." || scalar == "_" || scalar == "-" { return true }
+        let properties = scalar.properties
+        return properties.isAlphabetic || properties.numericType != nil || properties.generalCategory == .nonspacingMark
+            || properties.generalCategory == .spacingMark
+    }
+}
+
+/// Whole numbers given to options such as `--limit` and `--days`: refused with one clear line
+/// when they are not numbers, zero or negative (unless `range` allows them) or out of range,
+/// including values too large for `Int`.
+public enum CountArgument {
+    public static func parse(_ text: String, option: String, range: ClosedRange<Int>) throws -> Int {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let digits = trimmed.hasPrefix("-") || trimmed.hasPrefix("+") ? trimmed.dropFirst() : Substring(trimmed)
+        guard !digits.isEmpty, digits.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }) else {
+            throw DirectoryError(.invalidArgument, "\(option) must be a whole number from \(range.lowerBound) to \(range.upperBound), not \"\(text)\"")
+        }
+        if trimmed.hasPrefix("-"), digits.contains(where: { $0 != "0" }), range.lowerBound >= 0 {
+            throw DirectoryError(.invalidArgument, "\(option) must not be negative (at least \(range.lowerBound))")
+        }
+        guard let value = Int(trimmed), range.contains(value) else {
+            throw DirectoryError(.invalidArgument, "\(option) must be a whole number from \(range.lowerBound) to \(range.upperBound), not \(text)")
+        }
+        return value
     }
 }
 
@@ -115,9 +251,18 @@ public enum Quota {
             multiplier = value
             break
         }
-        guard let amount = Int(number.trimmingCharacters(in: .whitespaces)), amount >= 0,
-              amount <= Int.max / multiplier
-        else { throw DirectoryError(.invalidArgument, "quota \"\(text)\" is not a size such as 500M or 10G") }
+        let digits = number.trimmingCharacters(in: .whitespaces)
+        let isDigit: (Unicode.Scalar) -> Bool = { ("0"..."9").contains($0) }
+        let magnitude = digits.dropFirst().trimmingCharacters(in: .whitespaces)
+        if digits.hasPrefix("-"), !magnitude.isEmpty, magnitude.unicodeScalars.allSatisfy(isDigit) {
+            throw DirectoryError(.invalidArgument, "quota must not be negative (\"\(text)\"); 0 means no limit")
+        }
+        guard !digits.isEmpty, digits.unicodeScalars.allSatisfy(isDigit) else {
+            throw DirectoryError(.invalidArgument, "quota \"\(text)\" is not a size such as 500M or 10G")
+        }
+        guard let amount = Int(digits), amount <= Int.max / multiplier else {
+            throw DirectoryError(.invalidArgument, "quota \"\(text)\" is too large")
+        }
         return amount * multiplier
     }
 
@@ -188,5 +333,40 @@ public enum GeneralizedTime {
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let components = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         return calendar.date(from: components).map { $0.addingTimeInterval(fraction) }
+    }
+}
+
+// MARK: - The names of the admin services' requests
+
+extension NewAccount {
+    /// The account's names checked (``NameText``): both names are required (spec §7 gives
+    /// `user add` both `--first-name` and `--last-name`; `sn` is mandatory in inetOrgPerson), the
+    /// display name is optional but never empty when given. The login id is the service's
+    /// ``EntryName`` check.
+    public func validated() throws -> NewAccount {
+        var new = self
+        new.firstName = try NameText.validate(firstName, what: "first name")
+        new.lastName = try NameText.validate(lastName, what: "last name")
+        new.displayName = try NameText.validate(displayName, what: "display name")
+        return new
+    }
+}
+
+extension AccountService.Changes {
+    /// Names given to `user edit` must be valid and non-empty: a name can be changed, not cleared.
+    public func validated() throws -> Self {
+        var changes = self
+        changes.firstName = try NameText.validate(firstName, what: "first name")
+        changes.lastName = try NameText.validate(lastName, what: "last name")
+        changes.displayName = try NameText.validate(displayName, what: "display name")
+        return changes
+    }
+}
+
+extension WorkspaceService.Changes {
+    public func validated() throws -> Self {
+        var changes = self
+        changes.displayName = try NameText.validate(displayName, what: "workspace name")
+        return changes
     }
 }
