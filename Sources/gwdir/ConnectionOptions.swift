@@ -254,7 +254,13 @@ struct ActingAdmin: Sendable {
     /// The scopes the admin administers, from `memberOf` (kept by slapo-memberof; only the
     /// service writes admin groups).
     func principal(dn: DistinguishedName, on connection: LDAPConnection, layout: DirectoryLayout) async throws -> AdminPrincipal {
-        let groups = try await connection.entry(dn, attributes: ["memberOf"])?.strings("memberOf") ?? []
+        let entry = try await connection.entry(dn, attributes: ["memberOf", "gwAccountStatus"])
+        // A suspended, disabled or deleted account keeps its admin groups (a resume gives the role
+        // back) but acts as nobody meanwhile.
+        if let status = entry?.string("gwAccountStatus"), status.lowercased() != "active" {
+            throw CLIError(.permissionDenied, "--as \(address): the account is \(status)")
+        }
+        let groups = entry?.strings("memberOf") ?? []
         var principal = AdminPrincipal(dn: dn, address: address, isSuperAdmin: false, workspaces: [], units: [])
         for value in groups {
             guard let group = try? DistinguishedName(value) else { continue }

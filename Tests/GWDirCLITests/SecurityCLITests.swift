@@ -80,6 +80,16 @@ import TestSupport
         try world.ok(["workspace", "edit", world.workspace, "--name", "Renamed by its admin"] + wanda)
     }
 
+    /// A suspended admin keeps the role on paper but acts as nobody until resumed.
+    @Test func aSuspendedAdminActsAsNobody() async throws {
+        let (world, sam, wanda) = try Self.world()
+        defer { world.cli.cleanUp() }
+        try world.ok(["user", "suspend", world.mail("sam")] + wanda)
+        try await world.fails(["user", "suspend", world.mail("alice")] + sam, status: 4, "suspended")
+        try world.ok(["user", "resume", world.mail("sam")] + wanda)
+        try world.ok(["user", "suspend", world.mail("alice")] + sam)
+    }
+
     /// Units with a billing id are the workspace admin's; moves stay inside the scope.
     @Test func unitAdminsStayInsideTheirUnit() async throws {
         let (world, sam, wanda) = try Self.world()

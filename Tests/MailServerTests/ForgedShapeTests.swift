@@ -9,9 +9,9 @@ import Testing
 // Every test also checks that the sample's own account / alias / group / shared mailbox still
 // resolve in the same run, so nothing passes merely because a lookup is broken.
 //
-// Two limits cannot be expressed by a filter or scope and are left to the ACLs (first line)
-// and the service; their tests say so and use `withKnownIssue(isIntermittent: true)`, so they
-// record the gap while it exists and keep passing once the ACLs hide such entries:
+// Two limits cannot be expressed by a filter or scope; slapd's ACLs cover them instead
+// (cn=dovecot and cn=postfix read attributes only at the positions where the service puts
+// entries, schema/slapd/gen-acl.py), and these tests prove that too:
 //   - the parent of an entry (an alias not under an account, a credential not under its
 //     account): Postfix and Dovecot cannot read a parent, and cn=dovecot may not search entryDN;
 //   - the entries a group's `member` DNs point to: Postfix reads them with a fixed
@@ -274,16 +274,11 @@ private func expectLegitimateDovecot(_ dovecot: DovecotServer, _ sample: SampleD
             // none) now leaves no credential for such an account; its account password stays
             // refused for mail as before.
             #expect(try !dovecot.login(forged.address("otpvictim"), forged.password("otpvictim")))
-            // Not expressible by filter -> left to slapd's ACLs (first line): Dovecot cannot tell a
-            // credential below an invitation from one below the account, so for victim and
-            // mpvictim it is a second match and their real logins fail closed with "multiple
-            // entries" (a denial of service, never a login) for as long as cn=dovecot can see it.
-            let victimLogsIn = try dovecot.login(forged.address("victim"), forged.password("victim"))
-            let mpvictimLogsIn = try dovecot.login(forged.address("mpvictim"), forged.mailPassword("mpvictim"))
-            withKnownIssue("credential position is not checkable by Dovecot: a forged credential the ACLs let cn=dovecot see makes the real login fail (multiple entries)", isIntermittent: true) {
-                #expect(victimLogsIn)
-                #expect(mpvictimLogsIn)
-            }
+            // Not expressible by filter: Dovecot cannot tell a credential below an invitation from
+            // one below the account. slapd's position rule hides it from cn=dovecot, so it is no
+            // second match and the real logins do not fail closed ("multiple entries").
+            #expect(try dovecot.login(forged.address("victim"), forged.password("victim")))
+            #expect(try dovecot.login(forged.address("mpvictim"), forged.mailPassword("mpvictim")))
             try expectLegitimateDovecot(dovecot, sample)
         }
     }
@@ -327,38 +322,31 @@ private func expectLegitimateDovecot(_ dovecot: DovecotServer, _ sample: SampleD
         }
     }
 
-    /// Not expressible by filter or scope -> left to slapd's ACLs (first line) and the service.
-    /// An alias directly under a unit has the alias shape; only its position is wrong. Postfix
-    /// cannot read the parent, and aliases sit at any depth (units nest), so no scope pins them
-    /// below an account: Postfix routes it and lets its gwOwnerAddress send as it.
-    @Test func aliasOutsideAnAccountIsLeftToTheACLs() async throws {
+    /// Not expressible by filter or scope: an alias directly under a unit has the alias shape;
+    /// only its position is wrong, Postfix cannot read the parent, and aliases sit at any depth
+    /// (units nest). slapd lets cn=postfix read an alias's attributes only directly below an
+    /// account, so it is neither routed nor a sender.
+    @Test func aliasOutsideAnAccountIsHiddenByTheACLs() async throws {
         let forged = try await ForgedShapes.get()
         let postfix = try PostfixConfig(forged.sample)
         let alias = forged.address("ua")
-        let routed = try postfix.query(alias, Map.aliases)
-        let sender = try postfix.query(alias, Map.senders)
-        withKnownIssue("alias position is not checkable by Postfix; ACLs must keep aliases directly under accounts", isIntermittent: true) {
-            #expect(routed == nil)
-            #expect(sender == nil)
-        }
+        #expect(try postfix.query(alias, Map.aliases) == nil)
+        #expect(try postfix.query(alias, Map.senders) == nil)
         // Its shape is right, so at least it is nothing else.
         #expect(try postfix.query(alias, Map.mailboxes) == nil)
         #expect(try postfix.query(alias, Map.groups) == nil)
         try expectLegitimatePostfix(postfix, forged.sample)
     }
 
-    /// Not expressible by filter -> left to slapd's ACLs and the service: Postfix reads each
-    /// `member` DN with a base search and the fixed filter "objectclass=*", so a group whose
-    /// member names a forged entry returns that entry's mail (or, if the entry has `member`
-    /// values itself, expands those).
-    @Test func groupMemberTargetsAreLeftToTheACLs() async throws {
+    /// Not expressible by filter: Postfix reads each `member` DN with a base search and the
+    /// fixed filter "objectclass=*", so a member naming a forged entry would add its mail.
+    /// slapd lets cn=postfix read `mail` only of accounts, aliases and groups at their positions.
+    @Test func groupMemberTargetsAreHiddenByTheACLs() async throws {
         let forged = try await ForgedShapes.get()
         let postfix = try PostfixConfig(forged.sample)
         let members = try postfix.querySet(forged.address("xmember"), Map.groups)
         #expect(members?.contains(forged.address("victim")) == true, "\(String(describing: members))")
-        withKnownIssue("member targets are read with objectclass=*: a forged member entry adds its mail", isIntermittent: true) {
-            #expect(members?.contains(forged.address("xou")) == false)
-        }
+        #expect(members?.contains(forged.address("xou")) == false)
         try expectLegitimatePostfix(postfix, forged.sample)
     }
 }
