@@ -22,7 +22,7 @@ final class ConnectionCore {
     /// The identity to re-bind as after a reconnect: the last successful bind's.
     var credentials: LDAPCredentials
     private(set) var handle: OpaquePointer?
-    private var pending: [Int32: PendingRequest] = [:]
+    private var pending = InFlightRequests()
     /// C memory for the request being encoded, reused: libldap has copied it into BER by the
     /// time its call returns.
     private let arena = CArena()
@@ -34,9 +34,24 @@ final class ConnectionCore {
     /// its NOID cookie (see `LDAPPagedSearch.isFinalCookie`); such a connection reconnects first.
     var pagedResultsStateIsStale = false
 
+    /// `configuration.requestTimeout` in nanoseconds; nil: requests get no deadline.
+    private let requestTimeout: UInt64?
+    /// When the thread's current turn began: every request sent in the turn gets its deadline
+    /// from it, one clock read per turn rather than per request (a turn lasts microseconds;
+    /// a reconnect inside one restamps it).
+    private var turnStartedAt: UInt64 = 0
+    /// Responses read on this connection so far. A request that reaches its deadline with the
+    /// count unchanged since it was sent has heard nothing from the server at all.
+    private var responsesRead: UInt64 = 0
+    /// A (re)connect that failed in this turn: the turn's other requests fail with it at once
+    /// instead of each blocking the thread for another connect against the same dead server.
+    private var connectFailureInTurn: LDAPError?
+
     init(configuration: LDAPConfiguration) {
         self.configuration = configuration
         self.credentials = configuration.credentials
+        self.requestTimeout = configuration.requestTimeout.map(MonotonicClock.nanoseconds)
+        self.turnStartedAt = MonotonicClock.now()
     }
 
     /// The socket to wait on while responses are outstanding.
@@ -52,6 +67,20 @@ final class ConnectionCore {
     func connectIfNeeded() throws(LDAPError) -> OpaquePointer {
         if let handle { return handle }
         if closed { throw .connectionClosed }
+        if let connectFailureInTurn { throw connectFailureInTurn }
+        do throws(LDAPError) {
+            let ld = try connect()
+            // The connect may have blocked the thread (up to its timeouts): deadlines of the
+            // turn's later requests start now.
+            if requestTimeout != nil { turnStartedAt = MonotonicClock.now() }
+            return ld
+        } catch {
+            connectFailureInTurn = error
+            throw error
+        }
+    }
+
+    private func connect() throws(LDAPError) -> OpaquePointer {
         var newHandle: OpaquePointer?
         let uriList = configuration.uris.joined(separator: " ")
         var rc = ldap_initialize(&newHandle, uriList)
@@ -62,12 +91,14 @@ final class ConnectionCore {
         ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version)
         ldap_set_option(ld, LDAP_OPT_REFERRALS, nil)  // LDAP_OPT_OFF: referrals are returned, never chased
         ldap_set_option(ld, LDAP_OPT_RESTART, gw_ldap_opt_on())
-        let components = configuration.connectTimeout.components
-        var networkTimeout = timeval(
-            tv_sec: Int(components.seconds),
-            tv_usec: Int(components.attoseconds / 1_000_000_000_000)
-        )
+        var networkTimeout = Self.timeValue(configuration.connectTimeout)
         ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &networkTimeout)
+        // libldap's synchronous calls (the bind, StartTLS and SASL exchanges of a connect) wait
+        // for their answer this long; the thread's own deadlines cover everything else.
+        if let requestTimeout = configuration.requestTimeout {
+            var apiTimeout = Self.timeValue(requestTimeout)
+            ldap_set_option(ld, LDAP_OPT_TIMEOUT, &apiTimeout)
+        }
         do throws(LDAPError) {
             try applyTLSOptions(ld)
             rc = ldap_connect(ld)
@@ -81,6 +112,9 @@ final class ConnectionCore {
             try bindSynchronously(ld, credentials)
         } catch {
             ldap_unbind_ext(ld, nil, nil)
+            if error.code == .timeout, let requestTimeout = configuration.requestTimeout {
+                throw LDAPError.noAnswer(within: requestTimeout, TimeoutBehaviour(action: .closeConnection, operation: error.operation, dn: error.dn))
+            }
             throw error
         }
         handle = ld
@@ -89,16 +123,23 @@ final class ConnectionCore {
         return ld
     }
 
-    // MARK: Batching writes
+    private static func timeValue(_ duration: Duration) -> timeval {
+        let components = duration.components
+        return timeval(tv_sec: Int(components.seconds), tv_usec: Int(components.attoseconds / 1_000_000_000_000))
+    }
 
-    /// The thread calls this before a turn's jobs: their requests are held until ``endWriteBatch()``.
-    func beginWriteBatch() {
+    // MARK: Turns and batching writes
+
+    /// The thread calls this before a turn's jobs: their requests are held until ``endTurn()``.
+    func beginTurn() {
+        if requestTimeout != nil { turnStartedAt = MonotonicClock.now() }
+        connectFailureInTurn = nil
         isBatchingWrites = true
         writeBatch?.begin()
     }
 
     /// Sends the turn's requests with one write; a failed write drops the connection, failing them.
-    func endWriteBatch() {
+    func endTurn() {
         isBatchingWrites = false
         guard let writeBatch, !writeBatch.flush() else { return }
         dropConnection(LDAPError(code: .serverDown, message: "the connection to the server was lost", operation: .connect))
@@ -163,15 +204,30 @@ final class ConnectionCore {
 
     /// Fails every outstanding operation and forgets the handle; the next operation reconnects.
     func dropConnection(_ error: LDAPError) {
-        let outstanding = pending
-        pending.removeAll()
+        dropConnection { _ in error }
+    }
+
+    /// Closes a connection whose server stopped answering: each outstanding request fails
+    /// with its own timeout error (a change's says its outcome is unknown).
+    func dropConnection(timedOutAfter timeout: Duration) {
+        // Shut down first, so the Unbind libldap writes fails at once instead of blocking the
+        // thread on a send buffer that a frozen server no longer drains.
+        var fd: Int32 = -1
+        if let handle, ldap_get_option(handle, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS, fd >= 0 {
+            shutdown(fd, Int32(SHUT_RDWR))
+        }
+        dropConnection { request in .noAnswer(within: timeout, request.timeoutBehaviour) }
+    }
+
+    private func dropConnection(failing error: (PendingRequest) -> LDAPError) {
+        let outstanding = pending.removeAll()
         if let handle {
             ldap_unbind_ext(handle, nil, nil)
             self.handle = nil
         }
         writeBatch = nil
         pagedResultsStateIsStale = false
-        for (_, request) in outstanding { request.fail(error) }
+        for request in outstanding { request.fail(error(request)) }
     }
 
     // MARK: Operations
@@ -187,7 +243,11 @@ final class ConnectionCore {
             let ld = try connectIfNeeded()
             let messageID = try request.send(self, ld, arena)
             request.messageID = messageID
-            pending[messageID] = request
+            if let requestTimeout {
+                request.deadline = turnStartedAt + requestTimeout
+                request.responsesReadBeforeSending = responsesRead
+            }
+            pending.insert(request)
         } catch {
             request.fail(error)
             if error.isConnectionError { dropConnection(error) }
@@ -197,7 +257,7 @@ final class ConnectionCore {
     /// Abandons the request of a cancelled task (RFC 4511 §4.11) and resumes it with CancellationError.
     func cancel(_ request: PendingRequest) {
         guard request.messageID != 0, pending[request.messageID] === request else { return }
-        pending.removeValue(forKey: request.messageID)
+        pending.remove(messageID: request.messageID)
         if let handle { ldap_abandon_ext(handle, request.messageID, nil, nil) }
         request.fail(CancellationError())
     }
@@ -223,12 +283,56 @@ final class ConnectionCore {
                 dropConnection(LDAPError(code: .init(rawValue: code), message: "the connection to the server was lost", operation: .connect))
                 return
             }
+            responsesRead &+= 1
             let messageID = ldap_msgid(message)
+            // A request already timed out (or cancelled) is not found: its late answer is dropped.
             if let request = pending[messageID], request.receive(message, type: type, core: self) {
-                pending.removeValue(forKey: messageID)
+                pending.remove(messageID: messageID)
             }
             ldap_msgfree(message)
         }
+    }
+
+    // MARK: Timeouts
+
+    /// Fails the requests whose deadline has passed and returns how long the thread may wait
+    /// in poll(2) before the next deadline, in milliseconds (-1: no deadline to wake for).
+    ///
+    /// A timeout is not in itself a reason to give up a connection: with other results
+    /// arriving, one slow operation is at fault, and only it is failed (a read abandoned, a
+    /// change left to run with its outcome unknown). But when the server has sent nothing at
+    /// all since the expired request was sent, the whole connection is presumed dead — a
+    /// frozen slapd, a half-open TCP connection after a partition — and is closed, failing
+    /// every request in flight on it at once: no caller waits a timeout per request queued
+    /// behind another, and the next request reconnects (its bind bounded by the same timeout,
+    /// and one failed connect per turn serves all the turn's requests). A bind that times out
+    /// closes the connection too, as its identity is then unknown; the reconnect is anonymous,
+    /// as after a failed bind.
+    func expireOverdueRequests() -> Int32 {
+        guard let nextDeadline = pending.nextDeadline, let timeout = configuration.requestTimeout else { return -1 }
+        let now = MonotonicClock.now()
+        guard nextDeadline <= now else { return MonotonicClock.pollTimeout(from: now, to: nextDeadline) }
+        // A busy thread polls the socket only now and then: answers that have arrived are read
+        // before anyone is judged silent (rare, so the extra poll(2) costs nothing that counts).
+        if let fd = socketToWatch {
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, 0) > 0 { readResponses(socketReadable: true) }
+        }
+        while let request = pending.removeExpired(now: now) {
+            let behaviour = request.timeoutBehaviour
+            if behaviour.action == .closeConnection || request.responsesReadBeforeSending == responsesRead {
+                // A bind that timed out counts as failed: the reconnect is anonymous (RFC 4513 §5.1).
+                if behaviour.action == .closeConnection { credentials = .anonymous }
+                request.fail(LDAPError.noAnswer(within: timeout, behaviour))
+                dropConnection(timedOutAfter: timeout)
+                return -1
+            }
+            if behaviour.action == .abandon, let handle {
+                ldap_abandon_ext(handle, request.messageID, nil, nil)
+            }
+            request.fail(LDAPError.noAnswer(within: timeout, behaviour))
+        }
+        return pending.nextDeadline.map { MonotonicClock.pollTimeout(from: now, to: $0) } ?? -1
     }
 
     /// Whether liblber holds unread bytes of the connection (its read-ahead buffer, or TLS's).

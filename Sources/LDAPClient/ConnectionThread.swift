@@ -171,11 +171,11 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
             }
             let worked = !jobs.isEmpty || !requests.isEmpty || !taskJobs.isEmpty
             if worked {
-                core.beginWriteBatch()
+                core.beginTurn()
                 for job in jobs { job.run(core) }
                 for request in requests { core.start(request) }
                 for job in taskJobs { job.runSynchronously(on: executor) }
-                core.endWriteBatch()
+                core.endTurn()
             }
             if shuttingDown {
                 core.close()
@@ -183,6 +183,9 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
             }
             core.readResponses(socketReadable: socketReadable)
             socketReadable = false
+            // Deadlines are checked here, by the thread that owns the requests: no timer per
+            // request, and the sleep below lasts at most until the nearest one.
+            let untilNextDeadline = core.expireOverdueRequests()
             if worked {
                 busyIterations += 1
                 if busyIterations < 64 { continue }
@@ -204,7 +207,7 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
                 pollFDs[1] = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 count = 2
             }
-            _ = poll(&pollFDs, count, -1)
+            _ = poll(&pollFDs, count, untilNextDeadline)
             if pollFDs[0].revents != 0 { drainWakePipe() }
             // Readable, hung up or in error: libldap's read reports which.
             socketReadable = count == 2 && pollFDs[1].revents != 0

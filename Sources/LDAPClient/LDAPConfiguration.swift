@@ -8,17 +8,29 @@ public struct LDAPConfiguration: Sendable {
     public var tls: TLS
     /// How long a TCP connect may take before the next URI is tried.
     public var connectTimeout: Duration
+    /// How long any one request (each page of a paged search, and the bind or StartTLS of a
+    /// (re)connect) may wait for its result before it fails with ``LDAPError/Code/timeout``;
+    /// nil waits forever. A frozen or partitioned server otherwise hangs its callers for good.
+    /// See ``defaultRequestTimeout``.
+    public var requestTimeout: Duration?
+
+    /// 30 s: far above what any operation of this directory takes (indexed searches, single
+    /// writes, one page of a listing) even on a loaded server, and still short enough that a
+    /// caller at a terminal or behind Postfix and Dovecot gets an error, not a hang.
+    public static let defaultRequestTimeout: Duration = .seconds(30)
 
     public init(
         uris: [String],
         credentials: LDAPCredentials = .anonymous,
         tls: TLS = .init(),
-        connectTimeout: Duration = .seconds(5)
+        connectTimeout: Duration = .seconds(5),
+        requestTimeout: Duration? = defaultRequestTimeout
     ) {
         self.uris = uris
         self.credentials = credentials
         self.tls = tls
         self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
     }
 
     public init(uri: String, credentials: LDAPCredentials = .anonymous, tls: TLS = .init()) {

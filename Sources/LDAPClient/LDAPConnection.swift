@@ -82,12 +82,14 @@ public final class LDAPConnection: LDAPOperations, Sendable {
         }
     }
 
-    /// A rare request, sent and decoded by closures.
+    /// A rare request, sent and decoded by closures; `onTimeout` says what it is and whether
+    /// a timeout abandons it, reports its outcome unknown, or closes the connection.
     func perform<Value: Sendable>(
+        onTimeout: TimeoutBehaviour,
         send: @escaping ResultRequest<Value>.Send,
         decode: @escaping ResultRequest<Value>.Decode
     ) async throws -> Value {
-        try await perform(ResultRequest(send: send, decode: decode))
+        try await perform(ResultRequest(onTimeout: onTimeout, send: send, decode: decode))
     }
 
     /// Reads survive a server restart: a connection error reconnects (and re-binds) on the next try.
@@ -121,7 +123,7 @@ public final class LDAPConnection: LDAPOperations, Sendable {
         case .simple(let bindDN, _): dn = bindDN
         default: dn = nil
         }
-        return try await perform(send: { core, ld, arena throws(LDAPError) in
+        return try await perform(onTimeout: TimeoutBehaviour(action: .closeConnection, operation: .bind, dn: dn), send: { core, ld, arena throws(LDAPError) in
             var messageID: Int32 = 0
             let serverControls = try core.encode(controls, ld, arena: arena)
             let rc: Int32
@@ -166,6 +168,18 @@ public final class LDAPConnection: LDAPOperations, Sendable {
                         }
                         core.credentials = credentials
                         continuation.resume(returning: LDAPResult(controls: [], message: ""))
+                    } catch let error as LDAPError where error.code == .timeout {
+                        // libldap gave up waiting (the configuration's requestTimeout): the
+                        // exchange may still finish, so the connection's identity is unknown.
+                        guard let timeout = core.configuration.requestTimeout else {
+                            continuation.resume(throwing: error)
+                            return
+                        }
+                        core.credentials = .anonymous
+                        core.dropConnection(timedOutAfter: timeout)
+                        continuation.resume(throwing: LDAPError.noAnswer(
+                            within: timeout, TimeoutBehaviour(action: .closeConnection, operation: .bind, dn: authenticationID)
+                        ))
                     } catch {
                         core.credentials = .anonymous
                         continuation.resume(throwing: error)
@@ -199,7 +213,7 @@ public final class LDAPConnection: LDAPOperations, Sendable {
     /// True when the entry holds the value (compareTrue), false for compareFalse; errors otherwise.
     public func compare(dn: String, attribute: String, value: [UInt8], controls: [LDAPRequestControl] = []) async throws -> Bool {
         try await retryingRead {
-            try await perform(send: { core, ld, arena throws(LDAPError) in
+            try await perform(onTimeout: TimeoutBehaviour(action: .abandon, operation: .compare, dn: dn), send: { core, ld, arena throws(LDAPError) in
                 let serverControls = try core.encode(controls, ld, arena: arena)
                 var messageID: Int32 = 0
                 var bytes = arena.berval(value)
@@ -245,7 +259,7 @@ public final class LDAPConnection: LDAPOperations, Sendable {
     /// RFC 4532: the authorization identity the server sees (`dn:…`, or empty for anonymous).
     public func whoAmI() async throws -> String {
         try await retryingRead {
-            try await perform(send: { core, ld, _ throws(LDAPError) in
+            try await perform(onTimeout: TimeoutBehaviour(action: .abandon, operation: .whoAmI, dn: nil), send: { core, ld, _ throws(LDAPError) in
                 var messageID: Int32 = 0
                 try Self.check(ldap_whoami(ld, nil, nil, &messageID), core, ld, .whoAmI, dn: nil)
                 return messageID
@@ -266,7 +280,7 @@ public final class LDAPConnection: LDAPOperations, Sendable {
     /// RFC 3062 Password Modify. Returns the password the server generated when `newPassword` is nil.
     @discardableResult
     public func passwordModify(userDN: String? = nil, oldPassword: String? = nil, newPassword: String? = nil, controls: [LDAPRequestControl] = []) async throws -> String? {
-        try await perform(send: { core, ld, arena throws(LDAPError) in
+        try await perform(onTimeout: TimeoutBehaviour(action: .reportUnknownOutcome, operation: .passwordModify, dn: userDN), send: { core, ld, arena throws(LDAPError) in
             let serverControls = try core.encode(controls, ld, arena: arena)
             let user = userDN.map { arena.bervalPointer(Array($0.utf8)) }
             let old = oldPassword.map { arena.bervalPointer(Array($0.utf8)) }
@@ -288,7 +302,9 @@ public final class LDAPConnection: LDAPOperations, Sendable {
 
     /// Any other extended operation; returns the response name and value.
     public func extendedOperation(oid: String, value: [UInt8]?, controls: [LDAPRequestControl] = []) async throws -> (oid: String?, value: [UInt8]?) {
-        try await perform(send: { core, ld, arena throws(LDAPError) in
+        // Unknown to the client, an extended operation may change the directory: a timeout
+        // reports its outcome unknown rather than abandoning it.
+        try await perform(onTimeout: TimeoutBehaviour(action: .reportUnknownOutcome, operation: .extended, dn: oid), send: { core, ld, arena throws(LDAPError) in
             let serverControls = try core.encode(controls, ld, arena: arena)
             let data = value.map { arena.bervalPointer($0) }
             var messageID: Int32 = 0

@@ -11,6 +11,15 @@ class PendingRequest: @unchecked Sendable {
     private let cancelled = Atomic<Bool>(false)
     /// The message ID once sent; 0 before (libldap numbers requests from 1).
     final var messageID: Int32 = 0
+    /// When the request times out, in ``MonotonicClock`` nanoseconds; 0 without a timeout.
+    final var deadline: UInt64 = 0
+    /// How many responses the connection had read when this request was sent: the same count
+    /// at its deadline means the server has said nothing at all since (see `ConnectionCore`).
+    final var responsesReadBeforeSending: UInt64 = 0
+    /// The next newer request in the connection's deadline list (``InFlightRequests``).
+    final var newer: PendingRequest?
+    /// The next older one; not retained (the older request holds this one).
+    final unowned(unsafe) var older: PendingRequest?
 
     /// Set before the cancel job is queued, so a request not yet started sees it when it starts.
     final func cancel() { cancelled.store(true, ordering: .releasing) }
@@ -28,6 +37,11 @@ class PendingRequest: @unchecked Sendable {
 
     func fail(_ error: any Error) {
         preconditionFailure("a PendingRequest subclass fails")
+    }
+
+    /// What the request is and what its timeout does; read only when it times out.
+    var timeoutBehaviour: TimeoutBehaviour {
+        preconditionFailure("a PendingRequest subclass says how it times out")
     }
 }
 
@@ -94,6 +108,10 @@ final class UpdateRequest: AwaitedRequest<LDAPResult>, @unchecked Sendable {
         return messageID
     }
 
+    override var timeoutBehaviour: TimeoutBehaviour {
+        TimeoutBehaviour(action: .reportUnknownOutcome, operation: operation, dn: dn)
+    }
+
     override func receive(_ message: OpaquePointer, type: Int32, core: ConnectionCore) -> Bool {
         // Intermediate responses (RFC 4511 §4.13) precede the final one.
         if type == MessageType.intermediate { return false }
@@ -111,11 +129,15 @@ final class ResultRequest<Value: Sendable>: AwaitedRequest<Value>, @unchecked Se
     typealias Decode = @Sendable (ConnectionCore, OpaquePointer, OpaquePointer) -> Result<Value, LDAPError>
     private let sender: Send
     private let decode: Decode
+    private let behaviourOnTimeout: TimeoutBehaviour
 
-    init(send: @escaping Send, decode: @escaping Decode) {
+    init(onTimeout: TimeoutBehaviour, send: @escaping Send, decode: @escaping Decode) {
         self.sender = send
         self.decode = decode
+        self.behaviourOnTimeout = onTimeout
     }
+
+    override var timeoutBehaviour: TimeoutBehaviour { behaviourOnTimeout }
 
     override func send(_ core: ConnectionCore, _ ld: OpaquePointer, _ arena: CArena) throws(LDAPError) -> Int32 {
         try sender(core, ld, arena)
@@ -170,6 +192,10 @@ final class SearchRequest: AwaitedRequest<LDAPSearchResult>, @unchecked Sendable
         )
         guard rc == LDAP_SUCCESS else { throw core.error(of: ld, code: rc, operation: .search, dn: base) }
         return messageID
+    }
+
+    override var timeoutBehaviour: TimeoutBehaviour {
+        TimeoutBehaviour(action: .abandon, operation: .search, dn: base)
     }
 
     override func receive(_ message: OpaquePointer, type: Int32, core: ConnectionCore) -> Bool {

@@ -50,7 +50,12 @@ struct CLIError: Error, CustomStringConvertible {
         case let error as DistinguishedNameError:
             self.init(.usage, error.description)
         case let error as DirectoryError:
-            self.init(Self.status(of: error), error.message)
+            if let underlying = error.underlying, underlying.code == .timeout {
+                // Said as for a bare LDAPError: which server did not answer, and in how long.
+                self.init(.unavailable, Self.message(of: underlying, uri: uri))
+            } else {
+                self.init(Self.status(of: error), error.message)
+            }
         default:
             self.init(.failure, String(describing: error))
         }
@@ -82,8 +87,13 @@ struct CLIError: Error, CustomStringConvertible {
 
     static func message(of error: LDAPError, uri: String?) -> String {
         switch error.code {
-        case .serverDown, .connectError, .timeout:
+        case .serverDown, .connectError:
             return "cannot connect to \(uri ?? "the directory"): \(error.code)"
+        case .timeout:
+            // LDAPClient words a timeout as a predicate for the server: "did not answer within
+            // 3 s", with "; the add may or may not have been applied" for a change.
+            let predicate = error.message.isEmpty ? "did not answer in time" : error.message
+            return "\(uri ?? "the directory") \(predicate)"
         case .invalidCredentials:
             return "invalid credentials" + (error.dn.map { " for \($0)" } ?? "")
         default:

@@ -42,6 +42,12 @@ struct ConnectionOptions: ParsableArguments {
     ))
     var actingPasswordFile: String?
 
+    @Option(help: ArgumentHelp(
+        "Seconds to wait for each answer of the directory before failing with exit 6. [env: GWDIR_TIMEOUT] (default: 30)",
+        valueName: "seconds"
+    ))
+    var timeout: RequestTimeout?
+
     /// Who to bind as when no --bind-dn is given and the directory is the local one.
     enum DefaultIdentity {
         /// The gwdir service account once `gwdir init` has run, the root DN before.
@@ -64,6 +70,7 @@ struct ConnectionOptions: ParsableArguments {
         local: LocalInstance = .inWorkingDirectory()
     ) throws -> DirectoryTarget {
         let explicitBase = try Self.setting(base, "GWDIR_BASE", environment).map(BaseDN.normalize)
+        let requestTimeout = try RequestTimeout.resolve(timeout, environment: environment)
         let bindDN = try Self.setting(bindDN, "GWDIR_BIND_DN", environment).map { try DistinguishedName($0).description }
         let password = try Self.setting(passwordFile, "GWDIR_PASSWORD_FILE", environment).map { try PasswordFile.read($0) }
         let explicitCredentials: LDAPCredentials?
@@ -76,6 +83,7 @@ struct ConnectionOptions: ParsableArguments {
 
         let acting = try actingAdminCredentials(environment: environment)
         var target = try resolveIdentity(identity, environment: environment, local: local, base: explicitBase, credentials: explicitCredentials)
+        target.requestTimeout = requestTimeout
         target.actingAdmin = acting
         return target
     }
@@ -142,6 +150,8 @@ struct DirectoryTarget: Sendable {
     var uris: [String]
     var baseDN: String?
     var credentials: LDAPCredentials
+    /// How long each request may wait for its answer (`--timeout`).
+    var requestTimeout = RequestTimeout.default
     /// Set when this is the local directory of `./.gwdir` (for hints and stored secrets).
     var local: LocalInstance?
     /// `--as`: after connecting with `credentials`, find this admin and re-bind as them.
@@ -168,7 +178,7 @@ struct DirectoryTarget: Sendable {
     }
 
     private func connect(as credentials: LDAPCredentials) async throws -> LDAPConnection {
-        let configuration = LDAPConfiguration(uris: uris, credentials: credentials, connectTimeout: .seconds(5))
+        let configuration = LDAPConfiguration(uris: uris, credentials: credentials, connectTimeout: .seconds(5), requestTimeout: requestTimeout)
         do {
             return try await LDAPConnection.connect(configuration: configuration)
         } catch {
@@ -206,7 +216,7 @@ struct DirectoryTarget: Sendable {
 
     /// Binds as the `--as` admin on a connection of its own: a wrong password is a permission error.
     private func connect(as credentials: LDAPCredentials, admin: ActingAdmin) async throws -> LDAPConnection {
-        let configuration = LDAPConfiguration(uris: uris, credentials: credentials, connectTimeout: .seconds(5))
+        let configuration = LDAPConfiguration(uris: uris, credentials: credentials, connectTimeout: .seconds(5), requestTimeout: requestTimeout)
         do {
             return try await LDAPConnection.connect(configuration: configuration)
         } catch let error as LDAPError where error.code == .invalidCredentials {
@@ -401,6 +411,9 @@ struct BindOptions: ParsableArguments {
     @Option(name: .customLong("as-password-file"), help: ArgumentHelp("File holding the --as admin's password. [env: GWDIR_AS_PASSWORD_FILE]", valueName: "file"))
     var actingPasswordFile: String?
 
+    @Option(help: ArgumentHelp("Seconds to wait for each answer of the directory. [env: GWDIR_TIMEOUT] (default: 30)", valueName: "seconds"))
+    var timeout: RequestTimeout?
+
     var connection: ConnectionOptions {
         var options = ConnectionOptions()
         options.uri = uri
@@ -409,6 +422,7 @@ struct BindOptions: ParsableArguments {
         options.passwordFile = bindPasswordFile
         options.actingAdmin = actingAdmin
         options.actingPasswordFile = actingPasswordFile
+        options.timeout = timeout
         return options
     }
 }
