@@ -175,3 +175,10 @@ import Testing
         #expect(EntryShape.kind(rdn: try #require(try DistinguishedName("uid=x").rdn), objectClasses: ["inetOrgPerson", "gwAccount"], parent: .workspace) == nil)
     }
 }
+
+@Suite struct ReservedNameTests {
+    @Test func aUnitCanNotBeCalledInvitations() throws {
+        #expect(throws: DirectoryError.self) { try UnitService.unreserved("Invitations") }
+        #expect(try UnitService.unreserved("sales") == "sales")
+    }
+}

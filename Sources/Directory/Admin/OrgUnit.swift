@@ -23,10 +23,19 @@ public struct UnitService: Sendable {
 
     static let attributes = ["ou", "displayName", "gwBillingId", "objectClass"]
 
+    /// `ou=invitations` below a workspace holds its invitations (``EntryKind/invitations``); a
+    /// unit of that name, at any depth (a move could lift it), would be a second shape there.
+    public static func unreserved(_ name: String) throws -> String {
+        guard name.lowercased() != EntryKind.invitations.fixedName else {
+            throw DirectoryError(.invalidArgument, "\"\(name)\" is reserved for the workspace's invitations; choose another unit name")
+        }
+        return name
+    }
+
     public func add(
         _ name: String, workspace: String, parent: UnitPath? = nil, displayName: String? = nil, billingId: String? = nil
     ) async throws -> OrgUnit {
-        let name = try EntryName.validate(name, what: "unit name")
+        let name = try Self.unreserved(EntryName.validate(name, what: "unit name"))
         let displayName = try NameText.validate(displayName, what: "unit display name")
         let parentDN = try await parentDN(workspace: workspace, parent: parent)
         let path = parent?.appending(name) ?? UnitPath(components: [name])
@@ -73,7 +82,7 @@ public struct UnitService: Sendable {
     }
 
     public func rename(_ path: UnitPath, workspace: String, to newName: String) async throws -> OrgUnit {
-        let newName = try EntryName.validate(newName, what: "unit name")
+        let newName = try Self.unreserved(EntryName.validate(newName, what: "unit name"))
         let dn = try await existingUnitDN(path, workspace: workspace)
         let newPath = path.parent?.appending(newName) ?? UnitPath(components: [newName])
         do {
