@@ -3,8 +3,14 @@
 # repository's templates (docker/postfix/*, docker/dovecot/*: the same files the mail-server
 # tests render), mounted read-only at $TEMPLATE_DIR, then runs the server in the foreground.
 #   postfix: *.cf lookup tables -> $POSTFIX_CONF_DIR; main.cf.* fragments applied with
-#            postconf -e; master.cf.* fragments appended to master.cf (once).
-#   dovecot: every file -> $DOVECOT_CONF_DIR (dovecot.conf replaces Debian's), dovecot -F -c it.
+#            postconf -c $POSTFIX_CONF_DIR -e; master.cf.* fragments appended to its master.cf
+#            (once); postfix -c $POSTFIX_CONF_DIR check / start-fg.
+#   dovecot: every file -> $DOVECOT_CONF_DIR (dovecot.conf replaces Debian's), the global Sieve
+#            script compiled with sievec, dovecot -F -c it.
+# Templates are rendered into a private staging directory (mktemp -d under $TMPDIR, removed on
+# exit), never a fixed path. The virtual mail user (vmail, $VMAIL_UID:$VMAIL_GID) is created only
+# inside a container (/.dockerenv or /run/.containerenv, or GWDIR_CREATE_VMAIL_USER=true); on a
+# host the numeric ids are used as they are (Dovecot needs no account for them).
 #   mail-entrypoint.sh postfix | dovecot
 # Every {{NAME}} in a template is replaced by the environment variable NAME (for NAME ending in
 # _PW also by the content of the file named by NAME_FILE, waited for up to 120 s: compose hands
@@ -59,11 +65,21 @@ render_all() { # target directory; every regular file of the template directory
     done
 }
 
+in_container() {
+    case ${GWDIR_CREATE_VMAIL_USER:-auto} in
+    true) return 0 ;;
+    false) return 1 ;;
+    esac
+    [ -e /.dockerenv ] || [ -e /run/.containerenv ]
+}
+
+staging=$(mktemp -d "${TMPDIR:-/tmp}/gwdir-$ROLE.XXXXXX")
+trap 'rm -rf "$staging"' EXIT
+
 case $ROLE in
 postfix)
     POSTFIX_CONF_DIR=${POSTFIX_CONF_DIR:-/etc/postfix}
     export POSTFIX_CONF_DIR
-    staging=/run/gwdir-postfix
     render_all "$staging"
     # Lookup tables (*.cf) go to the configuration directory, readable by root and postfix only.
     for table in "$staging"/*.cf; do
@@ -73,7 +89,7 @@ postfix)
     # main.cf.* fragments: each "name = value" line is applied on top of Debian's main.cf.
     for fragment in "$staging"/main.cf.*; do
         [ -f "$fragment" ] || continue
-        grep '=' "$fragment" | while IFS= read -r line; do postconf -e "$line"; done
+        grep '=' "$fragment" | while IFS= read -r line; do postconf -c "$POSTFIX_CONF_DIR" -e "$line"; done
         log "applied $(basename "$fragment") to main.cf"
     done
     # master.cf.* fragments: services appended to master.cf (once; the container may restart).
@@ -85,30 +101,41 @@ postfix)
             log "appended $(basename "$fragment") to master.cf"
         fi
     done
-    rm -rf "$staging"
-    postconf -e "myhostname = ${MAIL_HOSTNAME:-mail.example.com}" "maillog_file = /dev/stdout" \
+    postconf -c "$POSTFIX_CONF_DIR" -e "myhostname = ${MAIL_HOSTNAME:-mail.example.com}" "maillog_file = /dev/stdout" \
         "inet_interfaces = ${POSTFIX_INET_INTERFACES:-all}" "inet_protocols = ipv4"
     # No chroot: the LDAP lookups run in smtpd/cleanup, which would need resolver files in the jail.
-    postconf -F '*/*/chroot = n'
-    postfix check
+    postconf -c "$POSTFIX_CONF_DIR" -F '*/*/chroot = n'
+    postfix -c "$POSTFIX_CONF_DIR" check
     [ "${GWDIR_CHECK_ONLY:-false}" = true ] && { log "configuration rendered and checked"; exit 0; }
     log "starting postfix"
-    exec postfix start-fg
+    rm -rf "$staging"; trap - EXIT
+    exec postfix -c "$POSTFIX_CONF_DIR" start-fg
     ;;
 dovecot)
     DOVECOT_CONF_DIR=${DOVECOT_CONF_DIR:-/etc/dovecot}
     export DOVECOT_CONF_DIR
     VMAIL_UID=${VMAIL_UID:-5000} VMAIL_GID=${VMAIL_GID:-5000} MAIL_ROOT=${MAIL_ROOT:-/var/vmail}
     export VMAIL_UID VMAIL_GID MAIL_ROOT
-    getent group vmail >/dev/null || groupadd -g "$VMAIL_GID" vmail
-    getent passwd vmail >/dev/null || useradd -u "$VMAIL_UID" -g "$VMAIL_GID" -d "$MAIL_ROOT" -s /usr/sbin/nologin vmail
+    if in_container; then
+        getent group vmail >/dev/null || groupadd -g "$VMAIL_GID" vmail
+        getent passwd vmail >/dev/null || useradd -u "$VMAIL_UID" -g "$VMAIL_GID" -d "$MAIL_ROOT" -s /usr/sbin/nologin vmail
+    fi
     mkdir -p "$MAIL_ROOT" "${BASE_DIR:-/run/dovecot}" "${STATE_DIR:-/var/lib/dovecot}"
     chown "$VMAIL_UID:$VMAIL_GID" "$MAIL_ROOT"
-    render_all "$DOVECOT_CONF_DIR"
+    render_all "$staging"
+    for file in "$staging"/*; do
+        install -m 644 "$file" "$DOVECOT_CONF_DIR/$(basename "$file")"
+    done
     chmod 600 "$DOVECOT_CONF_DIR"/*.conf.ext 2>/dev/null || true
     doveconf -c "$DOVECOT_CONF_DIR/dovecot.conf" -n >/dev/null
+    # The global Sieve script runs as the mail user, who cannot write next to it: compile it now.
+    for script in "$DOVECOT_CONF_DIR"/*.sieve; do
+        [ -f "$script" ] || continue
+        sievec -c "$DOVECOT_CONF_DIR/dovecot.conf" "$script"
+    done
     [ "${GWDIR_CHECK_ONLY:-false}" = true ] && { log "configuration rendered and checked"; exit 0; }
     log "starting dovecot"
+    rm -rf "$staging"; trap - EXIT
     exec dovecot -F -c "$DOVECOT_CONF_DIR/dovecot.conf"
     ;;
 *)

@@ -9,7 +9,8 @@ runtime=(slapd ldap-utils libldap2-dev libsasl2-dev libsasl2-modules sasl2-bin o
 test_only=(
   python3-ldap                                   # the benchmark's python-ldap baseline
   postfix postfix-ldap                           # Postfix lookups (postmap -q) against slapd
-  dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-ldap   # doveadm auth test
+  dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-ldap   # doveadm auth test, real IMAP/LMTP
+  dovecot-sieve                                  # the global Sieve script that files alias mail (docker/dovecot)
   podman runc debootstrap                        # the docker/ images, built and run for real
 )
 packages=("${runtime[@]}")

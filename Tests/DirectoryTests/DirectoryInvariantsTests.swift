@@ -55,9 +55,9 @@ private struct Tree {
             east: unit("east"),
             alice: account("alice", mail: "alice@acme.test", workspace: acme, aliases: 2, extra: ["gwLoginKey": ["acme/alice"]]),
             alias1: ["objectClass": ["gwMailAlias"], "mail": ["al@acme.test"], "gwAliasFolder": ["Sales-KR"],
-                     "gwDeliverTo": ["alice+Sales-KR@acme.test"], "gwOwnerAddress": ["alice@acme.test"]],
+                     "gwDeliverTo": ["al@acme.test"], "gwOwnerAddress": ["alice@acme.test"]],
             alias2: ["objectClass": ["gwMailAlias"], "mail": ["a2@mail.acme.test"], "gwAliasFolder": ["a2"],
-                     "gwDeliverTo": ["alice+a2@acme.test"], "gwOwnerAddress": ["alice@acme.test"]],
+                     "gwDeliverTo": ["a2@mail.acme.test"], "gwOwnerAddress": ["alice@acme.test"]],
             credential: ["objectClass": ["gwMailCredential"], "gwCredentialFor": ["alice@acme.test"]],
             sam: account("sam", mail: "sam@acme.test", workspace: acme),
             team: ["objectClass": ["groupOfNames", "gwMailGroup"], "mail": ["team@acme.test"], "member": [alice, sam, help]],
@@ -206,10 +206,10 @@ private func expected(_ pairs: [(Violation.Kind, String)]) -> Set<String> {
 
     @Test func aliasDelivery() {
         var tree = Tree.clean
-        tree.set(Tree.alias1, "gwDeliverTo", ["sam+Sales-KR@acme.test"])
+        tree.set(Tree.alias1, "gwDeliverTo", ["sam@acme.test"])
         #expect(found(tree.check()) == expected([(.aliasDeliveryMismatch, Tree.alias1)]))
-        tree.set(Tree.alias1, "gwDeliverTo", ["alice+sales-kr@acme.test"])
-        #expect(found(tree.check()) == expected([(.aliasDeliveryMismatch, Tree.alias1)]), "the folder keeps its case")
+        tree.set(Tree.alias1, "gwDeliverTo", ["alice+Sales-KR@acme.test"])
+        #expect(found(tree.check()) == expected([(.aliasDeliveryMismatch, Tree.alias1)]), "the pre-issue-12 owner+folder form is reported")
         tree.set(Tree.alias1, "gwDeliverTo", ["alice+x@evil.test@acme.test"])
         tree.set(Tree.alias1, "gwAliasFolder", ["x@evil.test"])
         #expect(found(tree.check()) == expected([(.aliasDeliveryMismatch, Tree.alias1)]), "a folder gwdir would refuse")
@@ -223,7 +223,7 @@ private func expected(_ pairs: [(Violation.Kind, String)]) -> Set<String> {
         var tree = Tree.clean
         for index in 3...6 {
             tree["mail=x\(index)@acme.test,\(Tree.alice)"] = ["objectClass": ["gwMailAlias"], "mail": ["x\(index)@acme.test"],
-                                                            "gwAliasFolder": ["x"], "gwDeliverTo": ["alice+x@acme.test"], "gwOwnerAddress": ["alice@acme.test"]]
+                                                            "gwAliasFolder": ["x"], "gwDeliverTo": ["x\(index)@acme.test"], "gwOwnerAddress": ["alice@acme.test"]]
         }
         tree.set(Tree.alice, "gwAliasCount", ["6"])
         #expect(found(tree.check()) == expected([(.aliasCapExceeded, Tree.alice)]))

@@ -93,19 +93,20 @@ import Testing
 
     // MARK: Alias folders
 
-    @Test(arguments: ["Sales-KR", "영업부", "영업부_2026", "Ventas.España", "見積", "a.b", "x"])
+    @Test(arguments: ["Sales-KR", "영업부", "영업부_2026", "Ventas.España", "見積", "a.b", "x", "first.last", "Sales Team", "영업 1팀"])
     func foldersAccepted(_ text: String) throws {
         #expect(try FolderName.validate(text) == text)
     }
 
     @Test func folderDeliveryAddresses() throws {
         let owner = try MailAddress("minjun@acme.example")
-        #expect(FolderName.deliveryAddress(owner: owner, folder: "Sales-KR") == "minjun+Sales-KR@acme.example")
-        #expect(FolderName.deliveryAddress(owner: owner, folder: "영업부") == "minjun@acme.example")
+        // The alias stays the LMTP recipient; Dovecot maps it to the owner and the folder.
+        #expect(FolderName.deliveryAddress(alias: owner) == "minjun@acme.example")
+        #expect(FolderName.deliveryAddress(alias: try MailAddress("Sales-KR@acme.example")) == "sales-kr@acme.example")
     }
 
     @Test(arguments: [
-        "", " ", ".", "..", ".hidden", "trailing.", "a..b", "a/b", "../inbox", "a b", "a+b", "a@b", "a\u{FFFD}", "a\u{0}", "a\nb", "a\u{7F}",
+        "", " ", ".", "..", ".hidden", "trailing.", "a..b", "a/b", "../inbox", "a  b", "a+b", "a&b", "a@b", "a\u{FFFD}", "a\u{0}", "a\nb", "a\u{7F}",
         "a\u{202E}", "a\"b", "a\\b", "a*b", "a%b", String(repeating: "영", count: 65),
     ])
     func foldersRefused(_ text: String) {

@@ -230,7 +230,7 @@ struct AdversaryWorld: Sendable {
             view["\(maps[3]) \(victim.address)"] = victim.address
         }
         for (address, values) in [
-            (acmeAddress("al"), ["-", acmeAddress("alice+Sales"), "-", acmeAddress("alice")]),
+            (acmeAddress("al"), ["-", acmeAddress("al"), "-", acmeAddress("alice")]),   // the alias stays the LMTP recipient (issue 12)
             (acmeAddress("team"), ["-", "-", [acmeAddress("alice"), acmeAddress("dave")].sorted().joined(separator: ","), "-"]),
             (acmeAddress("help"), ["\(acmeDomain)/help/", "-", "-", "-"]),
             (attackerAddress, ["-", "-", "-", "-"]),

@@ -113,12 +113,14 @@ import Testing
     @Test func lmtpFilesAliasMailIntoTheFolder() async throws {
         try await withDovecot { dovecot, sample async throws in
             let alice = sample.address("alice")
-            // What Postfix hands to LMTP after virtual_alias_maps: al@ -> alice+Sales@.
+            // What Postfix hands to LMTP after virtual_alias_maps: the alias itself (issue 12; the
+            // folder comes from gwAliasFolder through userdb 1 and the Sieve script). A +detail
+            // (here the pre-issue-12 form alice+Sales@) goes to the inbox and creates nothing.
             let replies: [String]
             do {
                 replies = try lmtpDeliver(
                     port: dovecot.lmtpPort, from: "sender@example.net",
-                    to: [sample.address("alice+Sales"), alice, sample.address("dis")],
+                    to: [sample.address("al"), sample.address("alice+Sales"), sample.address("dis")],
                     message: "From: sender@example.net\nTo: \(sample.address("al"))\nSubject: for the folder\n\nhello\n"
                 )
             } catch {

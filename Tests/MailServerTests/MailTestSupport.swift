@@ -353,9 +353,15 @@ final class DovecotServer: @unchecked Sendable {
             "INTERNAL_USER": "dovecot",
             "LOGIN_USER": "dovenull",
         ]) { $1 }
-        for file in ["dovecot.conf", "dovecot-ldap-passdb.conf.ext", "dovecot-ldap-passdb-bind.conf.ext", "dovecot-ldap-userdb.conf.ext"] {
+        for file in ["dovecot.conf", "dovecot-ldap-passdb.conf.ext", "dovecot-ldap-passdb-bind.conf.ext", "dovecot-ldap-userdb.conf.ext",
+                     "dovecot-ldap-userdb-alias.conf.ext", "gwdir-alias-folder.sieve"] {
             try MailTemplates.render("dovecot/\(file)", values, to: conf.appendingPathComponent(file))
         }
+        // The global Sieve script runs as the mail user, who cannot write its binary: compile it
+        // as mail-entrypoint.sh does.
+        let sievec = try runTool("/usr/bin/sievec", ["-c", conf.appendingPathComponent("dovecot.conf").path,
+                                                     conf.appendingPathComponent("gwdir-alias-folder.sieve").path])
+        guard sievec.status == 0 else { throw StartError(description: "sievec: \(sievec)") }
         // Test-only override through the local.d hook: no artificial delay after a failed login.
         try "auth_failure_delay = 0\n".write(to: conf.appendingPathComponent("local.d/tests.conf"), atomically: true, encoding: .utf8)
 

@@ -80,6 +80,9 @@ acl('dn.regex="^%s$" attrs=gwEnabledService,gwMailQuota,gwMailPasswordSet,gwOtpE
 acl('dn.regex="^%s$" attrs=gwServiceType' % ACCT, MS[1], "by * break")
 acl('dn.regex="^cn=mail-password,%s$" attrs=objectClass,gwCredentialFor' % ACCT, MS[0], "by * break")
 acl('dn.regex="^mail=%s,%s$" attrs=objectClass,mail,gwDeliverTo,gwOwnerAddress' % (SEG, ACCT), MS[1], "by * break")
+# Dovecot's LMTP userdb 1 (docker/dovecot/dovecot-ldap-userdb-alias.conf.ext) maps an alias to its
+# owner and folder: the Sieve step files alias mail by gwAliasFolder (README, "Alias folders").
+acl('dn.regex="^mail=%s,%s$" attrs=objectClass,mail,gwAliasFolder,gwOwnerAddress' % (SEG, ACCT), MS[0], "by * break")
 acl('dn.regex="^cn=%s,%s$" attrs=objectClass,mail,member' % (SEG, UNITS), MS[1], "by * break")
 acl('dn.regex="^%s$" attrs=objectClass,gwMailDomain' % WSRE, MS[1], "by * break")
 acl('dn.subtree="%s" attrs=entry' % WS, *MS, "by * break")

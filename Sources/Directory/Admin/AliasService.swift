@@ -6,7 +6,7 @@ public struct Alias: Sendable, Hashable {
     public var dn: String
     public var address: String
     public var folder: String
-    /// `owner+folder@domain`, what Postfix rewrites the alias to.
+    /// What Postfix rewrites the alias to: the alias address itself (``FolderName/deliveryAddress(alias:)``).
     public var deliverTo: String
     public var owner: String
 
@@ -49,7 +49,7 @@ public struct AliasService: Sendable {
         let ownerMail = try MailAddress(owner.mail)
 
         let alias = Alias(dn: try ownerDN.child(type: "mail", value: address.description).description, address: address.description,
-                          folder: folder, deliverTo: FolderName.deliveryAddress(owner: ownerMail, folder: folder), owner: ownerMail.description)
+                          folder: folder, deliverTo: FolderName.deliveryAddress(alias: address), owner: ownerMail.description)
         try await reserveSlot(owner: owner, ownerDN: ownerDN)
         do {
             _ = try await context.ldap.add(dn: alias.dn, attributes: [
@@ -157,6 +157,6 @@ public struct AliasService: Sendable {
         return owner
     }
 
-    /// Folder names end up in `owner+folder@domain`; ``FolderName`` says what they may hold.
+    /// ``FolderName`` says what a folder name may hold.
     static func validateFolder(_ text: String) throws -> String { try FolderName.validate(text) }
 }

@@ -155,16 +155,18 @@ public enum EntryName {
     }
 }
 
-/// The mailbox folder a sub-account alias files into (`gwAliasFolder`), which also becomes the
-/// detail of the owner's `owner+folder@domain` address (`gwDeliverTo`).
+/// The mailbox folder a sub-account alias files into (`gwAliasFolder`).
 ///
-/// Spec §4: any folder name an admin can type works, Korean included. So letters, marks and
-/// digits of every script are allowed, with `.`, `_` and `-`; refused are what would break the
-/// address or the mail store: blanks and punctuation inside (an address's local part would
-/// need quoting; `+` is the recipient delimiter, `@` ends the local part), `/` and a leading
-/// `.` or `..` (Dovecot paths: hidden or parent folders; `.` is the Maildir++ hierarchy
-/// separator, so a trailing `.` would make an empty child), everything ``NameText`` refuses
-/// (U+FFFD, controls), and more than 64 characters (an address's local part).
+/// Spec §4: any folder name an admin can type works, Korean included. The folder never travels
+/// in an address: Postfix keeps the alias itself as the LMTP recipient (``deliveryAddress``),
+/// Dovecot's LMTP userdb maps it to the owner and this folder, and a global Sieve script files
+/// the message (`docker/dovecot`, README "Alias folders"), on Maildir with `LAYOUT=fs`. So
+/// letters, marks and digits of every script are allowed, with `.`, `_`, `-` and single inner
+/// spaces (`Sales Team`, `first.last`, `영업부`). Refused is what would break the mail store or
+/// an IMAP client: `/` (the hierarchy separator), a leading or trailing `.` and `..` (hidden
+/// and parent directories), other punctuation (`*` and `%` are IMAP wildcards, `&` starts
+/// modified UTF-7), double or edge blanks (edges are trimmed), everything ``NameText`` refuses
+/// (U+FFFD, controls), and more than 64 characters.
 public enum FolderName {
     public static let limit = 64
 
@@ -173,27 +175,22 @@ public enum FolderName {
         guard !folder.hasPrefix("."), !folder.hasSuffix("."), !folder.contains("..") else {
             throw DirectoryError(.invalidArgument, "folder \"\(folder)\" must not start or end with '.' or contain '..'")
         }
-        guard folder.unicodeScalars.allSatisfy(isAllowed) else {
-            throw DirectoryError(.invalidArgument, "folder \"\(folder)\" must be letters (Korean included), digits, '.', '_' or '-'")
+        guard folder.unicodeScalars.allSatisfy(isAllowed), !folder.contains("  ") else {
+            throw DirectoryError(.invalidArgument, "folder \"\(folder)\" must be letters (Korean included), digits, '.', '_', '-' or single spaces")
         }
         return folder
     }
 
-    /// `gwDeliverTo`, the address Postfix rewrites the alias to: `owner+folder@domain` for an
-    /// ASCII folder; the owner's plain address (the inbox) for any other, such as 영업부.
-    ///
-    /// Why: Debian 12's Dovecot 2.3.19 LMTP refuses a UTF-8 local part (`501 5.5.4 Invalid TO`,
-    /// checked with the MailServerTests harness), so `owner+영업부@domain` would bounce every
-    /// message; and its `lmtp_save_to_detail_mailbox` files a detail verbatim, so an ASCII
-    /// encoding (modified UTF-7 `&xgHFxb2A-`, also checked) only makes a folder of that literal
-    /// name. Until the mail side files such mail by `gwAliasFolder` (a Sieve step, or Dovecot
-    /// 2.4's UTF-8 LMTP), mail for a non-ASCII folder is delivered to the inbox, never lost.
-    public static func deliveryAddress(owner: MailAddress, folder: String) -> String {
-        folder.unicodeScalars.allSatisfy(\.isASCII) ? "\(owner.localPart)+\(folder)@\(owner.domain)" : owner.description
+    /// `gwDeliverTo`, the address Postfix's virtual_alias_maps rewrites the alias to: the alias
+    /// address itself, so it stays the LMTP recipient and Dovecot files it by `gwAliasFolder`.
+    /// (Before issue 12 this was `owner+folder@domain`, which Dovecot 2.3's LMTP refuses for a
+    /// UTF-8 folder and Maildir++ refuses for a folder with `.`.)
+    public static func deliveryAddress(alias: MailAddress) -> String {
+        alias.description
     }
 
     private static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
-        if scalar == "." || scalar == "_" || scalar == "-" { return true }
+        if scalar == "." || scalar == "_" || scalar == "-" || scalar == " " { return true }
         let properties = scalar.properties
         return properties.isAlphabetic || properties.numericType != nil || properties.generalCategory == .nonspacingMark
             || properties.generalCategory == .spacingMark

@@ -395,14 +395,16 @@ private struct Checker {
         let folders = node.entry.values("gwAliasFolder")
         let deliverTo = node.entry.values("gwDeliverTo")
         guard folders.count == 1, let folder = try? AliasService.validateFolder(folders[0]), folder == folders[0] else {
-            report(.aliasDeliveryMismatch, node, folders.isEmpty ? "has no gwAliasFolder" : "gwAliasFolder \(folders.joined(separator: ", ")) is not a folder name gwdir writes (letters, digits, '.', '_', '-')")
+            report(.aliasDeliveryMismatch, node, folders.isEmpty ? "has no gwAliasFolder" : "gwAliasFolder \(folders.joined(separator: ", ")) is not a folder name gwdir writes (letters, digits, '.', '_', '-', single spaces)")
             return
         }
-        guard let address = try? MailAddress(ownerMail) else {
-            report(.aliasDeliveryMismatch, node, "the owning account's mail \(ownerMail) is not a valid address, so gwDeliverTo can not be right")
+        // gwDeliverTo is the alias itself (AliasService since issue 12); aliases written before
+        // by `owner+folder@domain` still route (to the owner's inbox) but are reported.
+        guard let address = try? MailAddress(node.entry.values("mail").first ?? "") else {
+            report(.aliasDeliveryMismatch, node, "the alias's mail is not a valid address, so gwDeliverTo can not be right")
             return
         }
-        let expected = "\(address.localPart)+\(folder)@\(address.domain)"
+        let expected = FolderName.deliveryAddress(alias: address)
         if deliverTo != [expected] {
             report(.aliasDeliveryMismatch, node, "gwDeliverTo is \(deliverTo.isEmpty ? "missing" : deliverTo.joined(separator: ", ")); expected \(expected)")
         }

@@ -1,0 +1,125 @@
+import Directory
+import Foundation
+import LDAPClient
+import Testing
+
+// Issue 12, item 5: mail flow through the real Dovecot from docker/dovecot (LMTP with the global
+// Sieve script, IMAP read-back with Python's imaplib) against the harness slapd.
+// What Postfix hands to LMTP is simulated: after virtual_alias_maps an alias is delivered to its
+// gwDeliverTo, which AliasService now writes as the alias address itself (FolderName), so the
+// tests deliver to exactly that address. Postfix's own smtpd is not started here (see the README,
+// "Alias folders": not done yet).
+@Suite struct MailFlowTests {
+    /// Adds an alias entry in the shape AliasService writes (gwDeliverTo from FolderName).
+    private func addAlias(_ sample: SampleDirectory, owner uid: String, alias local: String, folder: String) async throws -> String {
+        let root = sample.fixture.rootConnection()
+        defer { root.close() }
+        let address = try MailAddress(sample.address(local))
+        let ownerDN = uid == "minjun" ? "uid=minjun,\(sample.koreanUnitDN)" : "uid=\(uid),\(sample.salesDN)"
+        let dn = "mail=\(address),\(ownerDN)"
+        _ = try? await root.delete(dn: dn)
+        _ = try await root.add(dn: dn, attributes: [
+            LDAPAttribute("objectClass", ["gwMailAlias"]),
+            LDAPAttribute("mail", address.description),
+            LDAPAttribute("gwAliasFolder", try FolderName.validate(folder)),
+            LDAPAttribute("gwDeliverTo", FolderName.deliveryAddress(alias: address)),
+            LDAPAttribute("gwOwnerAddress", sample.address(uid)),
+        ])
+        return FolderName.deliveryAddress(alias: address)
+    }
+
+    /// Logs in over IMAP and returns every folder (decoded from modified UTF-7) with its message count.
+    private func imapFolders(_ dovecot: DovecotServer, _ user: String, _ password: String) throws -> [String: Int] {
+        let script = #"""
+import imaplib, base64, sys, json
+def decode(name):
+    out, i = '', 0
+    while i < len(name):
+        if name[i] == '&':
+            j = name.index('-', i)
+            if j == i + 1: out += '&'
+            else:
+                b = name[i+1:j].replace(',', '/')
+                out += base64.b64decode(b + '=' * (-len(b) % 4)).decode('utf-16-be')
+            i = j + 1
+        else:
+            out += name[i]; i += 1
+    return out
+m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+m.login(sys.argv[2], sys.argv[3])
+result = {}
+for line in m.list()[1]:
+    raw = line.decode().rsplit(' "/" ', 1)[1].strip('"')
+    typ, data = m.select('"' + raw + '"', readonly=True)
+    result[decode(raw)] = int(data[0])
+m.logout()
+print(json.dumps(result))
+"""#
+        let run = try runTool("/usr/bin/python3", ["-c", script, String(dovecot.imapPort), user, password])
+        guard run.status == 0, let data = run.output.data(using: .utf8),
+              let folders = try JSONSerialization.jsonObject(with: data) as? [String: Int]
+        else { throw DovecotServer.StartError(description: "IMAP read-back failed: \(run) \(dovecot.logText)") }
+        return folders
+    }
+
+    private func deliver(_ dovecot: DovecotServer, to recipients: [String], subject: String) throws -> [String] {
+        try lmtpDeliver(port: dovecot.lmtpPort, from: "sender@example.net", to: recipients,
+                        message: "From: sender@example.net\nSubject: \(subject)\n\nhello\n")
+    }
+
+    @Test func aliasFoldersKoreanAndDottedLandInTheirFolder() async throws {
+        try await withDovecot { dovecot, sample async throws in
+            let korean = try await addAlias(sample, owner: "minjun", alias: "sales-kr", folder: "영업부")
+            let dotted = try await addAlias(sample, owner: "bob", alias: "first.last", folder: "first.last")
+            let spaced = try await addAlias(sample, owner: "bob", alias: "team-b", folder: "Sales Team")
+            #expect(korean == sample.address("sales-kr"))
+            for (recipient, subject) in [(korean, "korean"), (dotted, "dotted"), (spaced, "spaced")] {
+                let replies = try deliver(dovecot, to: [recipient], subject: subject)
+                #expect(replies.filter { $0.hasPrefix("250") }.count == 4, "\(recipient): \(replies)\n\(dovecot.logText)")
+            }
+            let minjun = try imapFolders(dovecot, sample.address("minjun"), sample.password("minjun"))
+            #expect(minjun["영업부"] == 1, "\(minjun)\n\(dovecot.logText)")
+            #expect(minjun["INBOX"] == 0, "\(minjun)")
+            let bob = try imapFolders(dovecot, sample.address("bob"), sample.password("bob"))
+            #expect(bob["first.last"] == 1, "\(bob)\n\(dovecot.logText)")
+            #expect(bob["Sales Team"] == 1, "\(bob)")
+            #expect(bob["INBOX"] == 0, "\(bob)")
+            #expect(!dovecot.logText.contains("Character not allowed"), "\(dovecot.logText)")
+        }
+    }
+
+    @Test func plusDetailIsNotAnOpenDoor() async throws {
+        try await withDovecot { dovecot, sample async throws in
+            let alice = sample.address("alice")
+            let before = try dovecot.doveadm(["mailbox", "list", "-u", alice]).output
+            for detail in ["random", "Sales", "evil.folder", "x-\(UUID().uuidString.prefix(6))"] {
+                let replies = try deliver(dovecot, to: [sample.address("alice+\(detail)")], subject: detail)
+                #expect(replies.filter { $0.hasPrefix("250") }.count == 4, "\(detail): \(replies)")
+            }
+            let after = try dovecot.doveadm(["mailbox", "list", "-u", alice]).output
+            #expect(before == after, "no folder may be created by +detail: \(before) -> \(after)")
+            let folders = try imapFolders(dovecot, alice, sample.password("alice"))
+            #expect(folders["INBOX"] == 4, "\(folders)")
+            #expect(folders.keys.allSatisfy { $0 == "INBOX" }, "\(folders)")
+        }
+    }
+
+    @Test func aliasFollowsItsOwnersStatus() async throws {
+        try await withDovecot { dovecot, sample async throws in
+            // An alias of a disabled account is refused (userdb 2 decides with the owner's entry).
+            let dead = try await addAlias(sample, owner: "dis", alias: "dis-alias", folder: "x")
+            let replies = try deliver(dovecot, to: [dead, sample.address("alice")], subject: "status")
+            #expect(replies[3].hasPrefix("550"), "\(replies)")
+            #expect(replies[4].hasPrefix("250"), "\(replies)")
+            // A suspended owner still receives into the alias folder.
+            let held = try await addAlias(sample, owner: "carol", alias: "carol-alias", folder: "보관")
+            let ok = try deliver(dovecot, to: [held], subject: "held")
+            #expect(ok[3].hasPrefix("250"), "\(ok)")
+            let status = try dovecot.doveadm(["mailbox", "status", "-u", sample.address("carol"), "messages", "보관"])
+            #expect(status.stdout.contains("messages=1"), "\(status)\n\(dovecot.logText)")
+            // The alias is not a login and not a mailbox outside LMTP.
+            #expect(try dovecot.userFields(sample.address("carol-alias")) == nil)
+            #expect(try !dovecot.login(sample.address("carol-alias"), sample.password("carol")))
+        }
+    }
+}
