@@ -34,6 +34,16 @@ let package = Package(
             resources: [.copy("gwdir.schema"), .copy("gwdir.ldif"), .copy("slapd")],
             swiftSettings: strict
         ),
+        // docker/postfix and docker/dovecot, the mail-server templates, shipped as resources for
+        // `gwdir mail-config render` (the same files the containers and the mail tests render).
+        .target(
+            name: "MailConfigTemplates",
+            path: "docker",
+            exclude: ["README.md", "compose.yaml", "mail-entrypoint.sh", "slapd"],
+            sources: ["swift"],
+            resources: [.copy("postfix"), .copy("dovecot")],
+            swiftSettings: strict
+        ),
         // Runs a throwaway or long-lived slapd from the templates (tests, `gwdir local`, benchmarks).
         .target(name: "LocalSlapd", dependencies: ["DirectorySchema"], swiftSettings: strict),
         // System library over libmaxminddb (Debian: libmaxminddb-dev): country of a client IP.
@@ -49,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "gwdir",
             dependencies: [
-                "LDAPClient", "LocalSlapd", "Directory", "DirectorySchema", "GeoIP",
+                "LDAPClient", "LocalSlapd", "Directory", "DirectorySchema", "GeoIP", "MailConfigTemplates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -79,7 +79,8 @@ trap 'rm -rf "$staging"' EXIT
 case $ROLE in
 postfix)
     POSTFIX_CONF_DIR=${POSTFIX_CONF_DIR:-/etc/postfix}
-    export POSTFIX_CONF_DIR
+    MAIL_HOSTNAME=${MAIL_HOSTNAME:-mail.example.com}
+    export POSTFIX_CONF_DIR MAIL_HOSTNAME
     render_all "$staging"
     # Lookup tables (*.cf) go to the configuration directory, readable by root and postfix only.
     for table in "$staging"/*.cf; do
@@ -101,7 +102,7 @@ postfix)
             log "appended $(basename "$fragment") to master.cf"
         fi
     done
-    postconf -c "$POSTFIX_CONF_DIR" -e "myhostname = ${MAIL_HOSTNAME:-mail.example.com}" "maillog_file = /dev/stdout" \
+    postconf -c "$POSTFIX_CONF_DIR" -e "myhostname = $MAIL_HOSTNAME" "maillog_file = /dev/stdout" \
         "inet_interfaces = ${POSTFIX_INET_INTERFACES:-all}" "inet_protocols = ipv4"
     # No chroot: the LDAP lookups run in smtpd/cleanup, which would need resolver files in the jail.
     postconf -c "$POSTFIX_CONF_DIR" -F '*/*/chroot = n'

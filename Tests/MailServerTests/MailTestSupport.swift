@@ -299,6 +299,8 @@ final class DovecotServer: @unchecked Sendable {
     let configPath: String
     let lmtpPort: Int
     let imapPort: Int
+    /// Dovecot's SASL auth listener for Postfix (`smtpd_sasl_path = inet:127.0.0.1:<port>`).
+    let authPort: Int
     let mailRoot: URL
     private let pid: pid_t
 
@@ -371,7 +373,9 @@ final class DovecotServer: @unchecked Sendable {
         guard logFD >= 0 else { throw StartError(description: "open \(startupLog.path): errno \(errno)") }
         defer { close(logFD) }
         let pid = try spawn("/usr/sbin/dovecot", ["-F", "-c", configPath], stdout: logFD, stderr: logFD)
-        let server = DovecotServer(directory: directory, configPath: configPath, lmtpPort: ports[2], imapPort: ports[0], mailRoot: mail, pid: pid)
+        let server = DovecotServer(
+            directory: directory, configPath: configPath, lmtpPort: ports[2], imapPort: ports[0], authPort: ports[3], mailRoot: mail, pid: pid
+        )
         do {
             try server.waitUntilReady(run: run, startupLog: startupLog)
         } catch {
@@ -381,11 +385,12 @@ final class DovecotServer: @unchecked Sendable {
         return server
     }
 
-    private init(directory: URL, configPath: String, lmtpPort: Int, imapPort: Int, mailRoot: URL, pid: pid_t) {
+    private init(directory: URL, configPath: String, lmtpPort: Int, imapPort: Int, authPort: Int, mailRoot: URL, pid: pid_t) {
         self.directory = directory
         self.configPath = configPath
         self.lmtpPort = lmtpPort
         self.imapPort = imapPort
+        self.authPort = authPort
         self.mailRoot = mailRoot
         self.pid = pid
     }
@@ -402,7 +407,8 @@ final class DovecotServer: @unchecked Sendable {
                 let output = (try? String(contentsOf: startupLog, encoding: .utf8)) ?? ""
                 throw StartError(description: "dovecot exited during start-up: \(output) \(logText)")
             }
-            if sockets.allSatisfy(FileManager.default.fileExists(atPath:)), Self.accepts(port: lmtpPort), Self.accepts(port: imapPort) {
+            if sockets.allSatisfy(FileManager.default.fileExists(atPath:)), Self.accepts(port: lmtpPort), Self.accepts(port: imapPort),
+               Self.accepts(port: authPort) {
                 return
             }
             usleep(20_000)
