@@ -145,7 +145,7 @@ struct MailConfigCommand: AsyncParsableCommand {
             let written = try MailConfigWriter(out: outDirectory, values: values, address: dovecotAddress).write()
             for file in written { print(file.path) }
             if check {
-                let problems = MailConfigCheck(out: outDirectory).run()
+                let problems = try MailConfigCheck(out: outDirectory, postfixDirectory: postfixDirectory, dovecotDirectory: dovecotDirectory).run()
                 if !problems.isEmpty {
                     throw CLIError(.failure, "the rendered configuration did not pass --check: " + problems.joined(separator: "; "))
                 }
@@ -246,40 +246,63 @@ struct MailConfigWriter {
     }
 }
 
-/// `--check`: Debian's own tools on the rendered files, each only when installed.
+/// `--check`: Debian's own tools on the rendered files, each only when installed. The files name
+/// their final folders (/etc/postfix, /etc/dovecot), so the tools run on a private copy in which
+/// those paths point at the copy; Postfix gets Debian's master.cf plus master.cf.fragment.
 struct MailConfigCheck {
     var out: URL
+    var postfixDirectory: String
+    var dovecotDirectory: String
 
-    func run() -> [String] {
+    func run() throws -> [String] {
         var problems: [String] = []
-        let postfix = out.appendingPathComponent("postfix").path
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("gwdir-mail-check-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let postfix = scratch.appendingPathComponent("postfix")
+        let dovecot = scratch.appendingPathComponent("dovecot")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: scratch.path)
+        try FileManager.default.copyItem(at: out.appendingPathComponent("postfix"), to: postfix)
+        try FileManager.default.copyItem(at: out.appendingPathComponent("dovecot"), to: dovecot)
+        try repoint(postfix.appendingPathComponent("main.cf"), from: postfixDirectory, to: postfix.path)
+        try repoint(dovecot.appendingPathComponent("dovecot.conf"), from: dovecotDirectory, to: dovecot.path)
+        let debianMaster = ["/usr/share/postfix/master.cf.dist", "/etc/postfix/master.cf"].first { FileManager.default.fileExists(atPath: $0) }
+        let master = try (debianMaster.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? "")
+            + String(contentsOf: postfix.appendingPathComponent("master.cf.fragment"), encoding: .utf8)
+        try master.write(to: postfix.appendingPathComponent("master.cf"), atomically: true, encoding: .utf8)
+
         if let postconf = Self.tool("postconf") {
-            let result = Self.run(postconf, ["-c", postfix, "-n"])
-            report("postconf -c \(postfix) -n", result, &problems)
+            report("postconf -n", Self.run(postconf, ["-c", postfix.path, "-n"]), &problems)
+            report("postconf -M", Self.run(postconf, ["-c", postfix.path, "-M"]), &problems)
         } else {
             print("check: postconf not installed, skipped")
         }
         if let postmap = Self.tool("postmap") {
             // A real lookup: exit 1 without output is "not found"; a failed bind or search is a
             // warning on stderr. So this checks the URI, cn=postfix's DN and password.
-            let table = "ldap:\(postfix)/ldap-virtual-mailbox-domains.cf"
-            let result = Self.run(postmap, ["-c", postfix, "-q", "gwdir-check.invalid", table])
+            let table = "ldap:\(postfix.path)/ldap-virtual-mailbox-domains.cf"
+            let result = Self.run(postmap, ["-c", postfix.path, "-q", "gwdir-check.invalid", table])
             if result.status > 1 || result.output.contains("warning") || result.output.contains("fatal") {
-                problems.append("postmap -q … \(table): \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+                problems.append("postmap -q (bind as cn=postfix): \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))")
             } else {
                 print("check: postmap: bound as cn=postfix and searched: ok")
             }
         } else {
             print("check: postmap not installed, skipped")
         }
-        let dovecotConf = out.appendingPathComponent("dovecot/dovecot.conf").path
         if let doveconf = Self.tool("doveconf") {
-            let result = Self.run(doveconf, ["-c", dovecotConf, "-n"])
-            report("doveconf -c \(dovecotConf) -n", result, &problems)
+            report("doveconf -n", Self.run(doveconf, ["-c", dovecot.appendingPathComponent("dovecot.conf").path, "-n"]), &problems)
         } else {
             print("check: doveconf not installed, skipped")
         }
         return problems
+    }
+
+    /// Replaces the final folder by the copy's in one file (whole path prefixes only).
+    private func repoint(_ file: URL, from final: String, to copy: String) throws {
+        let prefix = final.hasSuffix("/") ? String(final.dropLast()) : final
+        let text = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: prefix + "/", with: copy + "/")
+        try text.write(to: file, atomically: true, encoding: .utf8)
     }
 
     private func report(_ command: String, _ result: (status: Int32, output: String), _ problems: inout [String]) {

@@ -187,11 +187,13 @@ struct SMTPSession: Decodable {
 import smtplib, sys, json
 a = json.loads(sys.argv[1])
 out = {}
-s = smtplib.SMTP('127.0.0.1', a['port'], timeout=30)
+s = smtplib.SMTP('127.0.0.1', a['port'], timeout=30, source_address=(a['source'], 0))
 out['ehlo'] = s.ehlo('client.gwdir.test')[0]
 if 'user' in a:
     try:
-        out['auth'] = s.login(a['user'], a['password'])[0]
+        # One AUTH PLAIN per session (smtplib's login() would retry with LOGIN after a failure).
+        s.user, s.password = a['user'], a['password']
+        out['auth'] = s.auth('PLAIN', s.auth_plain)[0]
     except smtplib.SMTPAuthenticationError as e:
         out['auth'] = e.smtp_code; out['authError'] = e.smtp_error.decode(errors='replace')
         s.quit(); print(json.dumps(out)); sys.exit(0)
@@ -214,8 +216,11 @@ s.quit()
 print(json.dumps(out))
 """#
 
-    static func run(port: Int, login: (String, String)? = nil, from: String, to: [String], subject: String = "test") throws -> SMTPSession {
-        var request: [String: Any] = ["port": port, "from": from, "to": to, "subject": subject]
+    /// `source`: the client's address in 127.0.0.0/8. Dovecot's auth penalty delays every further
+    /// attempt from an IP that failed (up to 15 s), so each failing login gets an address of its own.
+    static func run(port: Int, source: String = "127.0.0.1", login: (String, String)? = nil, from: String, to: [String],
+                    subject: String = "test") throws -> SMTPSession {
+        var request: [String: Any] = ["port": port, "source": source, "from": from, "to": to, "subject": subject]
         if let login { request["user"] = login.0; request["password"] = login.1 }
         let json = String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self)
         let run = try runTool("/usr/bin/python3", ["-c", script, json])
@@ -343,13 +348,15 @@ private func withPostfix(_ body: (PostfixServer, DovecotServer, SampleDirectory)
             let tag = UUID().uuidString.prefix(8)
 
             // (f) wrong password: 535, nothing sent.
-            let wrong = try SMTPSession.run(port: port, login: (alice.0, "not-\(alice.1)"), from: alice.0, to: [sample.address("bob")])
+            let wrong = try SMTPSession.run(port: port, source: "127.0.0.21", login: (alice.0, "not-\(alice.1)"), from: alice.0, to: [sample.address("bob")])
             #expect(wrong.auth == 535, "\(wrong)\n\(postfix.logText)")
+            // Postfix passed the client's address to Dovecot (the rip the auth penalty and the audit use).
+            #expect(dovecot.logText.contains("127.0.0.21): Password mismatch"), "\(dovecot.logText)")
             #expect(wrong.mail == nil)
             // bob has no `smtp` in gwEnabledService; dave logs in with the mail-only password only.
-            let bob = try SMTPSession.run(port: port, login: (sample.address("bob"), sample.password("bob")), from: sample.address("bob"), to: [alice.0])
+            let bob = try SMTPSession.run(port: port, source: "127.0.0.22", login: (sample.address("bob"), sample.password("bob")), from: sample.address("bob"), to: [alice.0])
             #expect(bob.auth == 535, "\(bob)")
-            let daveAccount = try SMTPSession.run(port: port, login: (sample.address("dave"), sample.password("dave")), from: sample.address("dave"), to: [alice.0])
+            let daveAccount = try SMTPSession.run(port: port, source: "127.0.0.23", login: (sample.address("dave"), sample.password("dave")), from: sample.address("dave"), to: [alice.0])
             #expect(daveAccount.auth == 535, "\(daveAccount)")
             // Without AUTH the submission port relays nothing, not even to a local mailbox.
             let anonymous = try SMTPSession.run(port: port, from: alice.0, to: [sample.address("bob")])
