@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // System library over libldap/liblber/libsasl2 (Debian: libldap2-dev, libsasl2-dev).
@@ -43,7 +45,11 @@ let package = Package(
         // Domain model and services; talks to LDAP only through LDAPClient.
         .target(
             name: "Directory",
-            dependencies: ["LDAPClient", "GeoIP", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "LDAPClient", "GeoIP", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
