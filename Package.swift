@@ -66,6 +66,8 @@ let package = Package(
         // a baseline by definition) and python-ldap.
         .target(name: "CBenchBaseline", dependencies: ["CLDAP"], linkerSettings: [.linkedLibrary("ldap"), .linkedLibrary("lber")]),
         .executableTarget(name: "gwdir-bench", dependencies: ["LDAPClient", "LocalSlapd", "CBenchBaseline", "Directory"], swiftSettings: strict),
+        // Appends to a login spool until killed: the `kill -9` test of SpooledRecorderTests.
+        .executableTarget(name: "spool-crash-writer", dependencies: ["Directory"], path: "Sources/SpoolCrashWriter", swiftSettings: strict),
         // The slapd harness shared by every test target.
         .target(name: "TestSupport", dependencies: ["LDAPClient", "LocalSlapd", "DirectorySchema"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),

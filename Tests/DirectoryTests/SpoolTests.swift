@@ -190,4 +190,59 @@ import Testing
         // Nothing is left, and draining again writes nothing.
         #expect(try await second.drainAvailable() == 0)
     }
+
+    static let crashWriter: URL? = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let candidates = [Bundle.main.bundleURL.deletingLastPathComponent(), URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+                          root.appendingPathComponent(".build/debug")]
+        return candidates.map { $0.appendingPathComponent("spool-crash-writer") }.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    @Test func everyEventAcknowledgedBeforeAKill9IsWrittenExactlyOnce() async throws {
+        let binary = try #require(Self.crashWriter, "build spool-crash-writer first (swift build)")
+        let fixture = try Self.server.get()
+        let uids = ["a1", "a2", "a3", "a4"]
+        let world = try await AuditWorld.make(accounts: uids, fixture: fixture)
+        let directory = SpoolTests.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let child = Process()
+        child.executableURL = binary
+        child.arguments = [directory.path, world.workspaceDN, String(world.clock.now.timeIntervalSince1970)]
+        let output = Pipe()
+        child.standardOutput = output
+        try child.run()
+        // Each printed number is an acknowledged (fsync'd) event; kill -9 in the middle of the burst.
+        var acknowledged = Set<UInt64>()
+        var pending = Data()
+        func collect(_ chunk: Data) {
+            pending.append(chunk)
+            while let newline = pending.firstIndex(of: 0x0A) {
+                if let sequence = UInt64(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)) { acknowledged.insert(sequence) }
+                pending.removeSubrange(pending.startIndex...newline)
+            }
+        }
+        while acknowledged.count < 1500 {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            collect(chunk)
+        }
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        collect(output.fileHandleForReading.readDataToEndOfFile())
+        #expect(child.terminationReason == .uncaughtSignal)
+        #expect(acknowledged.count >= 1500)
+
+        let ldap = fixture.gwdirConnection()
+        defer { ldap.close() }
+        let log = try world.log(ldap)
+        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log)
+        defer { recorder.spool.close() }
+        let spooled = try recorder.spool.read(after: 0, limit: 1_000_000)
+        #expect(spooled.map(\.sequence) == Array(1...UInt64(spooled.count)), "no gaps")
+        #expect(acknowledged.isSubset(of: Set(spooled.map(\.sequence))), "every acknowledged event survived")
+        #expect(try await recorder.drainAvailable() == spooled.count)
+        var expected: [String: Int] = [:]
+        for item in spooled { expected[String(item.event.accountDN!.split(separator: ",")[0].dropFirst(4)), default: 0] += 1 }
+        #expect(try await Self.counts(log, world, uids) == expected)
+    }
 }
