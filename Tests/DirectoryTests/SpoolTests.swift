@@ -246,3 +246,37 @@ import Testing
         #expect(try await Self.counts(log, world, uids) == expected)
     }
 }
+
+import Logging
+import ServiceLifecycle
+
+/// The two services as `gwdir serve` runs them: a graceful shutdown (SIGTERM) drains the
+/// spool and writes the deferred last logins before `run` returns.
+@Suite struct AuditServicesTests {
+    @Test func gracefulShutdownDrainsTheSpoolAndFlushesLastLogins() async throws {
+        let world = try await AuditWorld.make()
+        let directory = SpoolTests.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ldap = world.fixture.gwdirConnection()
+        defer { ldap.close() }
+        let log = try world.log(ldap)
+        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log)
+        defer { recorder.spool.close() }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            // Shut down in reverse: the drainer first, so the sweep flushes what it drained.
+            services: [
+                .init(service: AuditSweepService(log: log, clock: world.clock.sleeper)),
+                .init(service: recorder.drainer(clock: world.clock.sleeper)),
+            ],
+            logger: Logger(label: "test")
+        ))
+        let running = Task { try await group.run() }
+        for offset in 0..<10 { try await recorder.record(world.event(type: .imap, ip: "81.2.69.\(offset + 1)", at: TimeInterval(offset))) }
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(recorder.spool.checkpoint == 10)
+        let entries = try await log.events(account: DistinguishedName(world.accountDN("alice")))
+        #expect(entries.reduce(0) { $0 + $1.count } == 10)
+        #expect(try await world.lastLogin("alice")["gwLastLoginIP"] == "81.2.69.10")
+    }
+}

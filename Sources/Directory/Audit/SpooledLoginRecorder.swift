@@ -102,6 +102,9 @@ public struct SpooledLoginRecorder: LoginRecorder {
 /// Drains a ``SpooledLoginRecorder``'s spool into the directory whenever events arrive,
 /// retrying with exponential backoff (on the injected clock) while writes fail. On graceful
 /// shutdown it drains what it can once more; the rest waits in the spool for the next start.
+/// In a `ServiceGroup`, list it after the log's ``AuditSweepService``: services stop in
+/// reverse order, so the sweep's final flush then covers the last logins just drained.
+/// One drainer per spool.
 public struct SpoolDrainService<C: Clock>: Service where C.Duration == Duration {
     public let recorder: SpooledLoginRecorder
     public let clock: C
