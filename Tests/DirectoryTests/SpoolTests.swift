@@ -51,6 +51,20 @@ import Testing
         #expect(try spool.read(after: 0, limit: 1000).map(\.sequence) == Array(1...500))
     }
 
+    @Test func appendsBeyondTheMemoryBoundWaitTheirTurn() async throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Room for about two records: the rest park and go out in later groups, none lost.
+        let spool = try LoginSpool(directory: directory, maxPendingBytes: 500)
+        defer { spool.close() }
+        let sequences = try await withThrowingTaskGroup(of: UInt64.self) { group in
+            for index in 0..<200 { group.addTask { try await spool.append(Self.event(index)) } }
+            return try await group.reduce(into: Set<UInt64>()) { $0.insert($1) }
+        }
+        #expect(sequences == Set(1...200))
+        #expect(try spool.read(after: 0, limit: 1000).map(\.sequence) == Array(1...200))
+    }
+
     @Test func segmentsRotateAndDrainedOnesAreDeleted() async throws {
         let directory = Self.directory()
         defer { try? FileManager.default.removeItem(at: directory) }

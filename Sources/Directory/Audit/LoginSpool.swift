@@ -27,8 +27,9 @@ import Darwin
 ///
 /// Group commit: ``append(_:)`` queues the record and waits; one writer thread writes
 /// everything queued since its last turn with one `write` and one `fsync`, then resumes all
-/// of those callers. Memory holds only records not yet fsync'd (at most one per waiting
-/// caller); the drainer reads events back from disk.
+/// of those callers. Memory holds only records not yet fsync'd, at most `maxPendingBytes`
+/// queued for the next write (later appends wait, in order); the drainer reads events back
+/// from disk.
 public final class LoginSpool: Sendable {
     public let directory: URL
     /// This spool's id (`gwSpoolId` in the entries it writes).
@@ -43,7 +44,8 @@ public final class LoginSpool: Sendable {
     private let checkpointed: Mutex<UInt64>
 
     /// Opens (creating if needed) the spool in `directory`.
-    public init(directory: URL, segmentBytes: Int = 4 << 20, logger: Logger = Logger(label: "gwdir.spool")) throws {
+    /// `maxPendingBytes` bounds the records queued for the next write; appends beyond it wait.
+    public init(directory: URL, segmentBytes: Int = 4 << 20, maxPendingBytes: Int = 4 << 20, logger: Logger = Logger(label: "gwdir.spool")) throws {
         self.directory = directory
         self.segmentBytes = segmentBytes
         self.logger = logger
@@ -69,7 +71,7 @@ public final class LoginSpool: Sendable {
             }
             recoveredThrough = last
             checkpointed = Mutex(checkpoint)
-            writer = try SpoolWriter(directory: directory, nextSequence: last + 1, segmentBytes: segmentBytes, logger: logger)
+            writer = try SpoolWriter(directory: directory, nextSequence: last + 1, segmentBytes: segmentBytes, maxPendingBytes: maxPendingBytes, logger: logger)
         } catch {
             closeFD(lockFD)
             throw error
@@ -327,6 +329,8 @@ final class SpoolWriter: @unchecked Sendable {
         var buffer: [UInt8] = []
         var waiters: [(sequence: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
         var nextSequence: UInt64
+        /// Appends waiting for room: the buffer is full until the writer takes it.
+        var parked: [(payload: Data, continuation: CheckedContinuation<UInt64, any Error>)] = []
         var stopped = false
         var failure: DirectoryError?
     }
@@ -337,6 +341,7 @@ final class SpoolWriter: @unchecked Sendable {
     private let activeFirst: Atomic<UInt64>
     private let directory: URL
     private let segmentBytes: Int
+    private let maxPendingBytes: Int
     private let logger: Logger
     let appended: AsyncStream<Void>
     private let appendedContinuation: AsyncStream<Void>.Continuation
@@ -344,9 +349,10 @@ final class SpoolWriter: @unchecked Sendable {
     /// Group commits so far (one write and one fsync each).
     let commits = Atomic<Int>(0)
 
-    init(directory: URL, nextSequence: UInt64, segmentBytes: Int, logger: Logger) throws {
+    init(directory: URL, nextSequence: UInt64, segmentBytes: Int, maxPendingBytes: Int, logger: Logger) throws {
         self.directory = directory
         self.segmentBytes = segmentBytes
+        self.maxPendingBytes = maxPendingBytes
         self.logger = logger
         state = Mutex(State(nextSequence: nextSequence))
         durable = Atomic(nextSequence - 1)
@@ -366,10 +372,12 @@ final class SpoolWriter: @unchecked Sendable {
             let refusal = state.withLock { state -> DirectoryError? in
                 if let failure = state.failure { return failure }
                 if state.stopped { return DirectoryError(.failed, "the login spool is closed") }
-                let sequence = state.nextSequence
-                state.nextSequence += 1
-                SpoolSegment.encode(sequence: sequence, payload: payload, into: &state.buffer)
-                state.waiters.append((sequence, continuation))
+                if !state.parked.isEmpty || state.buffer.count >= maxPendingBytes {
+                    // Memory stays bounded; the writer queues it after its current turn, in order.
+                    state.parked.append((payload, continuation))
+                    return nil
+                }
+                Self.queue(payload, continuation, into: &state)
                 return nil
             }
             if let refusal {
@@ -380,6 +388,13 @@ final class SpoolWriter: @unchecked Sendable {
             condition.signal()
             condition.unlock()
         }
+    }
+
+    private static func queue(_ payload: Data, _ continuation: CheckedContinuation<UInt64, any Error>, into state: inout State) {
+        let sequence = state.nextSequence
+        state.nextSequence += 1
+        SpoolSegment.encode(sequence: sequence, payload: payload, into: &state.buffer)
+        state.waiters.append((sequence, continuation))
     }
 
     func stop() {
@@ -410,10 +425,18 @@ final class SpoolWriter: @unchecked Sendable {
             condition.lock()
             var batch: (buffer: [UInt8], waiters: [(sequence: UInt64, continuation: CheckedContinuation<UInt64, any Error>)], stopped: Bool)
             while true {
+                let maxPendingBytes = self.maxPendingBytes
                 batch = state.withLock { state in
                     defer {
                         state.buffer.removeAll(keepingCapacity: true)
                         state.waiters.removeAll(keepingCapacity: true)
+                        // The parked appends become the next turn's batch.
+                        var moved = 0
+                        while moved < state.parked.count, state.buffer.isEmpty || state.buffer.count < maxPendingBytes, !state.stopped {
+                            Self.queue(state.parked[moved].payload, state.parked[moved].continuation, into: &state)
+                            moved += 1
+                        }
+                        state.parked.removeFirst(moved)
                     }
                     return (state.buffer, state.waiters, state.stopped)
                 }
@@ -440,8 +463,11 @@ final class SpoolWriter: @unchecked Sendable {
             if batch.stopped {
                 // Callers that raced the stop are refused, not left waiting.
                 let late = state.withLock { state -> [CheckedContinuation<UInt64, any Error>] in
-                    defer { state.waiters.removeAll() }
-                    return state.waiters.map(\.continuation)
+                    defer {
+                        state.waiters.removeAll()
+                        state.parked.removeAll()
+                    }
+                    return state.waiters.map(\.continuation) + state.parked.map(\.continuation)
                 }
                 for waiter in late { waiter.resume(throwing: DirectoryError(.failed, "the login spool is closed")) }
                 return
