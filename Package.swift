@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // System library over libldap/liblber/libsasl2 (Debian: libldap2-dev, libsasl2-dev).
@@ -53,7 +55,11 @@ let package = Package(
         // Domain model and services; talks to LDAP only through LDAPClient.
         .target(
             name: "Directory",
-            dependencies: ["LDAPClient", "GeoIP", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "LDAPClient", "GeoIP", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -70,6 +76,8 @@ let package = Package(
         // a baseline by definition) and python-ldap.
         .target(name: "CBenchBaseline", dependencies: ["CLDAP"], linkerSettings: [.linkedLibrary("ldap"), .linkedLibrary("lber")]),
         .executableTarget(name: "gwdir-bench", dependencies: ["LDAPClient", "LocalSlapd", "CBenchBaseline", "Directory"], swiftSettings: strict),
+        // Appends to a login spool until killed: the `kill -9` test of SpooledRecorderTests.
+        .executableTarget(name: "spool-crash-writer", dependencies: ["Directory"], path: "Sources/SpoolCrashWriter", swiftSettings: strict),
         // The slapd harness shared by every test target.
         .target(name: "TestSupport", dependencies: ["LDAPClient", "LocalSlapd", "DirectorySchema"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),

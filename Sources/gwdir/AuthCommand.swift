@@ -18,8 +18,8 @@ struct Auth: AsyncParsableCommand {
 
     /// Where `auth test` reports attempts: the audit log, as `gwdir serve` does, so a tested
     /// login shows in `gwdir audit list` and moves the account's last login. Writing needs the
-    /// service identity (`cn=gwdir`); for any other identity the recording fails quietly and
-    /// the outcome stands. A one-shot command does no retention housekeeping (that is
+    /// service identity (`cn=gwdir`); for any other identity the recording fails, the
+    /// authenticator logs why on stderr (swift-log, `gwdir.auth`), and the outcome stands. A one-shot command does no retention housekeeping (that is
     /// `gwdir audit purge`'s and the long-running service's job). It records one login, the
     /// first of its interval for this log, so its last login is written at once and nothing is
     /// left for `flushLastLogins()`.

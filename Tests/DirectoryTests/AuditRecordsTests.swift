@@ -199,68 +199,6 @@ import Testing
         #expect(state.claimPurge(at: Self.t0, interval: 3600))
     }
 
-    @Test func lastLoginsAreWrittenOncePerIntervalAndTheNewestIsDeferred() throws {
-        let state = AuditLogState()
-        func event(_ offset: TimeInterval, _ type: LoginType = .pop3) -> LoginEvent {
-            var event = Self.event(type: type)
-            event.time = Self.t0.addingTimeInterval(offset)
-            return event
-        }
-        let minute = Duration.seconds(60)
-        guard case .send(let box, let previous, let first) = state.offerLastLogin("a", event(0), interval: minute) else {
-            Issue.record("the first login writes")
-            return
-        }
-        #expect(previous == nil)
-        // Inside the minute: the first deferral starts the sweep, later ones only replace it if newer.
-        guard case .deferred(startSweep: true) = state.offerLastLogin("a", event(30, .pcBrowser), interval: minute),
-              case .deferred(startSweep: false) = state.offerLastLogin("a", event(40, .mobileWeb), interval: minute),
-              case .none = state.offerLastLogin("a", event(35), interval: minute),
-              case .none = state.offerLastLogin("a", event(0), interval: minute)
-        else {
-            Issue.record("logins inside the minute are deferred, older ones dropped")
-            return
-        }
-        // Another account has its own minute; a deferral while the sweep runs does not start another.
-        guard case .send = state.offerLastLogin("b", event(1), interval: minute),
-              case .deferred(startSweep: false) = state.offerLastLogin("b", event(2), interval: minute)
-        else {
-            Issue.record("another account writes on its own")
-            return
-        }
-        // Not due yet for the sweep: nothing taken, and when the first falls due.
-        let now = ContinuousClock.now
-        let early = state.takeDeferredLastLogins(dueBy: now, interval: minute)
-        #expect(early.steps.isEmpty)
-        #expect(early.nextDue.map { $0 > now && $0 <= now + minute } == true)
-        // A flush takes them all; "a"'s joins the write in flight (its box is still open) with the newest.
-        let flushed = state.takeDeferredLastLogins(dueBy: nil, interval: minute).steps
-        #expect(flushed.count == 2)
-        guard case .join(let outcome) = flushed.first else {
-            Issue.record("joins the open write")
-            return
-        }
-        #expect(outcome === first)
-        #expect(box.close()?.type == .mobileWeb)
-        // The flushed login (40) opened the next minute: 61 is deferred (the sweep still runs),
-        // 100 writes after the first.
-        guard case .deferred(startSweep: false) = state.offerLastLogin("a", event(61), interval: minute),
-              case .send(let newest, let after, let second) = state.offerLastLogin("a", event(100), interval: minute)
-        else {
-            Issue.record("a new minute from the flushed login")
-            return
-        }
-        #expect(after === first && second !== first)
-        #expect(newest.close()?.time == Self.t0.addingTimeInterval(100))
-        // The write at 100 replaced the deferral at 61: a sweep finds nothing and ends.
-        let swept = state.takeDeferredLastLogins(dueBy: ContinuousClock.now + minute * 2, interval: minute)
-        #expect(swept.steps.isEmpty && swept.nextDue == nil)
-        guard case .deferred(startSweep: true) = state.offerLastLogin("a", event(101), interval: minute) else {
-            Issue.record("the next deferral starts a new sweep")
-            return
-        }
-    }
-
     @Test func writeOutcomesReachEveryWaiter() async throws {
         let outcome = WriteOutcome()
         let first = Task { try await outcome.wait() }
@@ -270,18 +208,6 @@ import Testing
         await #expect(throws: LDAPError.self) { try await second.value }
         // Late waiters get the same answer at once.
         await #expect(throws: LDAPError.self) { try await outcome.wait() }
-    }
-
-    @Test func foldBatchesCountAndWidenUntilTaken() {
-        let batch = FoldBatch(lastTime: nil, firstTime: nil)
-        #expect(batch.join(lastTime: Self.t0, firstTime: nil))
-        #expect(batch.join(lastTime: Self.t0.addingTimeInterval(5), firstTime: nil))
-        #expect(batch.join(lastTime: nil, firstTime: Self.t0.addingTimeInterval(-5)))
-        let content = batch.close()
-        #expect(content.count == 4)
-        #expect(content.lastTime == Self.t0.addingTimeInterval(5))
-        #expect(content.firstTime == Self.t0.addingTimeInterval(-5))
-        #expect(!batch.join(lastTime: nil, firstTime: nil))
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import GeoIP
 import LDAPClient
+import Logging
 import Synchronization
 
 /// The login audit log in `ou=events,ou=audit,<base>` (spec §5): one `gwLoginEvent` per web or
@@ -30,7 +31,7 @@ public struct AuditLog: LoginRecorder {
     public let retention: AuditRetention
     /// The account's last-login attributes move at most once per this interval of login time.
     /// The first login of an interval is written at once; the newest of the later ones is
-    /// written when the interval has passed (by a background sweep), by the account's next
+    /// written when the interval has passed (by ``AuditSweepService``), by the account's next
     /// login after it, or by ``flushLastLogins()``, so the attributes lag the newest login by at
     /// most the interval and never lose it. Mail clients poll every few minutes and a user opens
     /// several apps within a minute: this saves most writes to account entries, the trade
@@ -39,7 +40,9 @@ public struct AuditLog: LoginRecorder {
     /// How often ``record(_:)`` runs ``purgeExpired(now:)`` by itself, in `context.now()` time;
     /// nil leaves retention to `gwdir audit purge` (a cron job, or a process that only reads).
     public let purgeInterval: Duration?
-    private let state: AuditLogState
+    /// Housekeeping failures (retention, the sweep) that must not fail a recording are logged here.
+    public let logger: Logger
+    let state: AuditLogState
     /// `ou=events,ou=audit,<base>`, rendered once: every new entry is a child of it.
     private let eventsDN: String
 
@@ -49,7 +52,8 @@ public struct AuditLog: LoginRecorder {
         folding: AuditFoldingPolicy = AuditFoldingPolicy(),
         retention: AuditRetention = AuditRetention(),
         lastLoginInterval: Duration = .seconds(60),
-        purgeInterval: Duration? = .seconds(3600)
+        purgeInterval: Duration? = .seconds(3600),
+        logger: Logger = Logger(label: "gwdir.audit")
     ) {
         self.context = context
         self.geoIP = geoIP
@@ -57,7 +61,8 @@ public struct AuditLog: LoginRecorder {
         self.retention = retention
         self.lastLoginInterval = lastLoginInterval
         self.purgeInterval = purgeInterval
-        self.state = AuditLogState()
+        self.logger = logger
+        self.state = AuditLogState(folding: folding, lastLoginInterval: lastLoginInterval)
         self.eventsDN = context.layout.auditEvents.description
     }
 
@@ -86,8 +91,18 @@ public struct AuditLog: LoginRecorder {
     /// last-login attributes forward (never back), at once or within ``lastLoginInterval``.
     /// Resolves the country from the IP when the event has none. At most once per
     /// ``purgeInterval`` it first deletes expired entries.
+    ///
+    /// A write that other recordings joined is never abandoned because the calling task was
+    /// cancelled: it completes and reports to all of them.
     @discardableResult
     public func write(_ event: LoginEvent) async throws -> Written {
+        try await write(event, mark: nil)
+    }
+
+    /// The same, with the event's spool position written into the entry by the same
+    /// operation that counts it (``SpooledLoginRecorder``'s replay reads it back).
+    @discardableResult
+    public func write(_ event: LoginEvent, mark: AuditSpoolMark?) async throws -> Written {
         var resolved = event
         resolved.time = AuditRecords.wholeSecond(event.time)
         if event.country == nil, let ip = event.ip { resolved.country = geoIP?.country(for: ip) }
@@ -96,152 +111,143 @@ public struct AuditLog: LoginRecorder {
         if let purgeInterval, state.claimPurge(at: now, interval: purgeInterval.timeInterval) {
             // Retention is housekeeping: its failure must not lose the login being recorded; the
             // next claim (an interval later) or `gwdir audit purge` tries again.
-            _ = try? await purgeExpired(now: now)
+            do {
+                _ = try await purgeExpired(now: now)
+            } catch {
+                logger.warning("audit retention failed; retried in \(purgeInterval)", metadata: ["error": "\(error)"])
+            }
         }
         // The account, lowercased once: the folding key, the cache and the last-login write share it.
         let account = AuditRecords.account(of: event)
         let key = event.foldingKey(account: account)
-        let written = try await ldapCall("recording a login of \(event.loginName)") { try await writeEntry(event, account: account, key: key) }
-        try await recordLastLogin(event, account: account)
+        let written = try await ldapCall("recording a login of \(event.loginName)") {
+            try await writeEntry(event, account: account, key: key, mark: mark)
+        }
+        try await recordLastLogin(event, account: account, now: now)
         return written
     }
 
-    private func writeEntry(_ event: LoginEvent, account: AuditFoldingKey.Account, key: AuditFoldingKey?) async throws -> Written {
+    /// Runs one LDAP write to completion even if the calling task is cancelled. LDAPClient
+    /// refuses to send a write for a cancelled task (CancellationError, nothing sent) and never
+    /// abandons one it sent, so only that refusal needs a fresh, uncancelled task: shared
+    /// writes (batches others joined) then reach slapd and report to everyone.
+    static func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        if !Task.isCancelled {
+            do {
+                return try await body()
+            } catch is CancellationError where Task.isCancelled {}
+        }
+        return try await Task { try await body() }.value
+    }
+
+    /// The batch vanished from the state before its sender took it (its entry was forgotten):
+    /// everyone who joined offers again.
+    struct EntryGone: Error {}
+
+    private func writeEntry(_ event: LoginEvent, account: AuditFoldingKey.Account, key: AuditFoldingKey?, mark: AuditSpoolMark?) async throws -> Written {
+        let ldap = context.ldap
         guard let key else {
             let entry = newEntry(event)
-            _ = try await context.ldap.add(dn: entry.dn, attributes: attributes(for: event, id: entry.id), controls: [])
-            state.noteNewest(account, AuditLogState.Newest(dn: entry.dn, summary: AuditEntrySummary(key: nil, firstTime: event.time, lastTime: event.time)))
+            let attributes = attributes(for: event, id: entry.id, mark: mark)
+            _ = try await Self.uncancelled { try await ldap.add(dn: entry.dn, attributes: attributes, controls: []) }
+            state.fold.withLock {
+                $0.noteNewest(account, AuditFoldMachine.Newest(dn: entry.dn, summary: AuditEntrySummary(key: nil, firstTime: event.time, lastTime: event.time)))
+            }
             return .added(entry.dn)
         }
         // A few rounds at most: each retry follows an entry that vanished (purged, deleted by
         // hand) or a creation that failed, and the next round adds a fresh one.
         for _ in 0..<4 {
-            switch makeStep(event, account: account, key: key) {
-            case .wait(let load):
-                let loaded: AuditLogState.Newest?
-                do {
-                    loaded = try await load.value
-                } catch {
-                    state.finishLoad(account, load, with: nil, failed: true)
-                    throw error
+            let action = state.fold.withLock { $0.offer(event, account: account, key: key, mark: mark, newEntry: { newEntry(event) }) }
+            switch action {
+            case .load(let load):
+                // Its own task: a search is abandoned when its task is cancelled, and others wait for it.
+                let log = self
+                Task {
+                    do {
+                        let newest = try await log.loadNewest(event, account: account)
+                        log.state.fold.withLock { $0.loadFinished(account, load, newest: newest, failed: false) }
+                        load.finish(.success(newest))
+                    } catch {
+                        log.state.fold.withLock { $0.loadFinished(account, load, newest: nil, failed: true) }
+                        load.finish(.failure(error))
+                    }
                 }
-                state.finishLoad(account, load, with: loaded, failed: false)
-            case .create(let entry, let outcome):
+                _ = try await load.wait()
+            case .awaitLoad(let load):
+                _ = try await load.wait()
+            case .add(let entry, let outcome):
+                let attributes = attributes(for: event, id: entry.id, mark: mark)
                 do {
-                    _ = try await context.ldap.add(dn: entry.dn, attributes: attributes(for: event, id: entry.id), controls: [])
+                    _ = try await Self.uncancelled { try await ldap.add(dn: entry.dn, attributes: attributes, controls: []) }
                     outcome.finish(.success(()))
                     return .added(entry.dn)
                 } catch {
                     outcome.finish(.failure(error))
                     throw error
                 }
-            case .send(let dn, let batch, let previous, let outcome):
+            case .send(let dn, let previous, let outcome):
                 // The previous write's outcome is its waiters' business; if it was the add and
                 // it failed, this increment finds no entry and everyone in the batch retries.
-                _ = try? await previous?.wait()
+                if let previous { _ = await previous.result() }
+                guard let batch = state.fold.withLock({ $0.takeBatch(account, outcome) }) else {
+                    outcome.finish(.failure(EntryGone()))
+                    continue
+                }
                 do {
-                    try await increment(dn, batch.close())
+                    try await increment(dn, batch)
                     outcome.finish(.success(()))
                     return .folded(dn)
                 } catch let error as LDAPError where error.code == .noSuchObject {
                     outcome.finish(.failure(error))
-                    state.forget(account, dn: dn)
+                    state.fold.withLock { $0.forget(account, dn: dn) }
                 } catch {
                     outcome.finish(.failure(error))
                     throw error
                 }
             case .join(let dn, let outcome):
-                do {
-                    try await outcome.wait()
+                switch await outcome.result() {
+                case .success:
                     return .folded(dn)
-                } catch let error as LDAPError where error.code == .noSuchObject {
+                case .failure(let error as LDAPError) where error.code == .noSuchObject:
                     // The entry is gone (or its add failed): this batch was not counted.
-                    state.forget(account, dn: dn)
+                    state.fold.withLock { $0.forget(account, dn: dn) }
+                case .failure(is EntryGone):
+                    continue
+                case .failure(let error):
+                    throw error
                 }
             }
         }
         throw DirectoryError(.failed, "recording a login of \(event.loginName): the audit entry kept disappearing")
     }
 
-    private enum Step {
-        /// Wait for the search for the account's newest entry.
-        case wait(Task<AuditLogState.Newest?, any Error>)
-        /// Add the entry (this event is its first), then tell those who joined it.
-        case create(NewEntry, WriteOutcome)
-        /// Send the batch this event opened, once the entry's previous write is answered.
-        case send(String, FoldBatch, previous: WriteOutcome?, outcome: WriteOutcome)
-        /// Wait for the batch this event joined to be written.
-        case join(String, WriteOutcome)
-    }
-
-    /// Decides under the lock, so concurrent events of one account see each other: the first
-    /// miss starts one search that the others wait for, the first event that needs a new entry
-    /// starts its add, and the rest join the entry's open batch of increments. A batch is sent
-    /// (one `increment by n`) once the entry's previous write has been answered, so while one
-    /// write is in flight every repeat arriving meanwhile rides on the next: group commit.
-    private func makeStep(_ event: LoginEvent, account: AuditFoldingKey.Account, key: AuditFoldingKey) -> Step {
-        state.slots.withLock { slots -> Step in
-            switch slots[account] {
-            case nil:
-                let load = Task { try await self.loadNewest(event, account: account) }
-                slots[account] = .loading(load)
-                return .wait(load)
-            case .loading(let load):
-                return .wait(load)
-            case .known(let newest):
-                if var newest, folding.decide(newest: newest.summary, key: key, time: event.time) == .increment {
-                    var later: Date?, earlier: Date?
-                    if event.time > newest.summary.lastTime {
-                        newest.summary.lastTime = event.time
-                        later = event.time
-                    } else if event.time < newest.summary.firstTime {
-                        newest.summary.firstTime = event.time
-                        earlier = event.time
-                    }
-                    if let open = newest.open, open.batch.join(lastTime: later, firstTime: earlier) {
-                        slots[account] = .known(newest)
-                        return .join(newest.dn, open.outcome)
-                    }
-                    let batch = FoldBatch(lastTime: later, firstTime: earlier)
-                    let previous = newest.lastWrite, outcome = WriteOutcome()
-                    newest.open = (batch, outcome)
-                    newest.lastWrite = outcome
-                    slots[account] = .known(newest)
-                    return .send(newest.dn, batch, previous: previous, outcome: outcome)
-                }
-                let entry = newEntry(event), creation = WriteOutcome()
-                let summary = AuditEntrySummary(key: key, firstTime: event.time, lastTime: event.time)
-                slots[account] = .known(AuditLogState.Newest(dn: entry.dn, summary: summary, lastWrite: creation))
-                AuditLogState.evictIfLarge(&slots, now: event.time, keep: folding.maxGap.timeInterval)
-                return .create(entry, creation)
-            }
-        }
-    }
-
     /// The account's newest entry that an event at `event.time` could still fold into.
-    private func loadNewest(_ event: LoginEvent, account: AuditFoldingKey.Account) async throws -> AuditLogState.Newest? {
+    private func loadNewest(_ event: LoginEvent, account: AuditFoldingKey.Account) async throws -> AuditFoldMachine.Newest? {
         let since = event.time.addingTimeInterval(-folding.maxGap.timeInterval - folding.maxSpan.timeInterval)
         let found = try await context.ldap.search(
             base: context.layout.auditEvents, scope: .oneLevel,
             filter: AuditRecords.foldCandidatesFilter(for: event, since: since),
             attributes: ["gwLoginType", "gwClientIP", "gwLoginResult", "gwFailureReason", "gwFirstTime", "gwLastTime"]
         )
-        var newest: AuditLogState.Newest?
+        var newest: AuditFoldMachine.Newest?
         for entry in found.entries {
             guard let summary = AuditRecords.summary(of: entry, account: account) else { continue }
             if newest.map({ summary.lastTime > $0.summary.lastTime }) ?? true {
-                newest = AuditLogState.Newest(dn: entry.dn, summary: summary)
+                newest = AuditFoldMachine.Newest(dn: entry.dn, summary: summary)
             }
         }
         return newest
     }
 
-    /// A batch of folded events: the count goes up atomically (RFC 4525); the span only
-    /// widens — time replaces carry an assertion, so a write overtaken by a concurrent one (two
-    /// processes, or a retry) never narrows it: the count is then added alone and each time
-    /// moved separately if it is still an extension.
-    private func increment(_ dn: String, _ batch: FoldBatch.Content) async throws {
-        let count = LDAPModification.increment("gwEventCount", by: batch.count)
+    /// A batch of folded events: the count goes up atomically (RFC 4525), with the batch's
+    /// spool mark in the same operation; the span only widens — time replaces carry an
+    /// assertion, so a write overtaken by a concurrent one (two processes, or a retry) never
+    /// narrows it: the count is then added alone and each time moved separately if it is
+    /// still an extension.
+    private func increment(_ dn: String, _ batch: FoldBatch) async throws {
+        let ldap = context.ldap
+        let count = [LDAPModification.increment("gwEventCount", by: batch.count)] + (batch.mark.map(Self.markModifications) ?? [])
         var widen: [(LDAPModification, LDAPFilter)] = []
         if let last = batch.lastTime.map(GeneralizedTime.format) {
             widen.append((.replace("gwLastTime", last), .not(.greaterOrEqual("gwLastTime", last))))
@@ -250,20 +256,25 @@ public struct AuditLog: LoginRecorder {
             widen.append((.replace("gwFirstTime", first), .not(.lessOrEqual("gwFirstTime", first))))
         }
         if widen.isEmpty {
-            _ = try await context.ldap.modify(dn: dn, [count], controls: [])
+            _ = try await Self.uncancelled { try await ldap.modify(dn: dn, count, controls: []) }
             return
         }
         do {
             let assertion: LDAPFilter = widen.count == 1 ? widen[0].1 : .and(widen.map(\.1))
-            _ = try await context.ldap.modify(dn: dn, [count] + widen.map(\.0), controls: [.assertion(assertion)])
+            let all = count + widen.map(\.0)
+            _ = try await Self.uncancelled { try await ldap.modify(dn: dn, all, controls: [.assertion(assertion)]) }
             return
         } catch let error as LDAPError where error.code == .assertionFailed {}
-        _ = try await context.ldap.modify(dn: dn, [count], controls: [])
+        _ = try await Self.uncancelled { try await ldap.modify(dn: dn, count, controls: []) }
         for (replace, assertion) in widen {
             do {
-                _ = try await context.ldap.modify(dn: dn, [replace], controls: [.assertion(assertion)])
+                _ = try await Self.uncancelled { try await ldap.modify(dn: dn, [replace], controls: [.assertion(assertion)]) }
             } catch let error as LDAPError where error.code == .assertionFailed {}
         }
+    }
+
+    static func markModifications(_ mark: AuditSpoolMark) -> [LDAPModification] {
+        [.replace("gwSpoolId", mark.spool), .replace("gwSpoolSeq", String(mark.sequence))]
     }
 
     /// A fresh entry's id and DN. The id is digits, hex and '-', which need no escaping
@@ -284,35 +295,37 @@ public struct AuditLog: LoginRecorder {
         var dn: String
     }
 
-    private func attributes(for event: LoginEvent, id: String) -> [LDAPAttribute] {
+    private func attributes(for event: LoginEvent, id: String, mark: AuditSpoolMark?) -> [LDAPAttribute] {
         let workspace = state.homeWorkspace(of: event.accountDN) { AuditRecords.homeWorkspace(of: $0, layout: context.layout)?.description }
-        return AuditRecords.attributes(for: event, id: id, country: event.country ?? Self.unknownCountry, workspace: workspace)
+        var attributes = AuditRecords.attributes(for: event, id: id, country: event.country ?? Self.unknownCountry, workspace: workspace)
+        if let mark {
+            attributes.append(LDAPAttribute("gwSpoolId", mark.spool))
+            attributes.append(LDAPAttribute("gwSpoolSeq", String(mark.sequence)))
+        }
+        return attributes
     }
 
     /// gwLastLogin* on the account, for successful logins only, with the assertion
     /// `(!(gwLastLoginTime>=t))` so an older event (a slow request, a replayed log) never
     /// overwrites a newer one; at most once per ``lastLoginInterval``. While a write for the
     /// account is in flight, later logins wait and only the newest of them is written next.
-    private func recordLastLogin(_ event: LoginEvent, account: AuditFoldingKey.Account) async throws {
+    private func recordLastLogin(_ event: LoginEvent, account: AuditFoldingKey.Account, now: Date) async throws {
         guard event.result == .success, case .dn(let accountKey) = account else { return }
-        let step = state.offerLastLogin(accountKey, event, interval: lastLoginInterval)
-        if case .deferred(startSweep: true) = step {
-            let log = self
-            Task { await log.sweepDeferredLastLogins() }
-        }
-        try await perform(step)
+        let action = state.lastLogins.withLock { $0.offer(accountKey, event, now: now) }
+        if case .deferred(wakeSweep: true) = action { state.sweepWakeups.yield() }
+        try await perform(action)
     }
 
-    private func perform(_ step: AuditLogState.LastLoginStep) async throws {
-        switch step {
+    private func perform(_ action: LastLoginMachine.Action) async throws {
+        switch action {
         case .none, .deferred:
             return
         case .join(let outcome):
             try await outcome.wait()
-        case .send(let box, let previous, let outcome):
-            _ = try? await previous?.wait()
+        case .send(let account, let previous, let outcome):
+            if let previous { _ = await previous.result() }
             do {
-                if let newest = box.close() { try await writeLastLogin(newest) }
+                if let newest = state.lastLogins.withLock({ $0.take(account, outcome) }) { try await writeLastLogin(newest) }
                 outcome.finish(.success(()))
             } catch {
                 outcome.finish(.failure(error))
@@ -322,37 +335,29 @@ public struct AuditLog: LoginRecorder {
     }
 
     /// Writes every deferred last login now and waits until they and those in flight are
-    /// stored. A process that records logins calls it before it stops; tests call it to see
-    /// the newest login without waiting out the interval.
+    /// stored. A process that records logins calls it before it stops (``AuditSweepService``
+    /// does on shutdown); tests call it to see the newest login without waiting out the interval.
     public func flushLastLogins() async throws {
-        try await perform(state.takeDeferredLastLogins(dueBy: nil, interval: lastLoginInterval).steps)
+        try await perform(state.lastLogins.withLock { $0.takeDeferred(dueBy: nil) }.actions)
     }
 
-    /// The background sweep: runs while any last login is deferred, writing each once its
-    /// interval has passed. A failed write is dropped (the account's next login writes again;
-    /// the audit entry has the login in any case).
-    private func sweepDeferredLastLogins() async {
-        while true {
-            let now = ContinuousClock.now
-            let taken = state.takeDeferredLastLogins(dueBy: now, interval: lastLoginInterval)
-            if !taken.steps.isEmpty {
-                try? await perform(taken.steps)
-            } else if let next = taken.nextDue {
-                try? await Task.sleep(until: next, clock: .continuous)
-            } else {
-                return
-            }
-        }
+    /// One pass of the sweep: writes the deferred last logins due by the context's `now`.
+    /// Returns how many were due and when the next one falls due (nil: nothing deferred).
+    func sweepDueLastLogins() async throws -> (written: Int, nextDue: Date?) {
+        let now = context.now()
+        let taken = state.lastLogins.withLock { $0.takeDeferred(dueBy: now) }
+        try await perform(taken.actions)
+        return (taken.actions.count, taken.nextDue)
     }
 
     /// Writes of different accounts go out together; every one is attempted, the first failure is thrown.
-    private func perform(_ steps: [AuditLogState.LastLoginStep]) async throws {
-        if steps.isEmpty { return }
+    private func perform(_ actions: [LastLoginMachine.Action]) async throws {
+        if actions.isEmpty { return }
         let failure = await withTaskGroup(of: (any Error)?.self) { group in
-            for step in steps {
+            for action in actions {
                 group.addTask {
                     do {
-                        try await self.perform(step)
+                        try await self.perform(action)
                         return nil
                     } catch {
                         return error
@@ -369,13 +374,17 @@ public struct AuditLog: LoginRecorder {
     private func writeLastLogin(_ event: LoginEvent) async throws {
         guard let account = event.accountDN else { return }
         let time = GeneralizedTime.format(event.time)
+        let ldap = context.ldap
+        let modifications: [LDAPModification] = [
+            .replace("gwLastLoginTime", time),
+            .replace("gwLastLoginType", event.type.rawValue),
+            event.ip.map { .replace("gwLastLoginIP", $0.description) } ?? .replace("gwLastLoginIP", []),
+            .replace("gwLastLoginCountry", event.country ?? Self.unknownCountry),
+        ]
         do {
-            _ = try await context.ldap.modify(dn: account, [
-                .replace("gwLastLoginTime", time),
-                .replace("gwLastLoginType", event.type.rawValue),
-                event.ip.map { .replace("gwLastLoginIP", $0.description) } ?? .replace("gwLastLoginIP", []),
-                .replace("gwLastLoginCountry", event.country ?? Self.unknownCountry),
-            ], controls: [.assertion(LDAPFilter.not(.greaterOrEqual("gwLastLoginTime", time)))])
+            _ = try await Self.uncancelled {
+                try await ldap.modify(dn: account, modifications, controls: [.assertion(LDAPFilter.not(.greaterOrEqual("gwLastLoginTime", time)))])
+            }
         } catch let error as LDAPError where error.code == .assertionFailed || error.code == .noSuchObject {
             // A newer login is stored already, or the account is gone: nothing to move forward.
         } catch let error as LDAPError {
@@ -451,192 +460,26 @@ public struct AuditLog: LoginRecorder {
     }
 }
 
-/// The in-process memory of ``AuditLog``: per account, the newest entry (or the search for
-/// it in flight) with its open batch of increments; per account, the last-login write in
-/// flight; when retention last ran.
+/// The in-process memory of ``AuditLog``: the two decision machines behind their locks, the
+/// sweep's wake-up, entry ids, home workspaces, when retention last ran.
 final class AuditLogState: Sendable {
-    struct Newest: Sendable {
-        var dn: String
-        var summary: AuditEntrySummary
-        /// The entry's latest write (its add, or a batch of increments), the next batch's cue.
-        var lastWrite: WriteOutcome?
-        /// The batch new repeats join until its sender takes it.
-        var open: (batch: FoldBatch, outcome: WriteOutcome)?
-
-        init(dn: String, summary: AuditEntrySummary, lastWrite: WriteOutcome? = nil) {
-            self.dn = dn
-            self.summary = summary
-            self.lastWrite = lastWrite
-        }
-    }
-
-    enum Slot: Sendable {
-        case loading(Task<Newest?, any Error>)
-        case known(Newest?)
-    }
-
-    struct LastLogin: Sendable {
-        /// The login time that opened the current interval (the last one written or being written).
-        var claimed: Date?
-        var lastWrite: WriteOutcome?
-        var open: (box: LastLoginBox, outcome: WriteOutcome)?
-        /// The newest login inside the interval, not written yet, and since when it waits.
-        var deferred: LoginEvent?
-        var deferredSince: ContinuousClock.Instant?
-    }
-
-    struct LastLogins: Sendable {
-        var accounts: [String: LastLogin] = [:]
-        /// Accounts in the order their deferral began, which is the order they fall due.
-        /// An item whose account was written meanwhile is skipped when reached.
-        var deferrals: [(account: String, since: ContinuousClock.Instant)] = []
-        var deferralsHead = 0
-        /// Whether a sweep task runs; it ends (and clears this) once nothing is deferred.
-        var sweeping = false
-    }
-
-    enum LastLoginStep: Sendable {
-        /// Nothing to write (a failure, or a login older than the one written).
-        case none
-        /// Kept as the account's newest deferred login; the caller starts the sweep task if asked.
-        case deferred(startSweep: Bool)
-        /// A write that will carry this login (or a newer one) is pending: wait for it.
-        case join(WriteOutcome)
-        /// Write the box's newest login once `previous` is answered, then finish `outcome`.
-        case send(LastLoginBox, previous: WriteOutcome?, outcome: WriteOutcome)
-    }
-
-    static let evictionThreshold = 50_000
-
-    let slots = Mutex<[AuditFoldingKey.Account: Slot]>([:])
+    let fold: Mutex<AuditFoldMachine>
+    let lastLogins: Mutex<LastLoginMachine>
+    /// Signalled when a deferral begins while none was pending: an idle sweep starts timing it.
+    let sweepWakeups: AsyncStream<Void>.Continuation
+    let sweepSignals: AsyncStream<Void>
     /// Entry ids: the event's time, then a 64-bit number unique in this process (a counter
     /// through a bijective mix) and, from its random seed, across processes — one
     /// getrandom(2) per log instead of one per entry.
     private let idSeed = UInt64.random(in: .min ... .max)
     private let idCounter = Atomic<UInt64>(0)
-    private let lastLogins = Mutex(LastLogins())
     private let workspaces = Mutex<[Substring: String?]>([:])
     private let lastPurge = Mutex<Date?>(nil)
 
-    func finishLoad(_ account: AuditFoldingKey.Account, _ load: Task<Newest?, any Error>, with newest: Newest?, failed: Bool) {
-        slots.withLock { slots in
-            guard case .loading(let current) = slots[account], current == load else { return }
-            slots[account] = failed ? nil : .known(newest)
-        }
-    }
-
-    /// Forgets an entry that turned out to be gone, unless a newer one replaced it already.
-    func forget(_ account: AuditFoldingKey.Account, dn: String) {
-        slots.withLock { slots in
-            guard case .known(let newest?) = slots[account], newest.dn == dn else { return }
-            slots[account] = .known(nil)
-        }
-    }
-
-    /// A web or app login is the account's newest entry too: the next mail login starts a
-    /// new entry rather than folding across it. Only known slots change; a search in flight
-    /// will find the entry itself.
-    func noteNewest(_ account: AuditFoldingKey.Account, _ newest: Newest) {
-        slots.withLock { slots in
-            guard case .known(let current) = slots[account] else { return }
-            if current.map({ newest.summary.lastTime >= $0.summary.lastTime }) ?? true { slots[account] = .known(newest) }
-        }
-    }
-
-    /// Bounds the cache: entries idle longer than the folding gap can no longer be folded
-    /// into, so forgetting them costs at most one search when the account returns.
-    static func evictIfLarge(_ slots: inout [AuditFoldingKey.Account: Slot], now: Date, keep: TimeInterval) {
-        guard slots.count > evictionThreshold else { return }
-        slots = slots.filter { _, slot in
-            guard case .known(let newest) = slot else { return true }
-            return newest.map { now.timeIntervalSince($0.summary.lastTime) <= keep } ?? false
-        }
-    }
-
-    /// What to do about `event`'s last login: write it (or join the write in flight) when it
-    /// opens a new interval, else keep it as the account's deferred newest.
-    func offerLastLogin(_ account: String, _ event: LoginEvent, interval: Duration) -> LastLoginStep {
-        let seconds = interval.timeInterval
-        return lastLogins.withLock { logins in
-            // In place (one lookup, no copy of the entry and its deferred event in and out).
-            let (step, newDeferral) = Self.offer(event, to: &logins.accounts[account, default: LastLogin()], interval: seconds)
-            if let since = newDeferral {
-                logins.deferrals.append((account, since))
-                if !logins.sweeping {
-                    logins.sweeping = true
-                    return .deferred(startSweep: true)
-                }
-            } else if logins.accounts.count > Self.evictionThreshold {
-                // Accounts whose interval has passed, with nothing deferred or in flight, are
-                // forgotten (this one's write, if any, is open and stays).
-                logins.accounts = logins.accounts.filter { _, login in
-                    login.deferred != nil || login.open.map { !$0.box.isClosed } ?? false
-                        || login.claimed.map { event.time.timeIntervalSince($0) < seconds } ?? false
-                }
-            }
-            return step
-        }
-    }
-
-    /// The step for `event` on its account's entry, and the time a deferral began if it began now.
-    private static func offer(_ event: LoginEvent, to entry: inout LastLogin, interval seconds: TimeInterval) -> (LastLoginStep, newDeferral: ContinuousClock.Instant?) {
-        if let claimed = entry.claimed, event.time < claimed.addingTimeInterval(seconds) {
-            guard event.time > claimed, entry.deferred.map({ event.time > $0.time }) ?? true else { return (.none, nil) }
-            entry.deferred = event
-            if entry.deferredSince != nil { return (.deferred(startSweep: false), nil) }
-            let now = ContinuousClock.now
-            entry.deferredSince = now
-            return (.deferred(startSweep: false), now)
-        }
-        var newest = event
-        if let deferred = entry.deferred {
-            if deferred.time > newest.time { newest = deferred }
-            entry.deferred = nil
-            entry.deferredSince = nil
-        }
-        return (claimWrite(&entry, newest), nil)
-    }
-
-    /// Opens the interval at `newest` and writes it, joining the account's open write if any.
-    private static func claimWrite(_ entry: inout LastLogin, _ newest: LoginEvent) -> LastLoginStep {
-        entry.claimed = max(entry.claimed ?? newest.time, newest.time)
-        if let open = entry.open, open.box.offer(newest) { return .join(open.outcome) }
-        let box = LastLoginBox(newest), outcome = WriteOutcome(), previous = entry.lastWrite
-        entry.open = (box, outcome)
-        entry.lastWrite = outcome
-        return .send(box, previous: previous, outcome: outcome)
-    }
-
-    /// The deferred last logins due by `dueBy` (all of them when nil), as writes to perform,
-    /// and when the next one falls due. With a `dueBy` (the sweep), finding none deferred at
-    /// all ends the sweep: the next deferral starts a new one.
-    func takeDeferredLastLogins(dueBy: ContinuousClock.Instant?, interval: Duration) -> (steps: [LastLoginStep], nextDue: ContinuousClock.Instant?) {
-        lastLogins.withLock { logins in
-            var steps: [LastLoginStep] = []
-            var nextDue: ContinuousClock.Instant?
-            while logins.deferralsHead < logins.deferrals.count {
-                let (account, since) = logins.deferrals[logins.deferralsHead]
-                if let dueBy, since + interval > dueBy {
-                    nextDue = since + interval
-                    break
-                }
-                logins.deferralsHead += 1
-                guard var entry = logins.accounts[account], entry.deferredSince == since, let deferred = entry.deferred else { continue }
-                entry.deferred = nil
-                entry.deferredSince = nil
-                steps.append(Self.claimWrite(&entry, deferred))
-                logins.accounts[account] = entry
-            }
-            if logins.deferralsHead == logins.deferrals.count {
-                logins.deferrals.removeAll(keepingCapacity: logins.deferrals.count < 4096)
-                logins.deferralsHead = 0
-            } else if logins.deferralsHead > 4096, logins.deferralsHead * 2 > logins.deferrals.count {
-                logins.deferrals.removeFirst(logins.deferralsHead)
-                logins.deferralsHead = 0
-            }
-            if dueBy != nil, steps.isEmpty, nextDue == nil { logins.sweeping = false }
-            return (steps, nextDue)
-        }
+    init(folding: AuditFoldingPolicy = AuditFoldingPolicy(), lastLoginInterval: Duration = .seconds(60)) {
+        fold = Mutex(AuditFoldMachine(policy: folding))
+        lastLogins = Mutex(LastLoginMachine(interval: lastLoginInterval))
+        (sweepSignals, sweepWakeups) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// The home workspace DN of an account DN, derived once per parent entry (a unit's
@@ -647,7 +490,7 @@ final class AuditLogState: Sendable {
         if let known = workspaces.withLock({ $0[parent] }) { return known }
         let derived = derive(accountDN)
         workspaces.withLock { cache in
-            if cache.count >= Self.evictionThreshold { cache.removeAll(keepingCapacity: true) }
+            if cache.count >= AuditFoldMachine.evictionThreshold { cache.removeAll(keepingCapacity: true) }
             cache[parent] = .some(derived)
         }
         return derived
@@ -668,21 +511,22 @@ final class AuditLogState: Sendable {
     }
 }
 
-/// The outcome of one LDAP write that several recordings wait for (an entry's add, a batch of
-/// increments, a last-login write): the recording that makes the write finishes it.
-final class WriteOutcome: Sendable {
+/// The outcome of one operation that several recordings wait for (an entry's add, a batch of
+/// increments, a last-login write, a search): the recording that performs it finishes it.
+/// Waiting is not cancellable: a waiter learns what really happened.
+final class Promise<Value: Sendable>: Sendable {
     private enum State {
-        case pending([UnsafeContinuation<Void, any Error>])
-        case finished(Result<Void, any Error>)
+        case pending([UnsafeContinuation<Result<Value, any Error>, Never>])
+        case finished(Result<Value, any Error>)
     }
 
     private let state = Mutex<State>(.pending([]))
 
-    func wait() async throws {
+    func result() async -> Result<Value, any Error> {
         // Unsafe rather than checked: each continuation is resumed exactly once, by `finish`
         // or right here, and this runs for most recorded logins.
-        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-            let finished = state.withLock { state -> Result<Void, any Error>? in
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<Value, any Error>, Never>) in
+            let finished = state.withLock { state -> Result<Value, any Error>? in
                 switch state {
                 case .finished(let result):
                     return result
@@ -692,78 +536,22 @@ final class WriteOutcome: Sendable {
                     return nil
                 }
             }
-            if let finished { continuation.resume(with: finished) }
+            if let finished { continuation.resume(returning: finished) }
         }
     }
 
-    func finish(_ result: Result<Void, any Error>) {
-        let waiters = state.withLock { state -> [UnsafeContinuation<Void, any Error>] in
+    func wait() async throws -> Value {
+        try await result().get()
+    }
+
+    func finish(_ result: Result<Value, any Error>) {
+        let waiters = state.withLock { state -> [UnsafeContinuation<Result<Value, any Error>, Never>] in
             guard case .pending(let waiters) = state else { return [] }
             state = .finished(result)
             return waiters
         }
-        for waiter in waiters { waiter.resume(with: result) }
+        for waiter in waiters { waiter.resume(returning: result) }
     }
 }
 
-/// Folded events waiting for their entry's previous write: one `increment by count` later.
-final class FoldBatch: Sendable {
-    struct Content: Sendable {
-        var count = 1
-        /// The latest event time beyond the entry's last time, if any.
-        var lastTime: Date?
-        /// The earliest event time before the entry's first time, if any.
-        var firstTime: Date?
-        var closed = false
-    }
-
-    private let content: Mutex<Content>
-
-    init(lastTime: Date?, firstTime: Date?) {
-        content = Mutex(Content(lastTime: lastTime, firstTime: firstTime))
-    }
-
-    /// Adds one event; false once the sender has taken the batch.
-    func join(lastTime: Date?, firstTime: Date?) -> Bool {
-        content.withLock { content in
-            guard !content.closed else { return false }
-            content.count += 1
-            if let lastTime { content.lastTime = max(content.lastTime ?? lastTime, lastTime) }
-            if let firstTime { content.firstTime = min(content.firstTime ?? firstTime, firstTime) }
-            return true
-        }
-    }
-
-    /// Takes the batch for sending; later events open a new one.
-    func close() -> Content {
-        content.withLock { content in
-            content.closed = true
-            return content
-        }
-    }
-}
-
-/// The newest successful login of an account waiting to be written as its last login.
-final class LastLoginBox: Sendable {
-    private let state: Mutex<(event: LoginEvent, closed: Bool)>
-
-    init(_ event: LoginEvent) { state = Mutex((event, false)) }
-
-    /// Keeps the newer of the two; false once the sender has taken the box.
-    func offer(_ event: LoginEvent) -> Bool {
-        state.withLock { state in
-            guard !state.closed else { return false }
-            if event.time > state.event.time { state.event = event }
-            return true
-        }
-    }
-
-    var isClosed: Bool { state.withLock { $0.closed } }
-
-    func close() -> LoginEvent? {
-        state.withLock { state in
-            state.closed = true
-            return state.event
-        }
-    }
-}
+typealias WriteOutcome = Promise<Void>

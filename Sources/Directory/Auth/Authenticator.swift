@@ -1,5 +1,6 @@
 import Foundation
 import LDAPClient
+import Logging
 
 /// Logs a user in (spec §5, §6): finds the account as the service account, applies the
 /// login policies, lets slapd check the password, then the OTP code, and returns the account
@@ -37,11 +38,16 @@ public struct Authenticator: Sendable {
     public var recorder: (any LoginRecorder)?
     public var ipBlocks: IPBlockService
     public var otp: OTPService
+    /// Failures that must not change a login's outcome (recording, the IP counter) are logged
+    /// here with their cause rather than dropped.
+    public var logger: Logger
 
     public init(
         context: DirectoryContext, passwords: any PasswordVerifier, recorder: (any LoginRecorder)? = nil,
-        ipBlockPolicy: IPBlockPolicy = .standard, otpFailureLimit: OTPFailureLimit = .standard
+        ipBlockPolicy: IPBlockPolicy = .standard, otpFailureLimit: OTPFailureLimit = .standard,
+        logger: Logger = Logger(label: "gwdir.auth")
     ) {
+        self.logger = logger
         self.context = context
         self.passwords = passwords
         self.recorder = recorder
@@ -59,14 +65,24 @@ public struct Authenticator: Sendable {
             response = .failure(LoginRules.reason(for: error))
         }
         if let reason = response.reason, let ip = request.ip, LoginRules.countsTowardIPBlock(reason) {
-            _ = try? await ipBlocks.recordFailure(ip, at: now)
+            do {
+                _ = try await ipBlocks.recordFailure(ip, at: now)
+            } catch {
+                logger.error("counting a failed login toward the IP auto-block failed", metadata: ["ip": "\(ip)", "error": "\(error)"])
+            }
         }
         if let recorder {
             let event = LoginEvent(
                 time: now, accountDN: account?.dn.description, loginName: request.login, type: request.loginType,
                 client: request.client.clientCode, ip: request.ip, country: nil, outcome: response.outcome
             )
-            try? await recorder.record(event)
+            do {
+                try await recorder.record(event)
+            } catch {
+                logger.error("recording a login in the audit log failed", metadata: [
+                    "login": "\(request.login)", "type": "\(request.loginType.rawValue)", "error": "\(error)",
+                ])
+            }
         }
         return response
     }
@@ -104,7 +120,11 @@ public struct Authenticator: Sendable {
         }
         if !usesMailPassword, account.passwordChangedByAdmin != nil {
             // The user knows the new password now; an old one is just wrong from here on.
-            _ = try? await context.ldap.modify(dn: account.dn, [.replace("gwPasswordChangedByAdmin", [])])
+            do {
+                _ = try await context.ldap.modify(dn: account.dn, [.replace("gwPasswordChangedByAdmin", [])])
+            } catch {
+                logger.warning("clearing gwPasswordChangedByAdmin failed", metadata: ["account": "\(account.dn)", "error": "\(error)"])
+            }
         }
 
         if !request.loginType.isMailProtocol, account.otpEnabled {

@@ -1,0 +1,154 @@
+import Foundation
+import LDAPClient
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A ``LoginRecorder`` that never loses an accepted event: ``record(_:)`` returns once the
+/// event is fsync'd in a ``LoginSpool``, and ``SpoolDrainService`` writes spooled events to
+/// the ``AuditLog`` in order, retrying with backoff while slapd is unreachable. After a
+/// crash (`kill -9`) the next process opens the same spool and finishes the job.
+///
+/// Exactly once: a folded repeat is an LDAP increment, which a replay must not repeat.
+/// Every write the drainer makes carries the event's spool id and sequence number in the
+/// same operation that counts it (`gwSpoolId`, `gwSpoolSeq` on the audit entry, set by the
+/// add or next to the increment), and events of one account are written strictly in spool
+/// order, one after the other. So per account, what slapd has is a prefix of the spool, and
+/// the highest `gwSpoolSeq` among the account's entries from this spool marks its end. When
+/// a batch may have been written before — events appended before this process opened the
+/// spool (``LoginSpool/recoveredThrough``), or a batch retried after a failure — the drainer
+/// first reads that mark per account (one indexed search) and skips the events at or below it.
+/// The checkpoint file then only saves work: losing it costs a longer replay, not a duplicate.
+public struct SpooledLoginRecorder: LoginRecorder {
+    public let spool: LoginSpool
+    public let log: AuditLog
+
+    public init(spool: LoginSpool, log: AuditLog) {
+        self.spool = spool
+        self.log = log
+    }
+
+    /// Durable on return: the event is on disk; the directory gets it from the drainer.
+    public func record(_ event: LoginEvent) async throws {
+        try await spool.append(event)
+    }
+
+    /// Writes every event spooled so far to the directory, in order, and checkpoints them.
+    /// Throws on the first failure (what was written stays written; a retry skips it).
+    /// Returns how many events were drained.
+    @discardableResult
+    public func drainAvailable(batchSize: Int = 1024) async throws -> Int {
+        var drained = 0
+        while true {
+            let after = spool.checkpoint
+            let batch = try spool.read(after: after, limit: batchSize)
+            guard let last = batch.last else { return drained }
+            try await write(batch, mayBeWritten: batch.first!.sequence <= spool.recoveredThrough || retrying.isSet)
+            try spool.advanceCheckpoint(to: last.sequence)
+            retrying.clear()
+            drained += batch.count
+        }
+    }
+
+    /// Set when a batch failed part-way: its retry checks what slapd already has.
+    private let retrying = Flag()
+
+    private func write(_ batch: [(sequence: UInt64, event: LoginEvent)], mayBeWritten: Bool) async throws {
+        var byAccount: [AuditFoldingKey.Account: [(sequence: UInt64, event: LoginEvent)]] = [:]
+        for item in batch { byAccount[AuditRecords.account(of: item.event), default: []].append(item) }
+        let spoolID = spool.id
+        let log = self.log
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (account, items) in byAccount {
+                    group.addTask {
+                        let written = mayBeWritten ? try await Self.highWater(account, items[0].event, spool: spoolID, from: items[0].sequence, log: log) : 0
+                        // One after the other: the account's entries then hold a prefix of the spool.
+                        for item in items where item.sequence > written {
+                            try await log.write(item.event, mark: AuditSpoolMark(spool: spoolID, sequence: item.sequence))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        } catch {
+            retrying.set()
+            throw error
+        }
+    }
+
+    /// The highest sequence number of this spool already counted in `account`'s entries
+    /// (0 if none at or above `from`).
+    static func highWater(_ account: AuditFoldingKey.Account, _ sample: LoginEvent, spool: String, from: UInt64, log: AuditLog) async throws -> UInt64 {
+        let who: LDAPFilter = switch account {
+        case .dn: .equal("gwAccountRef", sample.accountDN ?? "")
+        case .loginName: .and([.equal("gwLoginName", sample.loginName), .not(.present("gwAccountRef"))])
+        }
+        let filter: LDAPFilter = .and([
+            .equal("objectClass", "gwLoginEvent"), .equal("gwSpoolId", spool), who, .greaterOrEqual("gwSpoolSeq", String(from)),
+        ])
+        let found = try await ldapCall("reading what the directory has of spool \(spool)") {
+            try await log.context.ldap.search(base: log.context.layout.auditEvents, scope: .oneLevel, filter: filter, attributes: ["gwSpoolSeq"])
+        }
+        return found.entries.compactMap { $0.string("gwSpoolSeq").flatMap(UInt64.init) }.max() ?? 0
+    }
+
+    /// The background drainer for this recorder, sleeping on `clock` between retries.
+    public func drainer<C: Clock>(clock: C, backoff: ClosedRange<Duration> = .milliseconds(100) ... .seconds(5)) -> SpoolDrainService<C> {
+        SpoolDrainService(recorder: self, clock: clock, backoff: backoff)
+    }
+}
+
+/// Drains a ``SpooledLoginRecorder``'s spool into the directory whenever events arrive,
+/// retrying with exponential backoff (on the injected clock) while writes fail. On graceful
+/// shutdown it drains what it can once more; the rest waits in the spool for the next start.
+/// In a `ServiceGroup`, list it after the log's ``AuditSweepService``: services stop in
+/// reverse order, so the sweep's final flush then covers the last logins just drained.
+/// One drainer per spool.
+public struct SpoolDrainService<C: Clock>: Service where C.Duration == Duration {
+    public let recorder: SpooledLoginRecorder
+    public let clock: C
+    public let backoff: ClosedRange<Duration>
+
+    public func run() async throws {
+        let logger = recorder.spool.logger
+        let appended = recorder.spool.appended
+        await cancelWhenGracefulShutdown {
+            var wakeups = appended.makeAsyncIterator()
+            var delay = backoff.lowerBound
+            while !Task.isCancelled {
+                do {
+                    try await recorder.drainAvailable()
+                    delay = backoff.lowerBound
+                } catch {
+                    logger.warning("writing spooled logins to the directory failed; retrying", metadata: [
+                        "retry_in": "\(delay)", "backlog": "\(recorder.spool.durableSequence - recorder.spool.checkpoint)", "error": "\(error)",
+                    ])
+                    do {
+                        try await clock.sleep(for: delay)
+                    } catch {
+                        break
+                    }
+                    delay = min(delay * 2, backoff.upperBound)
+                    continue
+                }
+                if await wakeups.next() == nil { break }
+            }
+        }
+        do {
+            try await recorder.drainAvailable()
+        } catch {
+            logger.warning("spooled logins remain for the next start", metadata: [
+                "backlog": "\(recorder.spool.durableSequence - recorder.spool.checkpoint)", "error": "\(error)",
+            ])
+        }
+    }
+}
+
+/// A thread-safe boolean.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
+    func clear() { value.withLock { $0 = false } }
+}

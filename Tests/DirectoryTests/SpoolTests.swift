@@ -1,0 +1,296 @@
+import Foundation
+import LDAPClient
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import Directory
+
+/// ``LoginSpool`` on disk, without slapd.
+@Suite struct SpoolTests {
+    static func directory() -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("gwdir-spool-\(UUID().uuidString)")
+    }
+
+    static func event(_ index: Int, type: LoginType = .pop3) -> LoginEvent {
+        LoginEvent(time: Date(timeIntervalSince1970: 1_800_000_000 + Double(index)), accountDN: "uid=u\(index % 7),o=x",
+                   loginName: "u\(index % 7)@x.test", type: type, client: "", ip: IPAddress("10.0.0.\(index % 200 + 1)"),
+                   country: nil, outcome: index.isMultiple(of: 3) ? .failure(.wrongPassword) : .success)
+    }
+
+    @Test func appendsReadBackInOrderAcrossAReopen() async throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var spool: LoginSpool? = try LoginSpool(directory: directory)
+        for index in 1...20 { #expect(try await spool!.append(Self.event(index)) == UInt64(index)) }
+        let read = try spool!.read(after: 5, limit: 10)
+        #expect(read.map(\.sequence) == Array(6...15))
+        #expect(read.map(\.event) == (6...15).map { Self.event($0) })
+        let id = spool!.id
+        spool!.close()
+        spool = nil
+        // Reopened: the same id, everything still there, new appends continue the numbering.
+        let reopened = try LoginSpool(directory: directory)
+        defer { reopened.close() }
+        #expect(reopened.id == id && reopened.recoveredThrough == 20)
+        #expect(try await reopened.append(Self.event(21)) == 21)
+        #expect(try reopened.read(after: 0, limit: 100).map(\.sequence) == Array(1...21))
+    }
+
+    @Test func concurrentAppendsShareFsyncs() async throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spool = try LoginSpool(directory: directory)
+        defer { spool.close() }
+        let sequences = try await withThrowingTaskGroup(of: UInt64.self) { group in
+            for index in 0..<500 { group.addTask { try await spool.append(Self.event(index)) } }
+            return try await group.reduce(into: Set<UInt64>()) { $0.insert($1) }
+        }
+        #expect(sequences == Set(1...500))
+        #expect(spool.commitCount < 500, "group commit: \(spool.commitCount) fsyncs for 500 appends")
+        #expect(try spool.read(after: 0, limit: 1000).map(\.sequence) == Array(1...500))
+    }
+
+    @Test func appendsBeyondTheMemoryBoundWaitTheirTurn() async throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Room for about two records: the rest park and go out in later groups, none lost.
+        let spool = try LoginSpool(directory: directory, maxPendingBytes: 500)
+        defer { spool.close() }
+        let sequences = try await withThrowingTaskGroup(of: UInt64.self) { group in
+            for index in 0..<200 { group.addTask { try await spool.append(Self.event(index)) } }
+            return try await group.reduce(into: Set<UInt64>()) { $0.insert($1) }
+        }
+        #expect(sequences == Set(1...200))
+        #expect(try spool.read(after: 0, limit: 1000).map(\.sequence) == Array(1...200))
+    }
+
+    @Test func segmentsRotateAndDrainedOnesAreDeleted() async throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spool = try LoginSpool(directory: directory, segmentBytes: 2000)
+        defer { spool.close() }
+        for index in 1...100 { try await spool.append(Self.event(index)) }
+        let segments = try LoginSpool.segments(in: directory)
+        #expect(segments.count > 5)
+        #expect(try spool.read(after: 0, limit: 1000).map(\.sequence) == Array(1...100))
+        try spool.advanceCheckpoint(to: 60)
+        let left = try LoginSpool.segments(in: directory)
+        #expect(left.count < segments.count && left.first!.first <= 61)
+        #expect(try spool.read(after: 60, limit: 1000).map(\.sequence) == Array(61...100))
+    }
+
+    @Test func aTruncatedOrCorruptTailIsDroppedWithAWarning() async throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        do {
+            let spool = try LoginSpool(directory: directory)
+            for index in 1...10 { try await spool.append(Self.event(index)) }
+            spool.close()
+        }
+        let segment = try #require(try LoginSpool.segments(in: directory).last).url
+        let whole = try Data(contentsOf: segment)
+        // A crash mid-append: half of an 11th record.
+        var record: [UInt8] = []
+        SpoolSegment.encode(sequence: 11, payload: try JSONEncoder().encode(SpooledEvent(Self.event(11))), into: &record)
+        try (whole + Data(record.prefix(record.count / 2))).write(to: segment)
+        var spool = try LoginSpool(directory: directory)
+        #expect(spool.recoveredThrough == 10)
+        #expect(try Data(contentsOf: segment) == whole, "the partial record is cut off")
+        #expect(try await spool.append(Self.event(11)) == 11)
+        spool.close()
+        // A flipped bit in the last record fails its CRC: that record is dropped, the rest kept.
+        let newest = try #require(try LoginSpool.segments(in: directory).last).url
+        var bytes = [UInt8](try Data(contentsOf: newest))
+        bytes[bytes.count - 3] ^= 0x40
+        try Data(bytes).write(to: newest)
+        spool = try LoginSpool(directory: directory)
+        defer { spool.close() }
+        #expect(try spool.read(after: 0, limit: 100).map(\.sequence) == Array(1...10))
+        #expect(try await spool.append(Self.event(12)) == 11)
+    }
+
+    @Test func oneProcessAtATime() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spool = try LoginSpool(directory: directory)
+        defer { spool.close() }
+        #expect(throws: DirectoryError.self) { try LoginSpool(directory: directory) }
+    }
+}
+
+/// ``SpooledLoginRecorder`` against a slapd of its own, stopped and started by the tests.
+@Suite(.serialized) struct SpooledRecorderTests {
+    static let server: Result<DirectoryFixture, any Error> = Result { try DirectoryFixture.start() }
+
+    static func counts(_ log: AuditLog, _ world: AuditWorld, _ uids: [String]) async throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for uid in uids {
+            counts[uid] = try await log.events(account: DistinguishedName(world.accountDN(uid))).reduce(0) { $0 + $1.count }
+        }
+        return counts
+    }
+
+    /// 2,000 events of 4 accounts, 70% folding repeats, the rest web logins.
+    static func events(_ world: AuditWorld, count: Int = 2000) -> [LoginEvent] {
+        (0..<count).map { index in
+            let uid = ["a1", "a2", "a3", "a4"][index % 4]
+            return index % 10 < 7
+                ? world.event(uid, type: .pop3, ip: "10.9.\(index % 4).1", at: TimeInterval(index) / 100)
+                : world.event(uid, type: .pcBrowser, ip: "10.9.9.\(index % 4)", at: TimeInterval(index) / 100)
+        }
+    }
+
+    @Test func eventsRecordedWhileSlapdIsDownAreWrittenWhenItReturns() async throws {
+        let fixture = try Self.server.get()
+        let uids = ["a1", "a2", "a3", "a4"]
+        let world = try await AuditWorld.make(accounts: uids, fixture: fixture)
+        let directory = SpoolTests.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ldap = world.fixture.gwdirConnection()
+        defer { ldap.close() }
+        let log = try world.log(ldap)
+        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log)
+        defer { recorder.spool.close() }
+        let drainer = recorder.drainer(clock: ContinuousClock(), backoff: .milliseconds(50) ... .milliseconds(500))
+        let draining = Task { try await drainer.run() }
+
+        fixture.slapd.stop()
+        let events = Self.events(world)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for chunk in stride(from: 0, to: events.count, by: 100) {
+                group.addTask { for event in events[chunk..<min(chunk + 100, events.count)] { try await recorder.record(event) } }
+            }
+            try await group.waitForAll()
+        }
+        #expect(recorder.spool.durableSequence == 2000)
+        try await Task.sleep(for: .seconds(3))
+        try fixture.slapd.start()
+        // All written after it returns.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while recorder.spool.checkpoint < 2000, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(recorder.spool.checkpoint == 2000)
+        draining.cancel()
+        try await draining.value
+        #expect(try await Self.counts(log, world, uids) == ["a1": 500, "a2": 500, "a3": 500, "a4": 500])
+    }
+
+    @Test func aCrashBeforeTheCheckpointReplaysEveryEventExactlyOnce() async throws {
+        let fixture = try Self.server.get()
+        let uids = ["a1", "a2", "a3", "a4"]
+        let world = try await AuditWorld.make(accounts: uids, fixture: fixture)
+        let directory = SpoolTests.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ldap = world.fixture.gwdirConnection()
+        defer { ldap.close() }
+        let events = Self.events(world)
+        do {
+            let first = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: try world.log(ldap))
+            for event in events { try await first.record(event) }
+            // Written to slapd but never checkpointed: the crash between the two.
+            let batch = try first.spool.read(after: 0, limit: 1300)
+            for item in batch {
+                try await first.log.write(item.event, mark: AuditSpoolMark(spool: first.spool.id, sequence: item.sequence))
+            }
+            first.spool.close()
+        }
+        // A new process: a fresh log (empty cache) over the same spool replays from the start.
+        let log = try world.log(ldap)
+        let second = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log)
+        defer { second.spool.close() }
+        #expect(second.spool.recoveredThrough == 2000 && second.spool.checkpoint == 0)
+        #expect(try await second.drainAvailable(batchSize: 500) == 2000)
+        #expect(try await Self.counts(log, world, uids) == ["a1": 500, "a2": 500, "a3": 500, "a4": 500])
+        // Nothing is left, and draining again writes nothing.
+        #expect(try await second.drainAvailable() == 0)
+    }
+
+    static let crashWriter: URL? = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let candidates = [Bundle.main.bundleURL.deletingLastPathComponent(), URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+                          root.appendingPathComponent(".build/debug")]
+        return candidates.map { $0.appendingPathComponent("spool-crash-writer") }.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    @Test func everyEventAcknowledgedBeforeAKill9IsWrittenExactlyOnce() async throws {
+        let binary = try #require(Self.crashWriter, "build spool-crash-writer first (swift build)")
+        let fixture = try Self.server.get()
+        let uids = ["a1", "a2", "a3", "a4"]
+        let world = try await AuditWorld.make(accounts: uids, fixture: fixture)
+        let directory = SpoolTests.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let child = Process()
+        child.executableURL = binary
+        child.arguments = [directory.path, world.workspaceDN, String(world.clock.now.timeIntervalSince1970)]
+        let output = Pipe()
+        child.standardOutput = output
+        try child.run()
+        // Each printed number is an acknowledged (fsync'd) event; kill -9 in the middle of the burst.
+        var acknowledged = Set<UInt64>()
+        var pending = Data()
+        func collect(_ chunk: Data) {
+            pending.append(chunk)
+            while let newline = pending.firstIndex(of: 0x0A) {
+                if let sequence = UInt64(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)) { acknowledged.insert(sequence) }
+                pending.removeSubrange(pending.startIndex...newline)
+            }
+        }
+        while acknowledged.count < 1500 {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            collect(chunk)
+        }
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        collect(output.fileHandleForReading.readDataToEndOfFile())
+        #expect(child.terminationReason == .uncaughtSignal)
+        #expect(acknowledged.count >= 1500)
+
+        let ldap = fixture.gwdirConnection()
+        defer { ldap.close() }
+        let log = try world.log(ldap)
+        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log)
+        defer { recorder.spool.close() }
+        let spooled = try recorder.spool.read(after: 0, limit: 1_000_000)
+        #expect(spooled.map(\.sequence) == Array(1...UInt64(spooled.count)), "no gaps")
+        #expect(acknowledged.isSubset(of: Set(spooled.map(\.sequence))), "every acknowledged event survived")
+        #expect(try await recorder.drainAvailable() == spooled.count)
+        var expected: [String: Int] = [:]
+        for item in spooled { expected[String(item.event.accountDN!.split(separator: ",")[0].dropFirst(4)), default: 0] += 1 }
+        #expect(try await Self.counts(log, world, uids) == expected)
+    }
+}
+
+import Logging
+import ServiceLifecycle
+
+/// The two services as `gwdir serve` runs them: a graceful shutdown (SIGTERM) drains the
+/// spool and writes the deferred last logins before `run` returns.
+@Suite struct AuditServicesTests {
+    @Test func gracefulShutdownDrainsTheSpoolAndFlushesLastLogins() async throws {
+        let world = try await AuditWorld.make()
+        let directory = SpoolTests.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ldap = world.fixture.gwdirConnection()
+        defer { ldap.close() }
+        let log = try world.log(ldap)
+        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log)
+        defer { recorder.spool.close() }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            // Shut down in reverse: the drainer first, so the sweep flushes what it drained.
+            services: [
+                .init(service: AuditSweepService(log: log, clock: world.clock.sleeper)),
+                .init(service: recorder.drainer(clock: world.clock.sleeper)),
+            ],
+            logger: Logger(label: "test")
+        ))
+        let running = Task { try await group.run() }
+        for offset in 0..<10 { try await recorder.record(world.event(type: .imap, ip: "81.2.69.\(offset + 1)", at: TimeInterval(offset))) }
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(recorder.spool.checkpoint == 10)
+        let entries = try await log.events(account: DistinguishedName(world.accountDN("alice")))
+        #expect(entries.reduce(0) { $0 + $1.count } == 10)
+        #expect(try await world.lastLogin("alice")["gwLastLoginIP"] == "81.2.69.10")
+    }
+}
