@@ -299,6 +299,7 @@ final class DovecotServer: @unchecked Sendable {
     let configPath: String
     let lmtpPort: Int
     let imapPort: Int
+    let pop3Port: Int
     let mailRoot: URL
     private let pid: pid_t
 
@@ -308,19 +309,25 @@ final class DovecotServer: @unchecked Sendable {
 
     /// Starts a server; a port picked as free may be taken before Dovecot binds it
     /// ("Address already in use"), so start-up is retried with new ports.
-    static func start(_ sample: SampleDirectory) throws -> DovecotServer {
+    /// Where Dovecot's auth policy goes (docker/dovecot/auth-policy.conf.ext); nil: no policy.
+    struct Policy {
+        var url: String
+        var key: String
+    }
+
+    static func start(_ sample: SampleDirectory, policy: Policy? = nil) throws -> DovecotServer {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try startOnce(sample)
+                return try startOnce(sample, policy: policy)
             } catch let error as StartError where attempt < 3 && error.description.contains("Address already in use") {
                 continue
             }
         }
     }
 
-    private static func startOnce(_ sample: SampleDirectory) throws -> DovecotServer {
+    private static func startOnce(_ sample: SampleDirectory, policy: Policy?) throws -> DovecotServer {
         let directory = try MailTemplates.temporaryDirectory("dovecot")
         let fileManager = FileManager.default
         let conf = directory.appendingPathComponent("conf")
@@ -356,6 +363,14 @@ final class DovecotServer: @unchecked Sendable {
         for file in ["dovecot.conf", "dovecot-ldap-passdb.conf.ext", "dovecot-ldap-passdb-bind.conf.ext", "dovecot-ldap-userdb.conf.ext"] {
             try MailTemplates.render("dovecot/\(file)", values, to: conf.appendingPathComponent(file))
         }
+        if let policy {
+            values.merge(["POLICY_URL": policy.url, "POLICY_KEY": policy.key, "POLICY_NONCE": UUID().uuidString]) { $1 }
+            try MailTemplates.render("dovecot/auth-policy.conf.ext", values, to: conf.appendingPathComponent("auth-policy.conf.ext"))
+            // Policy tests fail many logins from one address on purpose: without this, Dovecot's
+            // auth penalty (anvil) would delay each of them by 2 to 15 s.
+            try "service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n"
+                .write(to: conf.appendingPathComponent("local.d/policy-tests.conf"), atomically: true, encoding: .utf8)
+        }
         // Test-only override through the local.d hook: no artificial delay after a failed login.
         try "auth_failure_delay = 0\n".write(to: conf.appendingPathComponent("local.d/tests.conf"), atomically: true, encoding: .utf8)
 
@@ -365,7 +380,7 @@ final class DovecotServer: @unchecked Sendable {
         guard logFD >= 0 else { throw StartError(description: "open \(startupLog.path): errno \(errno)") }
         defer { close(logFD) }
         let pid = try spawn("/usr/sbin/dovecot", ["-F", "-c", configPath], stdout: logFD, stderr: logFD)
-        let server = DovecotServer(directory: directory, configPath: configPath, lmtpPort: ports[2], imapPort: ports[0], mailRoot: mail, pid: pid)
+        let server = DovecotServer(directory: directory, configPath: configPath, lmtpPort: ports[2], imapPort: ports[0], pop3Port: ports[1], mailRoot: mail, pid: pid)
         do {
             try server.waitUntilReady(run: run, startupLog: startupLog)
         } catch {
@@ -375,11 +390,12 @@ final class DovecotServer: @unchecked Sendable {
         return server
     }
 
-    private init(directory: URL, configPath: String, lmtpPort: Int, imapPort: Int, mailRoot: URL, pid: pid_t) {
+    private init(directory: URL, configPath: String, lmtpPort: Int, imapPort: Int, pop3Port: Int, mailRoot: URL, pid: pid_t) {
         self.directory = directory
         self.configPath = configPath
         self.lmtpPort = lmtpPort
         self.imapPort = imapPort
+        self.pop3Port = pop3Port
         self.mailRoot = mailRoot
         self.pid = pid
     }
