@@ -2,6 +2,7 @@ import Directory
 import Foundation
 import LDAPClient
 import GeoIP
+import HTTPTypes
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -53,7 +54,7 @@ public struct DirectoryServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: LogRequestsMiddleware(.debug))
         router.get("/health") { _, context in await self.health(logger: context.logger) }
-        router.post(RouterPath(Self.policyPath)) { request, context in await self.policy(request, logger: context.logger) }
+        router.post("/dovecot/policy") { request, context in await self.policy(request, logger: context.logger) }
         return router
     }
 

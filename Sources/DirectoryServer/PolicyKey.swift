@@ -1,4 +1,5 @@
 import Crypto
+import Directory
 import Foundation
 
 /// The shared secret Dovecot sends in `X-API-Key` (`auth_policy_server_api_header`).

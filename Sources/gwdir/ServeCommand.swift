@@ -85,8 +85,9 @@ struct Serve: AsyncParsableCommand {
             logger: logger
         )
         let uri = target.uriDescription
+        let failMode = policyFail.rawValue
         try await server.run { port in
-            logger.notice("serving", metadata: ["listen": "\(host):\(port)", "directory": "\(uri)", "policy-fail": "\(policyFail.rawValue)"])
+            logger.notice("serving", metadata: ["listen": "\(host):\(port)", "directory": "\(uri)", "policy-fail": "\(failMode)"])
         }
         logger.notice("stopped")
     }

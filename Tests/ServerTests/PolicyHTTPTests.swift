@@ -1,6 +1,7 @@
 import Directory
 import DirectoryServer
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import LDAPClient
@@ -40,14 +41,22 @@ import Testing
                 #expect(answer.status == .ok)
                 return answer.body
             }
-            #expect(try await allow("alice") == #"{"msg":"","status":0}"#)
-            #expect(try await allow("nobody") == #"{"msg":"","status":0}"#)
-            #expect(try await allow("carol") == #"{"msg":"Account suspended","status":-1}"#)
-            #expect(try await allow("dis") == #"{"msg":"Account disabled","status":-1}"#)
-            #expect(try await allow("bob", "pop3") == #"{"msg":"Protocol not allowed (POP3/IMAP/SMTP)","status":-1}"#)
-            #expect(try await allow("bob", "imap") == #"{"msg":"","status":0}"#)
-            #expect(try await allow("far") == #"{"msg":"IP address not allowed","status":-1}"#)
-            #expect(try await allow("far", ip: "10.1.2.3") == #"{"msg":"","status":0}"#)
+            let value1 = try await allow("alice")
+            #expect(value1 == #"{"msg":"","status":0}"#)
+            let value2 = try await allow("nobody")
+            #expect(value2 == #"{"msg":"","status":0}"#)
+            let value3 = try await allow("carol")
+            #expect(value3 == #"{"msg":"Account suspended","status":-1}"#)
+            let value4 = try await allow("dis")
+            #expect(value4 == #"{"msg":"Account disabled","status":-1}"#)
+            let value5 = try await allow("bob", "pop3")
+            #expect(value5 == #"{"msg":"Protocol not allowed (POP3/IMAP/SMTP)","status":-1}"#)
+            let value6 = try await allow("bob", "imap")
+            #expect(value6 == #"{"msg":"","status":0}"#)
+            let value7 = try await allow("far")
+            #expect(value7 == #"{"msg":"IP address not allowed","status":-1}"#)
+            let value8 = try await allow("far", ip: "10.1.2.3")
+            #expect(value8 == #"{"msg":"","status":0}"#)
         }
         #expect(counting.events.isEmpty, "allow records nothing")
     }
@@ -105,18 +114,28 @@ import Testing
         let (server, counting, _) = DirectoryServer.testing(world)
         try await app(server).test(.router) { client in
             let good = policyBody(login: world.address("alice"), remote: "127.0.0.1", protocol: "imap", success: true, policyReject: false)
-            #expect(try await post(client, "report", good, key: nil).status == .unauthorized)
-            #expect(try await post(client, "report", good, key: "wrong-key-wrong-key-wrong-key").status == .unauthorized)
-            #expect(try await post(client, "report", good, key: TestKey.value + "x").status == .unauthorized)
-            #expect(try await post(client, "report", "{\"login\":").status == .badRequest)
-            #expect(try await post(client, "report", #"{"login":"a@b.test"}"#).status == .badRequest)
-            #expect(try await post(client, "report", policyBody(login: "x\u{1}@b.test", remote: "127.0.0.1", protocol: "imap", success: true, policyReject: false)).status == .badRequest)
-            #expect(try await post(client, "report", policyBody(login: world.address("alice"), remote: "not-an-ip", protocol: "imap", success: true, policyReject: false)).status == .badRequest)
-            #expect(try await post(client, "frobnicate", good).status == .badRequest)
+            let value9 = try await post(client, "report", good, key: nil)
+            #expect(value9.status == .unauthorized)
+            let value10 = try await post(client, "report", good, key: "wrong-key-wrong-key-wrong-key")
+            #expect(value10.status == .unauthorized)
+            let value11 = try await post(client, "report", good, key: TestKey.value + "x")
+            #expect(value11.status == .unauthorized)
+            let value12 = try await post(client, "report", "{\"login\":")
+            #expect(value12.status == .badRequest)
+            let value13 = try await post(client, "report", #"{"login":"a@b.test"}"#)
+            #expect(value13.status == .badRequest)
+            let value14 = try await post(client, "report", policyBody(login: "x\u{1}@b.test", remote: "127.0.0.1", protocol: "imap", success: true, policyReject: false))
+            #expect(value14.status == .badRequest)
+            let value15 = try await post(client, "report", policyBody(login: world.address("alice"), remote: "not-an-ip", protocol: "imap", success: true, policyReject: false))
+            #expect(value15.status == .badRequest)
+            let value16 = try await post(client, "frobnicate", good)
+            #expect(value16.status == .badRequest)
             let huge = "{\"login\":\"" + String(repeating: "a", count: 70 * 1024) + "\"}"
-            #expect(try await post(client, "report", huge).status == .contentTooLarge)
+            let value17 = try await post(client, "report", huge)
+            #expect(value17.status == .contentTooLarge)
             // Still serving.
-            #expect(try await post(client, "report", good).status == .ok)
+            let value18 = try await post(client, "report", good)
+            #expect(value18.status == .ok)
         }
         #expect(counting.events.count == 1, "only the last, valid report is recorded")
     }

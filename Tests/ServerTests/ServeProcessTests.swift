@@ -69,7 +69,7 @@ import TestSupport
             "--log-level", "debug",
         ], output: .file(log))
         var exited = false
-        defer { if !exited { kill(pid, SIGKILL); ChildProcess.waitForExit(pid) } }
+        defer { if !exited { kill(pid, SIGKILL); _ = ChildProcess.waitForExit(pid) } }
         var health: (status: Int, body: String)?
         for _ in 0..<300 where health == nil {
             health = Self.http(port: port, "GET", "/health")

@@ -135,8 +135,7 @@ public struct MailLoginPolicy: Sendable {
     /// (the caller decides between failing open and closed).
     public func allow(_ attempt: MailLoginAttempt) async throws -> LoginFailureReason? {
         let now = context.now()
-        let blocked = try await attempt.ip.map { try await ipBlocks.isBlocked($0, at: now) } ?? false
-        if blocked { return .autoBlockedIP }
+        if let ip = attempt.ip, try await ipBlocks.isBlocked(ip, at: now) { return .autoBlockedIP }
         let account = try await lookUp(attempt.login, now: now)?.state
         return MailLoginRules.refusal(ip: attempt.ip, ipBlocked: false, protocol: attempt.mailProtocol, account: account)
     }
@@ -153,7 +152,8 @@ public struct MailLoginPolicy: Sendable {
         if success {
             outcome = .success
         } else {
-            let blocked = try await attempt.ip.map { try await ipBlocks.isBlocked($0, at: now) } ?? false
+            var blocked = false
+            if let ip = attempt.ip { blocked = try await ipBlocks.isBlocked(ip, at: now) }
             outcome = .failure(MailLoginRules.failureReason(
                 ip: attempt.ip, ipBlocked: blocked, protocol: mailProtocol, account: found?.state, policyRejected: policyRejected
             ))
