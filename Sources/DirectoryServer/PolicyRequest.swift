@@ -117,9 +117,15 @@ public struct PolicyAnswer: Sendable, Hashable {
         PolicyAnswer(status: -1, message: reason.englishLabel)
     }
 
-    /// `{"status":N,"msg":"…"}`, the only shape Dovecot parses.
+    /// `{"msg":"…","status":N}`, the only shape Dovecot parses (it reads just these two keys).
     public var json: String {
-        let data = try! JSONSerialization.data(withJSONObject: ["status": status, "msg": message], options: [.sortedKeys])
-        return String(decoding: data, as: UTF8.self)
+        struct Body: Encodable {
+            var msg: String
+            var status: Int
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a String and an Int cannot fail.
+        return String(decoding: try! encoder.encode(Body(msg: message, status: status)), as: UTF8.self)
     }
 }
