@@ -368,7 +368,8 @@ final class DovecotServer: @unchecked Sendable {
             try MailTemplates.render("dovecot/auth-policy.conf.ext", values, to: conf.appendingPathComponent("auth-policy.conf.ext"))
             // Policy tests fail many logins from one address on purpose: without this, Dovecot's
             // auth penalty (anvil) would delay each of them by 2 to 15 s.
-            try "service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n"
+            // And a loaded test machine must not turn a slow answer into Dovecot's fail-open.
+            try "auth_policy_server_timeout_msecs = 30000\nservice anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n"
                 .write(to: conf.appendingPathComponent("local.d/policy-tests.conf"), atomically: true, encoding: .utf8)
         }
         // Test-only override through the local.d hook: no artificial delay after a failed login.

@@ -51,7 +51,11 @@ import TestSupport
 
     @Test func sigtermFlushesDeferredLastLoginsAndExitsZero() async throws {
         let binary = try #require(Self.binary, "build the gwdir executable first (swift build)")
-        let world = try await PolicyWorld.make("serve-sigterm")
+        // A slapd of its own: a real `gwdir serve` purges expired audit and IP-block entries
+        // on its first record, which would pull other tests' back-dated state from under them.
+        let fixture = try DirectoryFixture.start()
+        defer { fixture.slapd.stop() }
+        let world = try await PolicyWorld.make("serve-sigterm", fixture: fixture)
         defer { world.close() }
         let dn = try await world.addAccount("alice")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gwdir-serve-\(UUID().uuidString.prefix(8))")

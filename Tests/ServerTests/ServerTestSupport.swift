@@ -19,8 +19,9 @@ struct PolicyWorld: Sendable {
     func address(_ uid: String) -> String { "\(uid)@\(id).test" }
     func accountDN(_ uid: String) -> String { "uid=\(uid),\(unitDN)" }
 
-    static func make(_ label: String) async throws -> PolicyWorld {
-        let fixture = try DirectoryFixture.shared()
+    /// On the shared slapd, or on `fixture` (a server of its own for whatever purges it).
+    static func make(_ label: String, fixture: DirectoryFixture? = nil) async throws -> PolicyWorld {
+        let fixture = try fixture ?? DirectoryFixture.shared()
         let id = "\(label)-\(UUID().uuidString.prefix(8).lowercased())"
         let service = fixture.gwdirConnection()
         let world = PolicyWorld(
