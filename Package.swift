@@ -14,8 +14,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // System library over libldap/liblber/libsasl2 (Debian: libldap2-dev, libsasl2-dev).
@@ -62,10 +64,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // `gwdir serve`: the HTTP API and Dovecot's auth-policy endpoint (Hummingbird 2).
+        .target(
+            name: "DirectoryServer",
+            dependencies: [
+                "Directory", "GeoIP", "LDAPClient",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "gwdir",
             dependencies: [
-                "LDAPClient", "LocalSlapd", "Directory", "DirectorySchema", "GeoIP", "MailConfigTemplates",
+                "LDAPClient", "LocalSlapd", "Directory", "DirectorySchema", "GeoIP", "MailConfigTemplates", "DirectoryServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -85,10 +100,20 @@ let package = Package(
         // Schema, overlays and the ACL matrix, with raw LDAP binds as each role.
         .testTarget(name: "SchemaTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
         // Debian's Postfix and Dovecot LDAP lookups against the harness slapd.
-        .testTarget(name: "MailServerTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport", "Directory"], swiftSettings: strict),
+        .testTarget(name: "MailServerTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport", "Directory", "DirectoryServer"], swiftSettings: strict),
         // Runs the built `gwdir` binary.
         // Two local slapd nodes replicating each other (schema/slapd/replication.ldif); LDAPClient failover.
         .testTarget(name: "ReplicationTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
+        // The Dovecot auth-policy endpoint: pure parts, HTTP in-process, the built `gwdir serve`.
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "DirectoryServer", "Directory", "LDAPClient", "LocalSlapd", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "GWDirCLITests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport", "Directory"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -97,8 +97,26 @@ public struct LocalInstance: Sendable {
 
     /// Writes a secret with mode 0600 from the first byte (never world-readable, not even briefly).
     public func storeSecret(_ value: String, as name: String) throws {
+        try writeSecret(value, to: secretFile(name))
+    }
+
+    /// `secrets/policy.key`: the key Dovecot's auth policy sends to `gwdir serve` (`X-API-Key`).
+    public var policyKeyFile: URL { secretsDirectory.appendingPathComponent("policy.key") }
+
+    /// The stored policy key, or 32 random bytes in hex stored first (mode 0600).
+    @discardableResult
+    public func policyKeyOrGenerate() throws -> String {
+        if FileManager.default.fileExists(atPath: policyKeyFile.path) {
+            return try String(contentsOf: policyKeyFile, encoding: .utf8).trimmingCharacters(in: .newlines)
+        }
+        var generator = SystemRandomNumberGenerator()
+        let key = (0..<32).map { _ in String(UInt8.random(in: 0...255, using: &generator), radix: 16).leftPadded(to: 2) }.joined()
+        try writeSecret(key, to: policyKeyFile)
+        return key
+    }
+
+    private func writeSecret(_ value: String, to url: URL) throws {
         try createPrivateDirectory(secretsDirectory)
-        let url = secretFile(name)
         let temporary = url.path + ".tmp"
         unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -248,5 +266,11 @@ public struct LocalInstance: Sendable {
         guard flock(fd, LOCK_EX) == 0 else { throw SlapdError("cannot lock \(lockFile.path): \(String(cString: strerror(errno)))") }
         defer { flock(fd, LOCK_UN) }
         return try body()
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

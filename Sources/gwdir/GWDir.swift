@@ -21,7 +21,7 @@ struct GWDir: AsyncParsableCommand {
         """,
         subcommands: [
             Local.self, Init.self, WhoAmI.self, WorkspaceCommand.self, UnitCommand.self, UserCommand.self, AliasCommand.self,
-            GroupCommand.self, SharedCommand.self, AdminCommand.self, Auth.self, Audit.self, CheckCommand.self, MailConfigCommand.self,
+            GroupCommand.self, SharedCommand.self, AdminCommand.self, Auth.self, Audit.self, CheckCommand.self, MailConfigCommand.self, Serve.self,
         ]
     )
 

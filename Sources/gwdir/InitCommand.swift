@@ -54,6 +54,7 @@ struct Init: AsyncParsableCommand {
         defer { ldap.close() }
         do {
             let tree = try await BaseTree(base: base, secrets: secrets).create(on: ldap)
+            try secrets.policyKeyOrGenerate() // the key `gwdir serve` expects from Dovecot (secrets/policy.key)
             var adminDN: String?
             var adminCreated = false
             if let admin, let adminPassword {

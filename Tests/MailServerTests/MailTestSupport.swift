@@ -301,6 +301,8 @@ final class DovecotServer: @unchecked Sendable {
     let imapPort: Int
     /// Dovecot's SASL auth listener for Postfix (`smtpd_sasl_path = inet:127.0.0.1:<port>`).
     let authPort: Int
+    /// POP3 listener, for the policy tests.
+    let pop3Port: Int
     let mailRoot: URL
     private let pid: pid_t
 
@@ -310,19 +312,25 @@ final class DovecotServer: @unchecked Sendable {
 
     /// Starts a server; a port picked as free may be taken before Dovecot binds it
     /// ("Address already in use"), so start-up is retried with new ports.
-    static func start(_ sample: SampleDirectory) throws -> DovecotServer {
+    /// Where Dovecot's auth policy goes (docker/dovecot/auth-policy.conf.ext); nil: no policy.
+    struct Policy {
+        var url: String
+        var key: String
+    }
+
+    static func start(_ sample: SampleDirectory, policy: Policy? = nil) throws -> DovecotServer {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try startOnce(sample)
+                return try startOnce(sample, policy: policy)
             } catch let error as StartError where attempt < 3 && error.description.contains("Address already in use") {
                 continue
             }
         }
     }
 
-    private static func startOnce(_ sample: SampleDirectory) throws -> DovecotServer {
+    private static func startOnce(_ sample: SampleDirectory, policy: Policy?) throws -> DovecotServer {
         let directory = try MailTemplates.temporaryDirectory("dovecot")
         let fileManager = FileManager.default
         let conf = directory.appendingPathComponent("conf")
@@ -359,6 +367,15 @@ final class DovecotServer: @unchecked Sendable {
                      "dovecot-ldap-userdb-alias.conf.ext", "gwdir-alias-folder.sieve"] {
             try MailTemplates.render("dovecot/\(file)", values, to: conf.appendingPathComponent(file))
         }
+        if let policy {
+            values.merge(["POLICY_URL": policy.url, "POLICY_KEY": policy.key, "POLICY_NONCE": UUID().uuidString]) { $1 }
+            try MailTemplates.render("dovecot/auth-policy.conf.ext", values, to: conf.appendingPathComponent("auth-policy.conf.ext"))
+            // Policy tests fail many logins from one address on purpose: without this, Dovecot's
+            // auth penalty (anvil) would delay each of them by 2 to 15 s.
+            // And a loaded test machine must not turn a slow answer into Dovecot's fail-open.
+            try "auth_policy_server_timeout_msecs = 30000\nservice anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n"
+                .write(to: conf.appendingPathComponent("local.d/policy-tests.conf"), atomically: true, encoding: .utf8)
+        }
         // The global Sieve script runs as the mail user, who cannot write its binary: compile it
         // as mail-entrypoint.sh does.
         let sievec = try runTool("/usr/bin/sievec", ["-c", conf.appendingPathComponent("dovecot.conf").path,
@@ -374,7 +391,8 @@ final class DovecotServer: @unchecked Sendable {
         defer { close(logFD) }
         let pid = try spawn("/usr/sbin/dovecot", ["-F", "-c", configPath], stdout: logFD, stderr: logFD)
         let server = DovecotServer(
-            directory: directory, configPath: configPath, lmtpPort: ports[2], imapPort: ports[0], authPort: ports[3], mailRoot: mail, pid: pid
+            directory: directory, configPath: configPath, lmtpPort: ports[2], imapPort: ports[0], pop3Port: ports[1], authPort: ports[3],
+            mailRoot: mail, pid: pid
         )
         do {
             try server.waitUntilReady(run: run, startupLog: startupLog)
@@ -385,12 +403,13 @@ final class DovecotServer: @unchecked Sendable {
         return server
     }
 
-    private init(directory: URL, configPath: String, lmtpPort: Int, imapPort: Int, authPort: Int, mailRoot: URL, pid: pid_t) {
+    private init(directory: URL, configPath: String, lmtpPort: Int, imapPort: Int, pop3Port: Int, authPort: Int, mailRoot: URL, pid: pid_t) {
         self.directory = directory
         self.configPath = configPath
         self.lmtpPort = lmtpPort
         self.imapPort = imapPort
         self.authPort = authPort
+        self.pop3Port = pop3Port
         self.mailRoot = mailRoot
         self.pid = pid
     }

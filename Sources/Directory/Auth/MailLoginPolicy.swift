@@ -1,0 +1,225 @@
+import Foundation
+import LDAPClient
+
+/// What the mail-login policy knows about an account at one moment: the pure input of
+/// ``MailLoginRules``, read by ``MailLoginPolicy`` in two searches.
+public struct MailAccountState: Sendable, Hashable {
+    public var status: LoginAccount.Status
+    public var enabledServices: Set<String>
+    /// `gwAllowedNetwork` of the account's home workspace, then of the account.
+    public var workspaceNetworks: [String]
+    public var accountNetworks: [String]
+    public var otpEnabled: Bool
+    public var mailPasswordSet: Bool
+    /// ppolicy's lock (`pwdAccountLockedTime`) on the entry Dovecot binds as, still in force.
+    public var passwordLocked: Bool
+    public var passwordChangedByAdmin: Date?
+    public var lastSuccessfulLogin: Date?
+
+    public init(
+        status: LoginAccount.Status = .active, enabledServices: Set<String> = ["imap", "pop3", "smtp"],
+        workspaceNetworks: [String] = [], accountNetworks: [String] = [], otpEnabled: Bool = false,
+        mailPasswordSet: Bool = false, passwordLocked: Bool = false, passwordChangedByAdmin: Date? = nil,
+        lastSuccessfulLogin: Date? = nil
+    ) {
+        self.status = status
+        self.enabledServices = enabledServices
+        self.workspaceNetworks = workspaceNetworks
+        self.accountNetworks = accountNetworks
+        self.otpEnabled = otpEnabled
+        self.mailPasswordSet = mailPasswordSet
+        self.passwordLocked = passwordLocked
+        self.passwordChangedByAdmin = passwordChangedByAdmin
+        self.lastSuccessfulLogin = lastSuccessfulLogin
+    }
+}
+
+/// The decisions of Dovecot's auth policy (spec §4), pure so they are unit-tested without
+/// slapd. They reuse ``LoginRules`` so a mail login is judged as ``Authenticator`` judges it.
+public enum MailLoginRules {
+    /// The `allow` step, before Dovecot checks the password: nil lets Dovecot go on.
+    /// An unknown login is allowed (Dovecot fails it, the report records it), so the answer
+    /// tells a prober nothing about which addresses exist.
+    public static func refusal(
+        ip: IPAddress?, ipBlocked: Bool, protocol: MailProtocol?, account: MailAccountState?
+    ) -> LoginFailureReason? {
+        if ipBlocked { return .autoBlockedIP }
+        guard let account else { return nil }
+        return LoginRules.networkReason(ip: ip, workspace: account.workspaceNetworks, account: account.accountNetworks)
+            ?? LoginRules.statusReason(account.status)
+            ?? `protocol`.flatMap { LoginRules.protocolReason($0.loginType, enabledServices: account.enabledServices) }
+    }
+
+    /// The reason of a failed login that Dovecot reports (Dovecot 2.3 sends none): a policy
+    /// refusal is what `allow` said, recomputed; otherwise the first rule that fails, in the
+    /// order Dovecot's passdb applies them (status and protocol in its filter, the mail-only
+    /// password rule, then the bind: lock, admin reset, wrong password).
+    public static func failureReason(
+        ip: IPAddress?, ipBlocked: Bool, protocol: MailProtocol?, account: MailAccountState?, policyRejected: Bool
+    ) -> LoginFailureReason {
+        if policyRejected, let reason = refusal(ip: ip, ipBlocked: ipBlocked, protocol: `protocol`, account: account) {
+            return reason
+        }
+        guard let account else { return .unauthorizedUser }
+        if let reason = LoginRules.statusReason(account.status)
+            ?? `protocol`.flatMap({ LoginRules.protocolReason($0.loginType, enabledServices: account.enabledServices) })
+        {
+            return reason
+        }
+        if account.otpEnabled, !account.mailPasswordSet { return .otpRequired }
+        if account.passwordLocked { return .loginBlocked }
+        if !account.mailPasswordSet,
+           LoginRules.isPasswordChangedByAdmin(changedAt: account.passwordChangedByAdmin, lastSuccessfulLogin: account.lastSuccessfulLogin)
+        {
+            return .passwordChangedByAdmin
+        }
+        return .wrongPassword
+    }
+
+    /// Whether ppolicy's `pwdAccountLockedTime` still locks at `now`: ppolicy lifts a lock by
+    /// itself after the lockout duration; `000001010000Z` (before 1970 here) is permanent.
+    public static func isLocked(lockedAt: Date?, now: Date, lockoutDuration: TimeInterval) -> Bool {
+        guard let lockedAt else { return false }
+        if lockedAt.timeIntervalSince1970 <= 0 { return true }
+        return now < lockedAt.addingTimeInterval(lockoutDuration)
+    }
+
+    /// The audit type of Dovecot's `protocol` (`%s`): Postfix's SASL asks as `smtp`, Dovecot's
+    /// submission service as `submission`; nil for protocols the audit has no type for.
+    public static func mailProtocol(dovecotService: String) -> MailProtocol? {
+        switch dovecotService.lowercased() {
+        case "imap": .imap
+        case "pop3": .pop3
+        case "smtp", "submission": .smtp
+        default: nil
+        }
+    }
+}
+
+/// One login as Dovecot's policy request describes it.
+public struct MailLoginAttempt: Sendable, Hashable {
+    /// `%{requested_username}`: what the user typed (Dovecot lower-cases it first here).
+    public var login: String
+    public var ip: IPAddress?
+    /// nil for a Dovecot service the audit has no type for (`doveadm`, `sieve`).
+    public var mailProtocol: MailProtocol?
+
+    public init(login: String, ip: IPAddress?, mailProtocol: MailProtocol?) {
+        self.login = login
+        self.ip = ip
+        self.mailProtocol = mailProtocol
+    }
+}
+
+/// Dovecot's auth policy against the directory: ``allow(_:)`` before the password check,
+/// ``report(_:success:policyRejected:)`` after it. Reads as the service account; records
+/// through a ``LoginRecorder`` so storage (the audit log, a spool) stays replaceable.
+public struct MailLoginPolicy: Sendable {
+    public var context: DirectoryContext
+    public var recorder: any LoginRecorder
+    public var ipBlocks: IPBlockService
+    /// ppolicy's `pwdLockoutDuration` of `cn=default,ou=policies` (schema/slapd/base.ldif).
+    public var lockoutDuration: TimeInterval
+
+    public init(
+        context: DirectoryContext, recorder: any LoginRecorder, ipBlockPolicy: IPBlockPolicy = .standard,
+        lockoutDuration: TimeInterval = 900
+    ) {
+        self.context = context
+        self.recorder = recorder
+        self.ipBlocks = IPBlockService(context: context, policy: ipBlockPolicy)
+        self.lockoutDuration = lockoutDuration
+    }
+
+    /// The reason to refuse before authentication, or nil. Throws when the directory fails
+    /// (the caller decides between failing open and closed).
+    public func allow(_ attempt: MailLoginAttempt) async throws -> LoginFailureReason? {
+        let now = context.now()
+        if let ip = attempt.ip, try await ipBlocks.isBlocked(ip, at: now) { return .autoBlockedIP }
+        let account = try await lookUp(attempt.login, now: now)?.state
+        return MailLoginRules.refusal(ip: attempt.ip, ipBlocked: false, protocol: attempt.mailProtocol, account: account)
+    }
+
+    /// Records one reported attempt and returns the event written. Failures count toward the
+    /// IP auto-block as the authenticator's do; a success clears an admin-reset mark as the
+    /// authenticator does. An attempt of a protocol without an audit type is not recorded (nil).
+    @discardableResult
+    public func report(_ attempt: MailLoginAttempt, success: Bool, policyRejected: Bool) async throws -> LoginEvent? {
+        guard let mailProtocol = attempt.mailProtocol else { return nil }
+        let now = context.now()
+        let found = try await lookUp(attempt.login, now: now)
+        let outcome: LoginOutcome
+        if success {
+            outcome = .success
+        } else {
+            var blocked = false
+            if let ip = attempt.ip { blocked = try await ipBlocks.isBlocked(ip, at: now) }
+            outcome = .failure(MailLoginRules.failureReason(
+                ip: attempt.ip, ipBlocked: blocked, protocol: mailProtocol, account: found?.state, policyRejected: policyRejected
+            ))
+        }
+        let event = LoginEvent(
+            time: now, accountDN: found?.dn.description, loginName: attempt.login, type: mailProtocol.loginType,
+            client: mailProtocol.loginType.rawValue, ip: attempt.ip, country: nil, outcome: outcome
+        )
+        // Each write is attempted even when another failed; the first failure is thrown.
+        var failure: (any Error)?
+        do { try await recorder.record(event) } catch { failure = error }
+        if let reason = outcome.reason, let ip = attempt.ip, LoginRules.countsTowardIPBlock(reason) {
+            do { try await ipBlocks.recordFailure(ip, at: now) } catch { failure = failure ?? error }
+        }
+        if success, let found, !found.state.mailPasswordSet, found.state.passwordChangedByAdmin != nil {
+            do {
+                _ = try await ldapCall("clearing the admin-reset mark of \(found.dn)") {
+                    try await context.ldap.modify(dn: found.dn, [.replace("gwPasswordChangedByAdmin", [])])
+                }
+            } catch {
+                failure = failure ?? error
+            }
+        }
+        if let failure { throw failure }
+        return event
+    }
+
+    /// The account whose primary address is `login` (Dovecot logs in by primary address),
+    /// with its workspace's networks and ppolicy lock; nil when there is none.
+    public func lookUp(_ login: String, now: Date) async throws -> (dn: DistinguishedName, state: MailAccountState)? {
+        guard let address = try? MailAddress(login) else { return nil }
+        let result = try await ldapCall("looking up \(address)") {
+            try await context.ldap.search(
+                base: context.layout.workspaces, scope: .subtree, filter: Account.filter(mail: address),
+                attributes: LoginAccount.attributes + ["pwdAccountLockedTime"]
+            )
+        }
+        guard let entry = result.entries.first else { return nil }
+        guard result.entries.count == 1 else { throw DirectoryError(.failed, "several accounts have the address \(address)") }
+        let account = try LoginAccount(entry: entry)
+        guard account.status != .deleted else { return nil }
+        var workspace = account.homeWorkspace
+        if workspace == nil, let id = context.layout.location(of: account.dn)?.workspace {
+            workspace = try? context.layout.workspace(id)
+        }
+        var workspaceNetworks: [String] = []
+        if let workspace {
+            workspaceNetworks = try await ldapCall("reading the allowed networks of \(workspace)") {
+                try await context.ldap.entry(workspace, attributes: ["gwAllowedNetwork"])?.strings("gwAllowedNetwork") ?? []
+            }
+        }
+        // Dovecot binds as the mail-only credential while one is set: its lock is the one that counts.
+        var lockedAt = entry.string("pwdAccountLockedTime").flatMap(GeneralizedTime.parse)
+        if account.mailPasswordSet {
+            let credential = account.mailCredentialDN
+            lockedAt = try await ldapCall("reading the lock of \(credential)") {
+                try await context.ldap.entry(credential, attributes: ["pwdAccountLockedTime"])?
+                    .string("pwdAccountLockedTime").flatMap(GeneralizedTime.parse)
+            }
+        }
+        let state = MailAccountState(
+            status: account.status, enabledServices: account.enabledServices, workspaceNetworks: workspaceNetworks,
+            accountNetworks: account.allowedNetworks, otpEnabled: account.otpEnabled, mailPasswordSet: account.mailPasswordSet,
+            passwordLocked: MailLoginRules.isLocked(lockedAt: lockedAt, now: now, lockoutDuration: lockoutDuration),
+            passwordChangedByAdmin: account.passwordChangedByAdmin, lastSuccessfulLogin: account.lastSuccessfulLogin
+        )
+        return (account.dn, state)
+    }
+}

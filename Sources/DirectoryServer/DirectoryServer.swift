@@ -1,0 +1,178 @@
+import Directory
+import Foundation
+import LDAPClient
+import GeoIP
+import HTTPTypes
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Where `gwdir serve` records logins, and what must happen before the process exits.
+/// The one seam between the server and storage: today the audit log, later a durable spool
+/// (the same ``LoginRecorder`` protocol) without touching the endpoint.
+public struct RecorderHandle: Sendable {
+    public var recorder: any LoginRecorder
+    /// Runs once after the last request finished (SIGTERM/SIGINT): writes what is deferred.
+    public var drain: @Sendable () async throws -> Void
+
+    public init(recorder: any LoginRecorder, drain: @escaping @Sendable () async throws -> Void) {
+        self.recorder = recorder
+        self.drain = drain
+    }
+
+    /// The audit log written directly; draining flushes the deferred last logins.
+    public static func auditLog(context: DirectoryContext, geoIP: GeoIPDatabase?) -> RecorderHandle {
+        let log = AuditLog(context: context, geoIP: geoIP)
+        return RecorderHandle(recorder: log, drain: { try await log.flushLastLogins() })
+    }
+}
+
+/// `gwdir serve`: Dovecot's auth-policy endpoint and the health check, on Hummingbird 2,
+/// run in a swift-service-lifecycle `ServiceGroup` so SIGTERM/SIGINT stop accepting, let
+/// in-flight requests finish, and then drain the recorder.
+public struct DirectoryServer: Sendable {
+    public var configuration: ServerConfiguration
+    public var context: DirectoryContext
+    public var policy: MailLoginPolicy
+    public var recorder: RecorderHandle
+    public var logger: Logger
+
+    public init(
+        configuration: ServerConfiguration, context: DirectoryContext, recorder: RecorderHandle,
+        ipBlockPolicy: IPBlockPolicy = .standard, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.context = context
+        self.recorder = recorder
+        self.policy = MailLoginPolicy(context: context, recorder: recorder.recorder, ipBlockPolicy: ipBlockPolicy)
+        self.logger = logger
+    }
+
+    public static let policyPath = "/dovecot/policy"
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: LogRequestsMiddleware(.debug))
+        router.get("/health") { _, context in await self.health(logger: context.logger) }
+        router.post("/dovecot/policy") { request, context in await self.policy(request, logger: context.logger) }
+        return router
+    }
+
+    public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(
+            router: router(),
+            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "gwdir"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger
+        )
+    }
+
+    /// Serves until SIGTERM or SIGINT (or cancellation), then drains the recorder. A failed
+    /// drain is thrown: the caller exits non-zero, so an operator sees deferred logins were lost.
+    public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: [application(onServerRunning: onServerRunning)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+        do {
+            try await recorder.drain()
+            logger.info("recorder drained")
+        } catch {
+            logger.error("draining the recorder failed", metadata: ["error": "\(error)"])
+            throw error
+        }
+    }
+
+    // MARK: Handlers
+
+    func health(logger: Logger) async -> Response {
+        do {
+            _ = try await context.ldap.entry(context.layout.base, attributes: ["1.1"])
+            return Self.json(.ok, #"{"directory":"reachable","status":"ok"}"#)
+        } catch {
+            logger.warning("health: directory unreachable", metadata: ["error": "\(error)"])
+            return Self.json(.serviceUnavailable, #"{"directory":"unreachable","status":"unavailable"}"#)
+        }
+    }
+
+    func policy(_ request: Request, logger: Logger) async -> Response {
+        guard configuration.policyKey.matches(request.headers[HTTPField.Name("X-API-Key")!]) else {
+            logger.warning("policy: refused, missing or wrong X-API-Key")
+            return Self.json(.unauthorized, #"{"status":-1,"msg":"unauthorized"}"#)
+        }
+        let body: [UInt8]
+        do {
+            body = try await Self.collect(request, limit: configuration.maxBodySize)
+        } catch let invalid as PolicyRequest.Invalid {
+            logger.warning("policy: refused, \(invalid.cause)")
+            return Self.json(.init(code: invalid.status), #"{"status":-1,"msg":"bad request"}"#)
+        } catch {
+            logger.warning("policy: reading the body failed", metadata: ["error": "\(error)"])
+            return Self.json(.badRequest, #"{"status":-1,"msg":"bad request"}"#)
+        }
+        let decoded: PolicyRequest
+        do {
+            decoded = try PolicyRequest.decode(command: request.uri.queryParameters["command"].map(String.init), body: body)
+        } catch {
+            logger.warning("policy: refused, \(error.cause)")
+            return Self.json(.init(code: error.status), #"{"status":-1,"msg":"bad request"}"#)
+        }
+        var metadata: Logger.Metadata = [
+            "command": "\(decoded.command.rawValue)", "login": "\(decoded.login)", "protocol": "\(decoded.service)",
+            "ip": "\(decoded.ip.map(\.description) ?? "-")",
+        ]
+        switch decoded.command {
+        case .allow:
+            do {
+                guard let reason = try await policy.allow(decoded.attempt) else { return Self.answer(.allowed) }
+                metadata["reason"] = "\(reason.rawValue)"
+                logger.info("policy: refused before authentication", metadata: metadata)
+                return Self.answer(.refused(reason))
+            } catch {
+                metadata["error"] = "\(error)"
+                logger.error("policy: directory failed, failing \(configuration.failMode.rawValue)", metadata: metadata)
+                return Self.answer(configuration.failMode == .open ? .allowed : .refused(.mailServerError))
+            }
+        case .report:
+            do {
+                let event = try await policy.report(
+                    decoded.attempt, success: decoded.success ?? false, policyRejected: decoded.policyRejected ?? false
+                )
+                if let event {
+                    metadata["result"] = "\(event.result.rawValue)"
+                    if let reason = event.reason { metadata["reason"] = "\(reason.rawValue)" }
+                    logger.debug("policy: recorded", metadata: metadata)
+                } else {
+                    logger.info("policy: not recorded, the audit has no type for this protocol", metadata: metadata)
+                }
+                return Self.answer(.allowed)
+            } catch {
+                metadata["error"] = "\(error)"
+                logger.error("policy: report not recorded", metadata: metadata)
+                return Self.json(.serviceUnavailable, #"{"status":0,"msg":"not recorded"}"#)
+            }
+        }
+    }
+
+    /// The body, refused with 413 beyond `limit` (by Content-Length before reading any of it).
+    static func collect(_ request: Request, limit: Int) async throws -> [UInt8] {
+        let tooLarge = PolicyRequest.Invalid(status: 413, "body larger than \(limit) bytes")
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
+        var bytes: [UInt8] = []
+        for try await chunk in request.body {
+            guard bytes.count + chunk.readableBytes <= limit else { throw tooLarge }
+            bytes += chunk.readableBytesView
+        }
+        return bytes
+    }
+
+    static func answer(_ answer: PolicyAnswer) -> Response {
+        json(.ok, answer.json)
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}

@@ -1,0 +1,131 @@
+import Directory
+import Foundation
+
+/// The two commands of Dovecot's auth-policy protocol (`?command=`).
+public enum PolicyCommand: String, Sendable, CaseIterable {
+    /// Before authentication: may refuse (status < 0) or delay (status > 0).
+    case allow
+    /// After authentication, with the result: Dovecot ignores the answer.
+    case report
+}
+
+/// One request body of Dovecot 2.3's auth policy, decoded and validated.
+///
+/// Dovecot builds the body from `auth_policy_request_attributes` (every value a JSON string)
+/// and adds `tls`, and for `report` `success` and `policy_reject` (booleans), see
+/// dovecot/core src/auth/auth-policy.c. Only `login`, `remote` and `protocol` are read; other
+/// attributes (`pwhash`, `session_id`, `device_id`, …) are accepted and ignored.
+public struct PolicyRequest: Sendable, Hashable {
+    public var command: PolicyCommand
+    public var login: String
+    /// nil when Dovecot does not know the client (`remote` empty, e.g. `doveadm auth test`).
+    public var ip: IPAddress?
+    /// Dovecot's service name as sent (`imap`, `pop3`, `smtp`, `submission`, …).
+    public var service: String
+    public var success: Bool?
+    public var policyRejected: Bool?
+    public var tls: Bool?
+
+    public var attempt: MailLoginAttempt {
+        MailLoginAttempt(login: login, ip: ip, mailProtocol: MailLoginRules.mailProtocol(dovecotService: service))
+    }
+
+    /// A request refused as bad input: the HTTP status and a one-line cause for the log.
+    public struct Invalid: Error, Sendable, Hashable, CustomStringConvertible {
+        public var status: Int
+        public var cause: String
+        public var description: String { cause }
+
+        public init(status: Int = 400, _ cause: String) {
+            self.status = status
+            self.cause = cause
+        }
+    }
+
+    /// Longest `login` accepted: an address is at most 254 octets (RFC 5321), with room for
+    /// Dovecot's master-user separator.
+    public static let maxLoginLength = 512
+
+    /// Decodes a body. Throws ``Invalid`` for anything Dovecot would not send: malformed
+    /// JSON, a missing or mistyped field, an invalid address in `remote`, control characters
+    /// or an over-long `login`.
+    public static func decode(command: String?, body: [UInt8]) throws(Invalid) -> PolicyRequest {
+        guard let command else { throw Invalid("no command (expected ?command=allow or ?command=report)") }
+        guard let parsed = PolicyCommand(rawValue: command) else { throw Invalid("unknown command \"\(command.prefix(40))\"") }
+        let fields: Fields
+        do {
+            fields = try JSONDecoder().decode(Fields.self, from: Data(body))
+        } catch DecodingError.typeMismatch(_, let context) {
+            throw Invalid("field \(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
+        } catch {
+            throw Invalid("malformed JSON (expected an object)")
+        }
+        guard let login = fields.login else { throw Invalid("missing field login") }
+        guard !login.isEmpty else { throw Invalid("empty login") }
+        guard login.utf8.count <= maxLoginLength else { throw Invalid("login longer than \(maxLoginLength) bytes") }
+        guard !login.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw Invalid("control characters in login")
+        }
+        guard let service = fields.protocol else { throw Invalid("missing field protocol") }
+        guard !service.isEmpty, service.utf8.count <= 32,
+              service.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_") })
+        else { throw Invalid("invalid protocol") }
+        var ip: IPAddress?
+        if let remote = fields.remote, !remote.isEmpty {
+            guard let address = IPAddress(remote) else { throw Invalid("remote is not an IP address") }
+            ip = address
+        }
+        var request = PolicyRequest(command: parsed, login: login, ip: ip, service: service.lowercased(), tls: fields.tls)
+        if parsed == .report {
+            guard let success = fields.success else { throw Invalid("missing field success") }
+            guard let rejected = fields.policy_reject else { throw Invalid("missing field policy_reject") }
+            request.success = success
+            request.policyRejected = rejected
+        }
+        return request
+    }
+
+    /// The fields read; a string where a boolean belongs (or the reverse) is refused.
+    private struct Fields: Decodable {
+        var login: String?
+        var remote: String?
+        var `protocol`: String?
+        var success: Bool?
+        var policy_reject: Bool?
+        var tls: Bool?
+    }
+
+    public init(command: PolicyCommand, login: String, ip: IPAddress?, service: String, success: Bool? = nil, policyRejected: Bool? = nil, tls: Bool? = nil) {
+        self.command = command
+        self.login = login
+        self.ip = ip
+        self.service = service
+        self.success = success
+        self.policyRejected = policyRejected
+        self.tls = tls
+    }
+}
+
+/// Dovecot's answer: status < 0 refuses, > 0 delays by that many seconds, 0 allows.
+public struct PolicyAnswer: Sendable, Hashable {
+    public var status: Int
+    public var message: String
+
+    public static let allowed = PolicyAnswer(status: 0, message: "")
+
+    public static func refused(_ reason: LoginFailureReason) -> PolicyAnswer {
+        PolicyAnswer(status: -1, message: reason.englishLabel)
+    }
+
+    /// `{"msg":"…","status":N}`, the only shape Dovecot parses (it reads just these two keys).
+    public var json: String {
+        struct Body: Encodable {
+            var msg: String
+            var status: Int
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a String and an Int cannot fail.
+        return String(decoding: try! encoder.encode(Body(msg: message, status: status)), as: UTF8.self)
+    }
+}

@@ -1,0 +1,310 @@
+import Directory
+import DirectoryServer
+import Foundation
+import LDAPClient
+import Logging
+import Synchronization
+import Testing
+import TestSupport
+
+/// Debian's Dovecot with docker/dovecot/auth-policy.conf.ext pointing at an in-process
+/// `gwdir serve` (DirectoryServer on a real 127.0.0.1 socket), and real IMAP and POP3 logins
+/// from source addresses across 127.0.0.0/8 (Dovecot passes each as `remote`).
+@Suite(.serialized) struct PolicyDovecotTests {
+    static let key = "policy-dovecot-test-key-\(UUID().uuidString)"
+
+    /// A running policy server and Dovecot; both stop when the body ends.
+    struct Stack {
+        let sample: SampleDirectory
+        let dovecot: DovecotServer
+        let audit: AuditLog
+        let context: DirectoryContext
+        let tag: String
+
+        func address(_ uid: String) -> String { sample.address(uid) }
+    }
+
+    static func withStack(_ body: (Stack) async throws -> Void) async throws {
+        let sample = try await SampleDirectory.get()
+        let service = sample.fixture.gwdirConnection()
+        defer { service.close() }
+        let context = DirectoryContext(ldap: service, layout: try DirectoryLayout(base: sample.fixture.baseDN))
+        let audit = AuditLog(context: context, purgeInterval: nil)
+        var logger = Logger(label: "gwdir.serve.dovecot-test")
+        logger.logLevel = .warning
+        let server = DirectoryServer(
+            configuration: ServerConfiguration(port: 0, policyKey: try PolicyKey(key)), context: context,
+            recorder: RecorderHandle(recorder: audit, drain: { try await audit.flushLastLogins() }), logger: logger
+        )
+        let port = PortBox()
+        let running = Task { try await server.run { await port.set($0) } }
+        let outcome: Result<Void, any Error>
+        do {
+            let listening = try await port.wait()
+            let dovecot = try DovecotServer.start(sample, policy: .init(url: "http://127.0.0.1:\(listening)/dovecot/policy", key: key))
+            defer { dovecot.stop() }
+            try await body(Stack(sample: sample, dovecot: dovecot, audit: audit, context: context, tag: String(UUID().uuidString.prefix(6)).lowercased()))
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        // Cancelling the ServiceGroup shuts the server down gracefully; wait for it before the
+        // connection it writes through closes.
+        running.cancel()
+        _ = await running.result
+        try outcome.get()
+    }
+
+    /// An account of its own in the sample workspace (password `sample.password(uid)`).
+    static func addAccount(_ stack: Stack, _ uid: String, status: String = "active", services: [String] = ["imap", "pop3", "smtp"], extra: [LDAPAttribute] = []) async throws -> String {
+        let root = stack.sample.fixture.rootConnection()
+        defer { root.close() }
+        let dn = "uid=\(uid),\(stack.sample.salesDN)"
+        try await root.add(dn: dn, attributes: [
+            LDAPAttribute("objectClass", ["inetOrgPerson", "gwAccount"]),
+            LDAPAttribute("uid", uid), LDAPAttribute("cn", uid), LDAPAttribute("sn", uid),
+            LDAPAttribute("mail", stack.address(uid)), LDAPAttribute("userPassword", stack.sample.password(uid)),
+            LDAPAttribute("gwAccountStatus", status), LDAPAttribute("gwServiceType", "both"),
+            LDAPAttribute("gwEnabledService", services), LDAPAttribute("gwHomeWorkspace", stack.sample.workspaceDN),
+        ] + extra)
+        return dn
+    }
+
+    /// Reports arrive after Dovecot answered the client: wait until the audit shows `count` events.
+    static func entries(_ stack: Stack, _ accountDN: String, count: Int) async throws -> [AuditEntry] {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            let entries = try await stack.audit.events(account: try DistinguishedName(accountDN))
+            if entries.reduce(0, { $0 + $1.count }) >= count || Date() > deadline { return entries }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    @Test func imapAndPOP3LoginsAreAudited() async throws {
+        try await Self.withStack { stack in
+            let uid = "pa-\(stack.tag)"
+            let dn = try await Self.addAccount(stack, uid)
+            let password = stack.sample.password(uid)
+            let pop = try MailClient.pop3Login(port: stack.dovecot.pop3Port, source: "127.0.3.1", user: stack.address(uid), password: password)
+            #expect(pop.ok, "\(pop.line)")
+            let badPop = try MailClient.pop3Login(port: stack.dovecot.pop3Port, source: "127.0.3.1", user: stack.address(uid), password: "nope")
+            #expect(!badPop.ok)
+            try await Task.sleep(for: .milliseconds(1100)) // the IMAP login is the newer one, by a second
+            let imap = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.3.2", user: stack.address(uid), password: password)
+            #expect(imap.ok, "\(imap.line)")
+            let badImap = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.3.3", user: stack.address(uid), password: "nope")
+            #expect(!badImap.ok)
+            let entries = try await Self.entries(stack, dn, count: 4)
+            let summary = Set(entries.map { "\($0.typeCode) \($0.ip ?? "-") \($0.result?.rawValue ?? "-") \($0.reasonCode ?? "-")" })
+            #expect(summary == [
+                "pop3 127.0.3.1 success -", "pop3 127.0.3.1 failure wrong_password",
+                "imap 127.0.3.2 success -", "imap 127.0.3.3 failure wrong_password",
+            ])
+            // user show's last login: the IMAP one (flushed, as gwdir serve does at SIGTERM).
+            try await stack.audit.flushLastLogins()
+            let account = try await stack.context.ldap.entry(try DistinguishedName(dn), attributes: ["gwLastLoginType", "gwLastLoginIP"])
+            #expect(account?.string("gwLastLoginType") == "imap")
+            #expect(account?.string("gwLastLoginIP") == "127.0.3.2")
+            // An unknown login is recorded under the name tried.
+            let ghost = "ghost-\(stack.tag)@\(stack.sample.domain)"
+            let value1 = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.3.4", user: ghost, password: "x")
+            #expect(!value1.ok)
+            var tried: [AuditEntry] = []
+            for _ in 0..<100 where tried.isEmpty {
+                tried = try await stack.audit.events(loginName: ghost)
+                if tried.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(tried.first?.reason == .unauthorizedUser)
+        }
+    }
+
+    @Test func twentyPOP3PollsFoldIntoOneEntry() async throws {
+        try await Self.withStack { stack in
+            let uid = "pf-\(stack.tag)"
+            let dn = try await Self.addAccount(stack, uid)
+            for _ in 0..<20 {
+                let poll = try MailClient.pop3Login(port: stack.dovecot.pop3Port, source: "127.0.4.1", user: stack.address(uid), password: stack.sample.password(uid))
+                #expect(poll.ok)
+            }
+            let entries = try await Self.entries(stack, dn, count: 20)
+            #expect(entries.count == 1)
+            #expect(entries.first?.count == 20)
+            #expect(entries.first?.type == .pop3)
+        }
+    }
+
+    @Test func policyRefusalsAreRefusedByDovecotAndRecorded() async throws {
+        try await Self.withStack { stack in
+            let far = try await Self.addAccount(stack, "pn-\(stack.tag)", extra: [LDAPAttribute("gwAllowedNetwork", "10.0.0.0/8")])
+            let suspended = try await Self.addAccount(stack, "ps-\(stack.tag)", status: "suspended")
+            let imapOnly = try await Self.addAccount(stack, "pi-\(stack.tag)", services: ["imap"])
+            let cases: [(dn: String, uid: String, pop3: Bool, reason: LoginFailureReason)] = [
+                (far, "pn-\(stack.tag)", false, .ipNotAllowed),
+                (suspended, "ps-\(stack.tag)", false, .accountSuspended),
+                (imapOnly, "pi-\(stack.tag)", true, .pop3Disabled),
+            ]
+            for item in cases {
+                let user = stack.address(item.uid), password = stack.sample.password(item.uid)
+                let answer = item.pop3
+                    ? try MailClient.pop3Login(port: stack.dovecot.pop3Port, source: "127.0.5.1", user: user, password: password)
+                    : try MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.5.1", user: user, password: password)
+                #expect(!answer.ok, "\(item.reason): \(answer.line)")
+                let entries = try await Self.entries(stack, item.dn, count: 1)
+                #expect(entries.map(\.reasonCode) == [item.reason.rawValue], "\(item.uid)")
+                #expect(entries.first?.ip == "127.0.5.1")
+            }
+            #expect(stack.dovecot.logText.contains("policy server refusal"))
+        }
+    }
+
+    @Test func anIPIsBlockedAfterTenFailures() async throws {
+        try await Self.withStack { stack in
+            let uid = "pb-\(stack.tag)"
+            let dn = try await Self.addAccount(stack, uid)
+            let source = "127.0.\(Int.random(in: 100...200)).\(Int.random(in: 2...250))"
+            let ip = try #require(IPAddress(source))
+            // Ten failures from one address (unknown logins: a wrong password would also run
+            // into the account's ppolicy lockout after five).
+            let ghost = "ghost-\(stack.tag)@\(stack.sample.domain)"
+            for _ in 0..<10 {
+                let value2 = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: source, user: ghost, password: "wrong")
+                #expect(!value2.ok)
+            }
+            // Reports arrive after Dovecot answered the client.
+            let blocks = IPBlockService(context: stack.context)
+            for _ in 0..<200 {
+                if try await blocks.isBlocked(ip) { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let value3 = try await blocks.isBlocked(ip)
+            #expect(value3)
+            // The 11th, with the right password, is refused by the policy with the label.
+            let refused = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: source, user: stack.address(uid), password: stack.sample.password(uid))
+            #expect(!refused.ok)
+            #expect(refused.line.contains(LoginFailureReason.autoBlockedIP.englishLabel), "\(refused.line)")
+            let other = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.6.1", user: stack.address(uid), password: stack.sample.password(uid))
+            #expect(other.ok, "\(other.line)")
+            let entries = try await Self.entries(stack, dn, count: 2)
+            #expect(Set(entries.map { "\($0.ip ?? "-") \($0.reasonCode ?? "success")" }) == ["\(source) auto_blocked_ip", "127.0.6.1 success"])
+            let tried = try await stack.audit.events(loginName: ghost)
+            #expect(tried.map(\.count) == [10])
+            #expect(tried.first?.reason == .unauthorizedUser)
+            try await blocks.lift(ip)
+        }
+    }
+
+    @Test func aPPolicyLockoutIsRecordedAsLoginBlocked() async throws {
+        try await Self.withStack { stack in
+            let uid = "pl-\(stack.tag)"
+            let dn = try await Self.addAccount(stack, uid)
+            // cn=default,ou=policies locks after 5 wrong passwords.
+            for _ in 0..<6 {
+                let value4 = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.7.1", user: stack.address(uid), password: "wrong")
+                #expect(!value4.ok)
+            }
+            let entries = try await Self.entries(stack, dn, count: 6)
+            // slapd locks within the fifth bind, before Dovecot reports it: that report already
+            // sees the lock (README, "`gwdir serve`").
+            #expect(entries.first(where: { $0.reasonCode == "wrong_password" })?.count == 4)
+            #expect(entries.first(where: { $0.reasonCode == "login_blocked" })?.count == 2)
+        }
+    }
+}
+
+/// The policy server's port, once it listens.
+actor PortBox {
+    private var port: Int?
+    func set(_ port: Int) { self.port = port }
+    func wait() async throws -> Int {
+        for _ in 0..<500 {
+            if let port { return port }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw DovecotServer.StartError(description: "the policy server did not start")
+    }
+}
+
+/// Raw IMAP and POP3 logins from a chosen 127.0.0.0/8 source address.
+enum MailClient {
+    struct Answer {
+        var ok: Bool
+        /// The server's final line (the refusal text, for a refused login).
+        var line: String
+    }
+
+    static func imapLogin(port: Int, source: String, user: String, password: String) throws -> Answer {
+        try session(port: port, source: source) { io in
+            _ = try io.readLine() // * OK greeting
+            try io.send("a1 LOGIN \"\(user)\" \"\(password)\"\r\n")
+            while true {
+                let line = try io.readLine()
+                if line.hasPrefix("a1 ") {
+                    try? io.send("a2 LOGOUT\r\n")
+                    return Answer(ok: line.hasPrefix("a1 OK"), line: line)
+                }
+            }
+        }
+    }
+
+    static func pop3Login(port: Int, source: String, user: String, password: String) throws -> Answer {
+        try session(port: port, source: source) { io in
+            _ = try io.readLine() // +OK greeting
+            try io.send("USER \(user)\r\n")
+            _ = try io.readLine()
+            try io.send("PASS \(password)\r\n")
+            let line = try io.readLine()
+            try? io.send("QUIT\r\n")
+            return Answer(ok: line.hasPrefix("+OK"), line: line)
+        }
+    }
+
+    final class IO {
+        let fd: Int32
+        var buffer: [UInt8] = []
+        init(fd: Int32) { self.fd = fd }
+
+        func send(_ text: String) throws {
+            let bytes = Array(text.utf8)
+            guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+                throw DovecotServer.StartError(description: "write failed: errno \(errno)")
+            }
+        }
+
+        func readLine() throws -> String {
+            while true {
+                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: buffer[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                    buffer.removeSubrange(...newline)
+                    return line
+                }
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                let count = read(fd, &chunk, chunk.count)
+                guard count > 0 else { throw DovecotServer.StartError(description: "connection closed (errno \(errno))") }
+                buffer += chunk[..<count]
+            }
+        }
+    }
+
+    static func session<T>(port: Int, source: String, _ body: (IO) throws -> T) throws -> T {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw DovecotServer.StartError(description: "socket: errno \(errno)") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        var remote = sockaddr_in()
+        remote.sin_family = sa_family_t(AF_INET)
+        remote.sin_port = UInt16(port).bigEndian
+        remote.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        guard withUnsafePointer(to: &local, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }) == 0 else {
+            throw DovecotServer.StartError(description: "bind \(source): errno \(errno)")
+        }
+        guard withUnsafePointer(to: &remote, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, size) } }) == 0 else {
+            throw DovecotServer.StartError(description: "connect \(port): errno \(errno)")
+        }
+        return try body(IO(fd: fd))
+    }
+}
