@@ -7,23 +7,46 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// Where `gwdir serve` records logins, and what must happen before the process exits.
-/// The one seam between the server and storage: today the audit log, later a durable spool
-/// (the same ``LoginRecorder`` protocol) without touching the endpoint.
+/// Where `gwdir serve` records logins, the services that keep the record moving (the last-login
+/// sweep, the spool's drainer) and what must happen before the process exits. The one seam
+/// between the endpoint and storage.
 public struct RecorderHandle: Sendable {
     public var recorder: any LoginRecorder
-    /// Runs once after the last request finished (SIGTERM/SIGINT): writes what is deferred.
+    /// Run in the server's `ServiceGroup` before the HTTP server, so they stop after it (a
+    /// group stops its services in reverse order): the drainer writes what the last requests
+    /// spooled, then the sweep writes the deferred last logins.
+    public var services: [any Service]
+    /// Runs once after the group stopped (SIGTERM/SIGINT): writes what is still deferred.
     public var drain: @Sendable () async throws -> Void
 
-    public init(recorder: any LoginRecorder, drain: @escaping @Sendable () async throws -> Void) {
+    public init(recorder: any LoginRecorder, services: [any Service] = [], drain: @escaping @Sendable () async throws -> Void) {
         self.recorder = recorder
+        self.services = services
         self.drain = drain
     }
 
-    /// The audit log written directly; draining flushes the deferred last logins.
+    /// The audit log written directly (a report is answered once slapd has it): for tests and
+    /// for a deployment that prefers no local state. Deferred last logins are swept on time.
     public static func auditLog(context: DirectoryContext, geoIP: GeoIPDatabase?) -> RecorderHandle {
         let log = AuditLog(context: context, geoIP: geoIP)
-        return RecorderHandle(recorder: log, drain: { try await log.flushLastLogins() })
+        return RecorderHandle(recorder: log, services: [AuditSweepService(log: log, clock: ContinuousClock())],
+                              drain: { try await log.flushLastLogins() })
+    }
+
+    /// The default of `gwdir serve`: a report is answered once it is fsync'd in the spool under
+    /// `directory`; the drainer writes it to slapd in order, retrying while slapd is away, and a
+    /// restart after `kill -9` finishes what was spooled (README, "Nothing accepted is lost").
+    public static func spooled(context: DirectoryContext, geoIP: GeoIPDatabase?, directory: URL) throws -> RecorderHandle {
+        let log = AuditLog(context: context, geoIP: geoIP)
+        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log)
+        return RecorderHandle(
+            recorder: recorder,
+            services: [AuditSweepService(log: log, clock: ContinuousClock()), recorder.drainer(clock: ContinuousClock())],
+            drain: {
+                try await recorder.drainAvailable()
+                try await log.flushLastLogins()
+            }
+        )
     }
 }
 
@@ -71,7 +94,7 @@ public struct DirectoryServer: Sendable {
     /// drain is thrown: the caller exits non-zero, so an operator sees deferred logins were lost.
     public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let group = ServiceGroup(configuration: .init(
-            services: [application(onServerRunning: onServerRunning)],
+            services: recorder.services + [application(onServerRunning: onServerRunning)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Directory
 import DirectoryServer
 import Foundation
+import GeoIP
 import LocalSlapd
 import Logging
 
@@ -40,6 +41,12 @@ struct Serve: AsyncParsableCommand {
         "When the directory cannot answer an allow: open (allow, log an error) or closed (refuse).", valueName: "open|closed"
     ))
     var policyFail: PolicyFailMode = .open
+
+    @Option(name: .customLong("spool-dir"), help: ArgumentHelp(
+        "Where reports wait, fsync'd, until slapd has them (default: ./.gwdir/spool). `none`: write to slapd directly.",
+        valueName: "dir"
+    ))
+    var spoolDirectory: String?
 
     @Option(name: .customLong("log-level"), help: ArgumentHelp(
         "trace, debug (one line per request), info, notice, warning, error, critical. [env: GWDIR_LOG_LEVEL]", valueName: "level"
@@ -81,7 +88,7 @@ struct Serve: AsyncParsableCommand {
         let server = DirectoryServer(
             configuration: ServerConfiguration(host: host, port: port, policyKey: key, failMode: policyFail, trustedProxies: proxies),
             context: session.context,
-            recorder: RecorderHandle.auditLog(context: session.context, geoIP: countries),
+            recorder: try recorder(context: session.context, geoIP: countries, local: target.local),
             logger: logger
         )
         let uri = target.uriDescription
@@ -90,5 +97,18 @@ struct Serve: AsyncParsableCommand {
             logger.notice("serving", metadata: ["listen": "\(host):\(port)", "directory": "\(uri)", "policy-fail": "\(failMode)"])
         }
         logger.notice("stopped")
+    }
+
+    private func recorder(context: DirectoryContext, geoIP: GeoIPDatabase?, local: LocalInstance?) throws -> RecorderHandle {
+        if spoolDirectory == "none" { return RecorderHandle.auditLog(context: context, geoIP: geoIP) }
+        let directory = spoolDirectory.map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: ".gwdir", isDirectory: true).appendingPathComponent("spool", isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            return try RecorderHandle.spooled(context: context, geoIP: geoIP, directory: directory)
+        } catch {
+            throw CLIError(.failure, "cannot open the spool in \(directory.path): \(error)")
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Directory
 import DirectoryServer
 import Foundation
+import Synchronization
 import LDAPClient
 import LocalSlapd
 import Testing
@@ -49,8 +50,50 @@ import TestSupport
         return (status, payload)
     }
 
+    /// A `gwdir serve` child against `world`'s slapd, with its spool in `directory`.
+    struct Server {
+        let pid: pid_t
+        let port: Int
+        let log: String
+        var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+        static func start(_ world: PolicyWorld, in directory: URL, name: String = "serve") async throws -> Server {
+            let binary = try #require(ServeProcessTests.binary, "build the gwdir executable first (swift build)")
+            let passwordFile = directory.appendingPathComponent("gwdir.pw")
+            let keyFile = directory.appendingPathComponent("policy.key")
+            try world.fixture.gwdirPassword.write(to: passwordFile, atomically: true, encoding: .utf8)
+            try TestKey.value.write(to: keyFile, atomically: true, encoding: .utf8)
+            let port = try SlapdInstance.freeLoopbackPort()
+            let log = directory.appendingPathComponent("\(name).log").path
+            let pid = try ChildProcess.spawn(binary.path, [
+                "serve", "--listen", "127.0.0.1:\(port)", "--uri", world.fixture.slapd.uri, "--base", world.fixture.baseDN,
+                "--bind-dn", world.fixture.gwdirDN, "--password-file", passwordFile.path, "--policy-key-file", keyFile.path,
+                "--spool-dir", directory.appendingPathComponent("spool").path, "--log-level", "debug",
+            ], output: .file(log))
+            let server = Server(pid: pid, port: port, log: log)
+            var health: (status: Int, body: String)?
+            for _ in 0..<300 where health == nil {
+                health = ServeProcessTests.http(port: port, "GET", "/health")
+                if health == nil { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(health?.status == 200, "\(server.output)")
+            return server
+        }
+
+        func report(_ login: String, _ ip: String, success: Bool = true) -> Int? {
+            ServeProcessTests.http(port: port, "POST", "/dovecot/policy?command=report",
+                                   body: policyBody(login: login, remote: ip, protocol: "imap", success: success, policyReject: false),
+                                   key: TestKey.value)?.status
+        }
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gwdir-serve-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
     @Test func sigtermFlushesDeferredLastLoginsAndExitsZero() async throws {
-        let binary = try #require(Self.binary, "build the gwdir executable first (swift build)")
         // A slapd of its own: a real `gwdir serve` purges expired audit and IP-block entries
         // on its first record, which would pull other tests' back-dated state from under them.
         let fixture = try DirectoryFixture.start()
@@ -58,49 +101,98 @@ import TestSupport
         let world = try await PolicyWorld.make("serve-sigterm", fixture: fixture)
         defer { world.close() }
         let dn = try await world.addAccount("alice")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gwdir-serve-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let passwordFile = directory.appendingPathComponent("gwdir.pw")
-        let keyFile = directory.appendingPathComponent("policy.key")
-        try world.fixture.gwdirPassword.write(to: passwordFile, atomically: true, encoding: .utf8)
-        try TestKey.value.write(to: keyFile, atomically: true, encoding: .utf8)
-        let port = try SlapdInstance.freeLoopbackPort()
-        let log = directory.appendingPathComponent("serve.log").path
-        let pid = try ChildProcess.spawn(binary.path, [
-            "serve", "--listen", "127.0.0.1:\(port)", "--uri", world.fixture.slapd.uri, "--base", world.fixture.baseDN,
-            "--bind-dn", world.fixture.gwdirDN, "--password-file", passwordFile.path, "--policy-key-file", keyFile.path,
-            "--log-level", "debug",
-        ], output: .file(log))
+        let server = try await Server.start(world, in: directory)
         var exited = false
-        defer { if !exited { kill(pid, SIGKILL); _ = ChildProcess.waitForExit(pid) } }
-        var health: (status: Int, body: String)?
-        for _ in 0..<300 where health == nil {
-            health = Self.http(port: port, "GET", "/health")
-            if health == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(health?.status == 200, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        defer { if !exited { kill(server.pid, SIGKILL); _ = ChildProcess.waitForExit(server.pid) } }
 
-        func report(_ ip: String) -> Int? {
-            Self.http(port: port, "POST", "/dovecot/policy?command=report",
-                      body: policyBody(login: world.address("alice"), remote: ip, protocol: "imap", success: true, policyReject: false),
-                      key: TestKey.value)?.status
-        }
-        #expect(report("127.0.0.21") == 200)
+        #expect(server.report(world.address("alice"), "127.0.0.21") == 200)
         try await Task.sleep(for: .milliseconds(1100))
-        #expect(report("127.0.0.22") == 200) // within the minute: deferred
-        #expect(Self.http(port: port, "POST", "/dovecot/policy?command=report", body: "{}", key: "wrong")?.status == 401)
+        #expect(server.report(world.address("alice"), "127.0.0.22") == 200) // within the minute: deferred
+        #expect(Self.http(port: server.port, "POST", "/dovecot/policy?command=report", body: "{}", key: "wrong")?.status == 401)
         let before = try await world.service.entry(try DistinguishedName(dn), attributes: ["gwLastLoginIP"])
         #expect(before?.string("gwLastLoginIP") == "127.0.0.21")
 
-        kill(pid, SIGTERM)
-        let status = ChildProcess.waitForExit(pid)
+        kill(server.pid, SIGTERM)
+        let status = ChildProcess.waitForExit(server.pid)
         exited = true
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let output = server.output
         #expect(status == 0, "\(output)")
         let after = try await world.service.entry(try DistinguishedName(dn), attributes: ["gwLastLoginIP"])
         #expect(after?.string("gwLastLoginIP") == "127.0.0.22", "\(output)")
         #expect(output.contains("missing or wrong X-API-Key"))
         #expect(output.contains("recorder drained"))
     }
+
+    /// Issue 12: `kill -9` of serve during a burst of 2,000 reports; after a restart on the same
+    /// spool, every report answered 200 is in the audit exactly once (a report in flight at the
+    /// kill may or may not have been spooled: at most one per client).
+    @Test func killNineDuringABurstLosesNoAnsweredReport() async throws {
+        let fixture = try DirectoryFixture.start()
+        defer { fixture.slapd.stop() }
+        let world = try await PolicyWorld.make("serve-kill", fixture: fixture)
+        defer { world.close() }
+        let accounts = ["ann", "bob", "cyd", "dee"]
+        for account in accounts { try await world.addAccount(account) }
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try await Server.start(world, in: directory, name: "first")
+        var killed = false
+        defer { if !killed { kill(first.pid, SIGKILL); _ = ChildProcess.waitForExit(first.pid) } }
+
+        let clients = 8, perClient = 250
+        let answered = Counter()
+        let pid = first.pid
+        await withTaskGroup(of: Void.self) { group in
+            for client in 0..<clients {
+                group.addTask {
+                    for index in 0..<perClient {
+                        let login = world.address(accounts[(client + index) % accounts.count])
+                        guard first.report(login, "127.0.1.\(1 + client)", success: index % 3 != 0) == 200 else { return }
+                        if answered.add() == clients * perClient / 2 { kill(pid, SIGKILL) }
+                    }
+                }
+            }
+        }
+        _ = ChildProcess.waitForExit(first.pid)
+        killed = true
+        let acknowledged = answered.value
+        #expect(acknowledged >= clients * perClient / 2, "\(first.output)")
+        #expect(acknowledged < clients * perClient, "the kill came after the burst")
+
+        let second = try await Server.start(world, in: directory, name: "second")
+        defer { kill(second.pid, SIGTERM); _ = ChildProcess.waitForExit(second.pid) }
+        var recorded = 0
+        for _ in 0..<600 {
+            recorded = try await Self.eventCount(world, accounts: accounts)
+            if recorded >= acknowledged { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        // Let a duplicate, if the drainer made one, show up before the upper bound is checked.
+        try await Task.sleep(for: .milliseconds(500))
+        recorded = try await Self.eventCount(world, accounts: accounts)
+        #expect(recorded >= acknowledged, "\(second.output)")
+        #expect(recorded <= acknowledged + clients, "duplicates: \(recorded) events for \(acknowledged) answered")
+    }
+
+    /// The sum of the folded counts of the accounts' audit entries.
+    static func eventCount(_ world: PolicyWorld, accounts: [String]) async throws -> Int {
+        let events = try DistinguishedName("ou=events,ou=audit,\(world.fixture.baseDN)")
+        var total = 0
+        for account in accounts {
+            let entries = try await world.service.search(base: events, scope: .subtree, filter: .equal("gwLoginName", world.address(account)),
+                                                        attributes: ["gwEventCount"]).entries
+            total += entries.reduce(0) { $0 + ($1.string("gwEventCount").flatMap { Int($0) } ?? 0) }
+        }
+        return total
+    }
+}
+
+/// A thread-safe count for the burst's clients.
+final class Counter: Sendable {
+    private let storage = Mutex(0)
+    /// Adds one and returns the new value.
+    func add() -> Int { storage.withLock { $0 += 1; return $0 } }
+    var value: Int { storage.withLock { $0 } }
 }
