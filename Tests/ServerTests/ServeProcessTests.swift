@@ -176,6 +176,47 @@ import TestSupport
         #expect(recorded <= acknowledged + clients, "duplicates: \(recorded) events for \(acknowledged) answered")
     }
 
+    /// Issue 12: slapd stopped during a burst: every report is still answered 200 (spooled) and
+    /// written once slapd is back. The account can not be read meanwhile, so the events carry the
+    /// login tried and, for failures, `mail_server_error`.
+    @Test func reportsDuringASlapdOutageAreWrittenWhenItReturns() async throws {
+        let fixture = try DirectoryFixture.start()
+        defer { fixture.slapd.stop() }
+        let world = try await PolicyWorld.make("serve-outage", fixture: fixture)
+        defer { world.close() }
+        let accounts = ["eve", "fay"]
+        for account in accounts { try await world.addAccount(account) }
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try await Server.start(world, in: directory)
+        defer { kill(server.pid, SIGTERM); _ = ChildProcess.waitForExit(server.pid) }
+
+        fixture.slapd.stop()
+        // Each report waits out LDAPClient's read retries (about 1.5 s) before it is spooled
+        // unresolved, so the 40 reports come from 8 clients at once.
+        let answered = Counter()
+        await withTaskGroup(of: Void.self) { group in
+            for client in 0..<8 {
+                group.addTask {
+                    for index in 0..<5 {
+                        let login = world.address(accounts[(client + index) % 2])
+                        if server.report(login, "127.0.2.\(1 + client % 3)", success: index % 4 != 0) == 200 { _ = answered.add() }
+                    }
+                }
+            }
+        }
+        #expect(answered.value == 40, "\(server.output)")
+        try fixture.slapd.start()
+        var recorded = 0
+        for _ in 0..<600 {
+            recorded = try await Self.eventCount(world, accounts: accounts)
+            if recorded >= 40 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await Self.eventCount(world, accounts: accounts) == 40, "\(server.output)")
+    }
+
     /// The sum of the folded counts of the accounts' audit entries.
     static func eventCount(_ world: PolicyWorld, accounts: [String]) async throws -> Int {
         let events = try DistinguishedName("ou=events,ou=audit,\(world.fixture.baseDN)")

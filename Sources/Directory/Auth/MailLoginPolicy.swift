@@ -147,7 +147,21 @@ public struct MailLoginPolicy: Sendable {
     public func report(_ attempt: MailLoginAttempt, success: Bool, policyRejected: Bool) async throws -> LoginEvent? {
         guard let mailProtocol = attempt.mailProtocol else { return nil }
         let now = context.now()
-        let found = try await lookUp(attempt.login, now: now)
+        let found: (dn: DistinguishedName, state: MailAccountState)?
+        do {
+            found = try await lookUp(attempt.login, now: now)
+        } catch let error as DirectoryError where error.code == .unavailable {
+            // slapd is away, but Dovecot's attempt happened: record what is known (the login
+            // tried, and for a failure `mail_server_error`, since no reason can be derived) so
+            // the spool keeps it until slapd is back. No IP-block count: that needs slapd now.
+            let event = LoginEvent(
+                time: now, accountDN: nil, loginName: attempt.login, type: mailProtocol.loginType,
+                client: mailProtocol.loginType.rawValue, ip: attempt.ip, country: nil,
+                outcome: success ? .success : .failure(.mailServerError)
+            )
+            try await recorder.record(event)
+            return event
+        }
         let outcome: LoginOutcome
         if success {
             outcome = .success
