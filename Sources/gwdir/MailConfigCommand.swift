@@ -52,6 +52,15 @@ struct MailConfigCommand: AsyncParsableCommand {
         @Option(name: .customLong("postfix-dir"), help: ArgumentHelp("Where the Postfix files will live (paths inside main.cf).", valueName: "dir"))
         var postfixDirectory = "/etc/postfix"
 
+        @Option(name: .customLong("policy-url"), help: ArgumentHelp("Where Dovecot asks `gwdir serve` (auth policy).", valueName: "url"))
+        var policyURL = "http://127.0.0.1:8380/dovecot/policy"
+
+        @Option(name: .customLong("policy-key-file"), help: ArgumentHelp(
+            "The policy key `gwdir serve` expects (default: ./.gwdir/secrets/policy.key); without one, no auth-policy.conf.ext is written.",
+            valueName: "file"
+        ))
+        var policyKeyFile: String?
+
         @Option(name: .customLong("dovecot-dir"), help: ArgumentHelp("Where the Dovecot files will live (paths inside dovecot.conf).", valueName: "dir"))
         var dovecotDirectory = "/etc/dovecot"
 
@@ -133,6 +142,15 @@ struct MailConfigCommand: AsyncParsableCommand {
                 "INTERNAL_USER": "dovecot",
                 "LOGIN_USER": "dovenull",
             ]
+            // Dovecot's auth policy (`gwdir serve`): rendered only when the key is known, since
+            // dovecot.conf includes it with !include_try.
+            let keyFile = policyKeyFile.map { URL(fileURLWithPath: $0) } ?? secrets.policyKeyFile
+            if FileManager.default.fileExists(atPath: keyFile.path) {
+                values["POLICY_KEY"] = try String(contentsOf: keyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                values["POLICY_URL"] = policyURL
+                var generator = SystemRandomNumberGenerator()
+                values["POLICY_NONCE"] = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+            }
             for pair in extra {
                 let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 values[parts[0]] = parts.count > 1 ? parts[1] : ""
@@ -203,7 +221,7 @@ struct MailConfigWriter {
         }
 
         // Dovecot: dovecot.conf replaces Debian's; the LDAP args files hold cn=dovecot's password (0600).
-        for name in try MailConfigTemplates.files(in: "dovecot") {
+        for name in try MailConfigTemplates.files(in: "dovecot") where name != "auth-policy.conf.ext" || values["POLICY_KEY"] != nil {
             let text = try rendered("dovecot/\(name)")
             let secret = name.hasSuffix(".conf.ext")
             try emit(dovecot.appendingPathComponent(name), "\(header)dovecot/\(name)\n\(text)", mode: secret ? 0o600 : 0o644)

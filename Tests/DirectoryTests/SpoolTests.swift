@@ -167,7 +167,9 @@ import Testing
         try await Task.sleep(for: .seconds(3))
         try fixture.slapd.start()
         // All written after it returns.
-        let deadline = ContinuousClock.now + .seconds(60)
+        // Generous: the drainer writes one account's events one after another, and the full parallel run
+        // on 2 cores once needed more than a minute for the first batch of 1,024.
+        let deadline = ContinuousClock.now + .seconds(240)
         while recorder.spool.checkpoint < 2000, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
         #expect(recorder.spool.checkpoint == 2000)
         draining.cancel()

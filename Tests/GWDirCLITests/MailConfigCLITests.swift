@@ -44,6 +44,8 @@ import Testing
 
         let postfixPassword = try cli.secret("postfix")
         let dovecotPassword = try cli.secret("dovecot")
+        let policyKey = try String(contentsOf: cli.directory.appendingPathComponent(".gwdir/secrets/policy.key"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         let rendered = files(under: out)
         let names = Set(rendered.map { $0.path.replacingOccurrences(of: out.path + "/", with: "") })
         for expected in ["postfix/main.cf", "postfix/main.cf.fragment", "postfix/master.cf.fragment", "postfix/ldap-virtual-mailbox-maps.cf",
@@ -65,10 +67,15 @@ import Testing
                 for line in text.split(separator: "\n") where line.contains(postfixPassword) || line.contains(dovecotPassword) {
                     #expect(line == "bind_pw = \(postfixPassword)" || line == "dnpass = \(dovecotPassword)", "\(file.lastPathComponent): \(line)")
                 }
+            } else if file.lastPathComponent == "auth-policy.conf.ext" {
+                // gwdir init wrote a policy key: Dovecot's auth policy is rendered with it, 0600.
+                #expect(try mode(file) == 0o600)
+                #expect(text.contains("X-API-Key:\(policyKey)"), "\(text)")
             } else {
                 #expect(try mode(file) == 0o644, "\(file.lastPathComponent)")
             }
         }
+        #expect(names.contains("dovecot/auth-policy.conf.ext"))
         #expect(secretFiles == 5 + 4, "5 Postfix tables and 4 Dovecot LDAP files hold a password")
 
         let mainCF = try String(contentsOf: out.appendingPathComponent("postfix/main.cf"), encoding: .utf8)
