@@ -71,7 +71,7 @@ let package = Package(
         // Runs the built `gwdir` binary.
         // Two local slapd nodes replicating each other (schema/slapd/replication.ldif); LDAPClient failover.
         .testTarget(name: "ReplicationTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "GWDirCLITests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport", "Directory"], swiftSettings: strict),
+        .testTarget(name: "GWDirCLITests", dependencies: ["gwdir", "LDAPClient", "LocalSlapd", "TestSupport", "Directory"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -32,16 +32,10 @@ public final class LDAPBindVerifier: PasswordVerifier {
         let reason: LoginFailureReason?
         do {
             let result = try await connection.bind(.simple(dn: dn.description, password: password), controls: [.passwordPolicy])
-            reason = LDAPBindReasonMapper.reason(
-                resultCode: 0, diagnosticMessage: result.message,
-                passwordPolicyError: result.passwordPolicy?.error.map { Int($0.rawValue) }
-            )
+            reason = LDAPBindReasonMapper.reason(.success, passwordPolicy: result.passwordPolicy?.error)
             do { try await connection.bind(.anonymous) } catch { reusable = false }
         } catch let error as LDAPError {
-            reason = LDAPBindReasonMapper.reason(
-                resultCode: error.code.rawValue, diagnosticMessage: error.message,
-                passwordPolicyError: error.passwordPolicy?.error.map { Int($0.rawValue) }
-            ) ?? .cannotProcess
+            reason = LDAPBindReasonMapper.reason(for: error)
             if error.isConnectionError || error.code == .timeout { reusable = false }
         } catch {
             reason = .cannotProcess
