@@ -87,6 +87,9 @@ let package = Package(
         ),
         // A workload over every LDAPClient path, run under LeakSanitizer by LeakTests.
         .executableTarget(name: "ldap-leak-check", dependencies: ["LDAPClient"], path: "Sources/LDAPLeakCheck", swiftSettings: strict),
+        // libFuzzer targets over the DN, filter and LDIF parsers (scripts/fuzz.sh builds it with
+        // --sanitize=fuzzer and -DGWDIR_FUZZING; otherwise it replays the inputs it is given).
+        .executableTarget(name: "gwdir-fuzz", dependencies: ["LDAPClient", "Directory"], path: "Sources/GWDirFuzz", swiftSettings: strict),
         // The benchmark: LDAPClient against raw libldap loops (the only C outside LDAPClient,
         // a baseline by definition) and python-ldap.
         .target(name: "CBenchBaseline", dependencies: ["CLDAP"], linkerSettings: [.linkedLibrary("ldap"), .linkedLibrary("lber")]),
@@ -114,7 +117,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "GWDirCLITests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport", "Directory"], swiftSettings: strict),
+        .testTarget(name: "GWDirCLITests", dependencies: ["gwdir", "LDAPClient", "LocalSlapd", "TestSupport", "Directory"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

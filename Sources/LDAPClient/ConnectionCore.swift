@@ -26,7 +26,9 @@ final class ConnectionCore {
     /// C memory for the request being encoded, reused: libldap has copied it into BER by the
     /// time its call returns.
     private let arena = CArena()
-    private var closed = false
+    /// Where the connection is in its lifecycle (connect, bind, ready, draining, reconnect,
+    /// closed); `handle` is non-nil exactly while it is `ready` (or finishing a connect).
+    private(set) var lifecycle = ConnectionStateMachine()
     /// The current handle's request batching layer, and whether the thread is inside a turn.
     private var writeBatch: WriteBatch?
     private var isBatchingWrites = false
@@ -43,9 +45,6 @@ final class ConnectionCore {
     /// Responses read on this connection so far. A request that reaches its deadline with the
     /// count unchanged since it was sent has heard nothing from the server at all.
     private var responsesRead: UInt64 = 0
-    /// A (re)connect that failed in this turn: the turn's other requests fail with it at once
-    /// instead of each blocking the thread for another connect against the same dead server.
-    private var connectFailureInTurn: LDAPError?
 
     init(configuration: LDAPConfiguration) {
         self.configuration = configuration
@@ -66,18 +65,25 @@ final class ConnectionCore {
 
     func connectIfNeeded() throws(LDAPError) -> OpaquePointer {
         if let handle { return handle }
-        if closed { throw .connectionClosed }
-        if let connectFailureInTurn { throw connectFailureInTurn }
+        // A connect that failed earlier in this turn fails the request at once (`.failed`).
+        if case .fail(let error) = lifecycle.connectRequested() { throw error }
+        let ld: OpaquePointer
         do throws(LDAPError) {
-            let ld = try connect()
-            // The connect may have blocked the thread (up to its timeouts): deadlines of the
-            // turn's later requests start now.
-            if requestTimeout != nil { turnStartedAt = MonotonicClock.now() }
-            return ld
+            ld = try connect()
         } catch {
-            connectFailureInTurn = error
+            lifecycle.connectFailed(error)
             throw error
         }
+        if lifecycle.connected() == .closeHandle {
+            ldap_unbind_ext(ld, nil, nil)
+            handle = nil
+            writeBatch = nil
+            throw .connectionClosed
+        }
+        // The connect may have blocked the thread (up to its timeouts): deadlines of the
+        // turn's later requests start now.
+        if requestTimeout != nil { turnStartedAt = MonotonicClock.now() }
+        return ld
     }
 
     private func connect() throws(LDAPError) -> OpaquePointer {
@@ -109,6 +115,7 @@ final class ConnectionCore {
                 rc = ldap_start_tls_s(ld, nil, nil)
                 guard rc == LDAP_SUCCESS else { throw error(of: ld, code: rc, operation: .connect, extra: "StartTLS failed") }
             }
+            lifecycle.bindStarted()
             try bindSynchronously(ld, credentials)
         } catch {
             ldap_unbind_ext(ld, nil, nil)
@@ -133,7 +140,7 @@ final class ConnectionCore {
     /// The thread calls this before a turn's jobs: their requests are held until ``endTurn()``.
     func beginTurn() {
         if requestTimeout != nil { turnStartedAt = MonotonicClock.now() }
-        connectFailureInTurn = nil
+        lifecycle.turnBegan()
         isBatchingWrites = true
         writeBatch?.begin()
     }
@@ -194,11 +201,12 @@ final class ConnectionCore {
         handle = nil
         writeBatch = nil
         pagedResultsStateIsStale = false
+        lifecycle.reconnectRequested()
         return try connectIfNeeded()
     }
 
     func close() {
-        closed = true
+        _ = lifecycle.closeRequested()
         dropConnection(.connectionClosed)
     }
 
@@ -220,6 +228,8 @@ final class ConnectionCore {
     }
 
     private func dropConnection(failing error: (PendingRequest) -> LDAPError) {
+        _ = lifecycle.connectionLost()
+        defer { lifecycle.drained() }
         let outstanding = pending.removeAll()
         if let handle {
             ldap_unbind_ext(handle, nil, nil)
@@ -320,7 +330,11 @@ final class ConnectionCore {
         }
         while let request = pending.removeExpired(now: now) {
             let behaviour = request.timeoutBehaviour
-            if behaviour.action == .closeConnection || request.responsesReadBeforeSending == responsesRead {
+            let expiry = lifecycle.requestExpired(
+                closesConnection: behaviour.action == .closeConnection,
+                serverSilent: request.responsesReadBeforeSending == responsesRead
+            )
+            if expiry == .dropConnection {
                 // A bind that timed out counts as failed: the reconnect is anonymous (RFC 4513 §5.1).
                 if behaviour.action == .closeConnection { credentials = .anonymous }
                 request.fail(LDAPError.noAnswer(within: timeout, behaviour))

@@ -61,6 +61,21 @@ public struct LDAPError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let notSupported = Code(rawValue: -12)
         public static let controlNotFound = Code(rawValue: -13)
 
+        /// Every code named above, for the table tests that give each one an explicit mapping.
+        public static let allKnown: [Code] = [
+            .success, .operationsError, .protocolError, .timeLimitExceeded, .sizeLimitExceeded,
+            .compareFalse, .compareTrue, .authMethodNotSupported, .strongerAuthRequired, .referral,
+            .adminLimitExceeded, .unavailableCriticalExtension, .confidentialityRequired,
+            .saslBindInProgress, .noSuchAttribute, .undefinedAttributeType, .inappropriateMatching,
+            .constraintViolation, .attributeOrValueExists, .invalidAttributeSyntax, .noSuchObject,
+            .invalidDNSyntax, .inappropriateAuthentication, .invalidCredentials,
+            .insufficientAccessRights, .busy, .unavailable, .unwillingToPerform, .namingViolation,
+            .objectClassViolation, .notAllowedOnNonLeaf, .notAllowedOnRDN, .entryAlreadyExists,
+            .objectClassModsProhibited, .other, .cancelled, .assertionFailed,
+            .serverDown, .localError, .encodingError, .decodingError, .timeout, .authUnknown,
+            .filterError, .paramError, .noMemory, .connectError, .notSupported, .controlNotFound,
+        ]
+
         /// libldap's own wording, e.g. "Constraint violation".
         public var description: String {
             String(cString: ldap_err2string(rawValue))

@@ -36,6 +36,9 @@ struct Options {
     /// three sides) and one run moves ±10% with this VM's neighbours, which is as large as the
     /// margin to its ratio_c target, so it takes more rounds than the others to judge.
     var auditRounds = 11
+    /// Concurrent password checks of the login benchmark, and the verifier's connection limit.
+    var logins = 2_000
+    var loginConnections = 16
     let searchWindow = 32
     let addWindow = 64
     let pageSize = 1000
@@ -57,6 +60,8 @@ struct Options {
             case "--audit-events": options.auditEvents = Int(value(argument)) ?? 0; auditGiven = true
             case "--audit-window": options.auditWindow = Int(value(argument)) ?? 0
             case "--audit-rounds": options.auditRounds = Int(value(argument)) ?? 0; auditRoundsGiven = true
+            case "--logins": options.logins = Int(value(argument)) ?? 0
+            case "--login-connections": options.loginConnections = Int(value(argument)) ?? 0
             case "--only": options.only = Set(value(argument).split(separator: ",").map(String.init))
             case "--python": options.python = value(argument)
             case "--python-script": options.pythonScript = value(argument)
@@ -76,6 +81,7 @@ struct Options {
                   --keep    leave slapd running with its data (debugging); --slapd-log sets olcLogLevel (e.g. stats)
                   --strict  exit 1 when a ratio target is missed (the paged memory limit always fails the run)
                   --audit-events N  login events per audit run (10000; --quick 2000); --audit-window N  events in flight (512)
+                  --logins N  concurrent password checks of the logins benchmark (2000); --login-connections N  the verifier's limit (16)
                   --audit-rounds N  rounds of the audit benchmark (11; --rounds N sets it too unless given; --quick 1)
                 benchmarks: \(Benchmark.allCases.map(\.rawValue).joined(separator: ", "))
                 """)
@@ -94,6 +100,7 @@ struct Options {
             if !auditGiven { options.auditEvents = 2_000 }
         }
         if !auditRoundsGiven, roundsGiven || options.quick { options.auditRounds = options.rounds }
+        guard options.logins >= 1, options.loginConnections >= 1 else { fail("--logins and --login-connections must be ≥ 1") }
         guard options.users >= 2, options.rounds >= 1 else { fail("--users must be ≥ 2 and --rounds ≥ 1") }
         guard options.auditEvents >= 1, options.auditWindow >= 1, options.auditRounds >= 1 else {
             fail("--audit-events, --audit-window and --audit-rounds must be ≥ 1")
@@ -116,6 +123,9 @@ enum Benchmark: String, CaseIterable {
     /// Login events through AuditLog against a naive add loop and raw libldap; its own runner
     /// (`AuditBench`), since its sides differ from the others'.
     case audit
+    /// Concurrent password checks through LDAPBindVerifier (`LoginBench`): rate, latency,
+    /// threads and RSS, gwdir only.
+    case logins
 
     /// The ratio_c target of issue #2 item 9.
     var cTarget: Double {
@@ -441,7 +451,7 @@ enum GWDirSide {
                 }
                 return count
             }
-        case .audit:
+        case .audit, .logins:
             throw SlapdError(description: "audit runs in AuditBench")
         case .increment:
             let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
@@ -516,7 +526,7 @@ enum CSide {
                                             Int32(options.addWindow), &error, Int32(error.count)))
                 return options.addCount
             }
-        case .audit:
+        case .audit, .logins:
             throw SlapdError(description: "audit runs in AuditBench")
         case .increment:
             try check(gwb_increment_loop(connection, bench.counterDN, bench.counterAttribute, 1, &error, Int32(error.count)))
@@ -545,7 +555,7 @@ enum PythonSide {
             arguments += root + ["--base", bench.peopleDN, "--page-size", String(options.pageSize)]
         case .add:
             arguments += root + ["--base", bench.addsDN, "--prefix", "p\(round)-", "--n", String(options.addCount), "--window", String(options.addWindow)]
-        case .audit:
+        case .audit, .logins:
             throw SlapdError(description: "audit runs in AuditBench")
         case .increment:
             arguments += root + ["--dn", bench.counterDN, "--attribute", bench.counterAttribute, "--n", String(options.incrementCount)]
@@ -595,7 +605,7 @@ func pythonScriptPath(_ options: Options) -> String {
 }
 
 func runAll(_ options: Options, _ bench: BenchDirectory, script: String, wallStart: Double) async throws -> Int32 {
-    let benchmarks = Benchmark.allCases.filter { $0 != .audit && (options.only?.contains($0.rawValue) ?? true) }
+    let benchmarks = Benchmark.allCases.filter { $0 != .audit && $0 != .logins && (options.only?.contains($0.rawValue) ?? true) }
     print("config rounds=\(options.rounds) users=\(options.users) bind=\(options.bindCount) search=\(options.searchCount) "
           + "search32=\(options.pipelinedCount)x\(options.searchWindow) paged=\(options.pageSize)/page add=\(options.addCount)x\(options.addWindow) "
           + "increment=\(options.incrementCount) audit=\(options.auditEvents)x\(options.auditWindow)x\(options.auditRounds)rounds cores=\(ProcessInfo.processInfo.activeProcessorCount) statistic=median-of-rounds")
@@ -661,6 +671,9 @@ func runAll(_ options: Options, _ bench: BenchDirectory, script: String, wallSta
     }
     if options.only?.contains(Benchmark.audit.rawValue) ?? true {
         missed += try await AuditBench.run(options, bench)
+    }
+    if options.only?.contains(Benchmark.logins.rawValue) ?? true {
+        missed += try await LoginBench.run(options, bench)
     }
     print(missed.isEmpty ? "targets met" : "targets missed: \(missed.joined(separator: ", "))")
     print(String(format: "total_s=%.1f", monotonicSeconds() - wallStart))

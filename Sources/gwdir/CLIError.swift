@@ -21,6 +21,20 @@ enum ExitStatus: Int32, Sendable {
     case unavailable = 6
 }
 
+extension ExitStatus {
+    /// The exit code of a domain error; `CLIErrorMappingTests` lists every row.
+    init(_ code: DirectoryError.Code) {
+        switch code {
+        case .invalidArgument: self = .usage
+        case .notFound: self = .notFound
+        case .alreadyExists, .addressInUse, .limitReached, .notEmpty, .notAllowed: self = .conflict
+        case .permissionDenied, .invalidCredentials: self = .permissionDenied
+        case .unavailable: self = .unavailable
+        default: self = .failure
+        }
+    }
+}
+
 /// A failure reported as one line on stderr with a documented exit code.
 struct CLIError: Error, CustomStringConvertible {
     var status: ExitStatus
@@ -62,27 +76,13 @@ struct CLIError: Error, CustomStringConvertible {
         if let hint { message += " (\(hint))" }
     }
 
+    /// An LDAP failure exits as its domain code does (`DirectoryError.Code(_: LDAPError.Code)`).
     static func status(of error: LDAPError) -> ExitStatus {
-        switch error.code {
-        case .serverDown, .connectError, .timeout: .unavailable
-        case .invalidCredentials, .insufficientAccessRights, .inappropriateAuthentication, .strongerAuthRequired,
-             .confidentialityRequired: .permissionDenied
-        case .noSuchObject: .notFound
-        case .entryAlreadyExists, .constraintViolation, .attributeOrValueExists, .assertionFailed: .conflict
-        case .invalidDNSyntax, .filterError, .paramError: .usage
-        default: .failure
-        }
+        ExitStatus(DirectoryError.Code(error.code))
     }
 
     static func status(of error: DirectoryError) -> ExitStatus {
-        switch error.code {
-        case .invalidArgument: .usage
-        case .notFound: .notFound
-        case .alreadyExists, .addressInUse, .limitReached, .notEmpty, .notAllowed: .conflict
-        case .permissionDenied, .invalidCredentials: .permissionDenied
-        case .unavailable: .unavailable
-        default: .failure
-        }
+        ExitStatus(error.code)
     }
 
     static func message(of error: LDAPError, uri: String?) -> String {

@@ -1,6 +1,7 @@
 import Testing
 
 import Directory
+import LDAPClient
 
 @Suite struct LoginFailureReasonTests {
     @Test func stableCodes() {
@@ -55,61 +56,47 @@ import Directory
 
 @Suite struct LDAPBindReasonMapperTests {
     struct Row: Sendable, CustomTestStringConvertible {
-        var code: Int32
-        var text: String = ""
-        var ppolicy: Int? = nil
+        var code: LDAPError.Code
+        var ppolicy: PasswordPolicyResponse.Error? = nil
         var expected: LoginFailureReason?
-        var testDescription: String { "\(code) \(text.isEmpty ? "" : "'\(text)' ")ppolicy=\(ppolicy.map(String.init) ?? "-")" }
+        var testDescription: String { "\(code.rawValue) ppolicy=\(ppolicy.map { "\($0)" } ?? "-")" }
     }
 
+    /// The rows a bind adds to the shared classification; every other code's reason is in
+    /// `DirectoryErrorMappingTests.rows`.
     static let rows: [Row] = [
         // ppolicy accountLocked wins over any result.
-        Row(code: 49, ppolicy: 1, expected: .loginBlocked),
-        Row(code: 53, ppolicy: 1, expected: .loginBlocked),
+        Row(code: .invalidCredentials, ppolicy: .accountLocked, expected: .loginBlocked),
+        Row(code: .unwillingToPerform, ppolicy: .accountLocked, expected: .loginBlocked),
         // Success, with and without a policy error.
-        Row(code: 0, expected: nil),
-        Row(code: 0, ppolicy: 2, expected: .passwordChangedByAdmin),
+        Row(code: .success, expected: nil),
+        Row(code: .success, ppolicy: .changeAfterReset, expected: .passwordChangedByAdmin),
+        Row(code: .success, ppolicy: .passwordExpired, expected: nil),
         // invalidCredentials.
-        Row(code: 49, expected: .wrongPassword),
-        Row(code: 49, ppolicy: 0, expected: .loginBlocked),
-        Row(code: 49, text: "Account is LOCKED", expected: .loginBlocked),
-        Row(code: 49, text: "account lockout in effect", expected: .loginBlocked),
-        Row(code: 49, ppolicy: 5, expected: .wrongPassword),
-        // unwillingToPerform.
-        Row(code: 53, text: "Account locked", expected: .loginBlocked),
-        Row(code: 53, text: "account is disabled", expected: .accountDisabled),
-        Row(code: 53, text: "unauthenticated bind (DN with no password) disallowed", expected: .cannotProcess),
-        // noSuchObject.
-        Row(code: 32, expected: .unauthorizedUser),
-        // Timeouts.
-        Row(code: 3, expected: .timeout),
-        Row(code: -5, expected: .timeout),
-        // The directory's fault.
-        Row(code: 1, expected: .mailServerError),
-        Row(code: 51, expected: .mailServerError),
-        Row(code: 52, expected: .mailServerError),
-        Row(code: 80, expected: .mailServerError),
-        Row(code: -1, expected: .mailServerError),
-        Row(code: -2, expected: .mailServerError),
-        Row(code: -3, expected: .mailServerError),
-        Row(code: -4, expected: .mailServerError),
-        Row(code: -10, expected: .mailServerError),
-        Row(code: -11, expected: .mailServerError),
-        // Anything else.
-        Row(code: 2, expected: .cannotProcess),
-        Row(code: 7, expected: .cannotProcess),
-        Row(code: 8, expected: .cannotProcess),
-        Row(code: 13, expected: .cannotProcess),
-        Row(code: 34, expected: .cannotProcess),
-        Row(code: 50, expected: .cannotProcess),
-        Row(code: -12, expected: .cannotProcess),
+        Row(code: .invalidCredentials, expected: .wrongPassword),
+        Row(code: .invalidCredentials, ppolicy: .passwordExpired, expected: .loginBlocked),
+        Row(code: .invalidCredentials, ppolicy: .insufficientPasswordQuality, expected: .wrongPassword),
+        // unwillingToPerform without the control (e.g. an unauthenticated bind refused).
+        Row(code: .unwillingToPerform, expected: .cannotProcess),
+        Row(code: .noSuchObject, expected: .unauthorizedUser),
+        Row(code: .timeLimitExceeded, expected: .timeout),
+        Row(code: .timeout, expected: .timeout),
+        Row(code: .busy, expected: .mailServerError),
+        Row(code: .serverDown, expected: .mailServerError),
+        Row(code: .insufficientAccessRights, expected: .cannotProcess),
+        // A code no constant names: the server's fault.
+        Row(code: LDAPError.Code(rawValue: 4242), expected: .mailServerError),
     ]
 
     @Test(arguments: rows)
     func mapsEveryRow(_ row: Row) {
-        #expect(
-            LDAPBindReasonMapper.reason(resultCode: row.code, diagnosticMessage: row.text, passwordPolicyError: row.ppolicy)
-                == row.expected
-        )
+        #expect(LDAPBindReasonMapper.reason(row.code, passwordPolicy: row.ppolicy) == row.expected)
+    }
+
+    @Test func aFailedBindAlwaysHasAReason() {
+        for code in LDAPError.Code.allKnown {
+            let error = LDAPError(code: code, operation: .bind)
+            #expect(LDAPBindReasonMapper.reason(for: error) == (LDAPBindReasonMapper.reason(code, passwordPolicy: nil) ?? .cannotProcess))
+        }
     }
 }

@@ -116,8 +116,7 @@ public enum LoginRules {
     public static func reason(for error: any Error) -> LoginFailureReason {
         switch error {
         case let error as LDAPError:
-            if error.code == .noSuchObject { return .unauthorizedUser }
-            return LDAPBindReasonMapper.reason(resultCode: error.code.rawValue, diagnosticMessage: "", passwordPolicyError: nil) ?? .cannotProcess
+            return LDAPBindReasonMapper.reason(error.code, passwordPolicy: nil) ?? .cannotProcess
         case let error as DirectoryError:
             switch error.code {
             case .invalidArgument, .notFound: return .unauthorizedUser

@@ -11,74 +11,61 @@ public protocol PasswordVerifier: Sendable {
 /// service connection, whose identity must not change), with the Password Policy request
 /// control so a lockout is told apart from a wrong password.
 ///
-/// Connections are reused: up to `maxIdle` wait between checks. A connection goes back to
-/// anonymous after a successful check, so a reconnect can never replay a user's credentials
-/// (which would count as a failed bind against them once the password changes).
+/// A bind changes a connection's identity, so each check needs a connection to itself: at
+/// most `maxConnections` exist (each is a thread and a socket), up to `maxIdle` of them kept
+/// between checks; further checks wait in line, and one that waits longer than `waitTimeout`
+/// fails with `timeout` (``LDAPConnectionLeases``). A connection goes back to anonymous
+/// after a successful check, so a reconnect can never replay a user's credentials (which
+/// would count as a failed bind against them once the password changes).
 public final class LDAPBindVerifier: PasswordVerifier {
-    private let configuration: LDAPConfiguration
-    private let idle: IdleConnections
+    private let leases: LDAPConnectionLeases
 
-    public init(uris: [String], tls: LDAPConfiguration.TLS = .init(), maxIdle: Int = 4) {
-        configuration = LDAPConfiguration(uris: uris, credentials: .anonymous, tls: tls, connectTimeout: .seconds(5))
-        idle = IdleConnections(limit: maxIdle)
+    public init(
+        uris: [String], tls: LDAPConfiguration.TLS = .init(),
+        maxConnections: Int = 16, maxIdle: Int = 4, waitTimeout: Duration = .seconds(10)
+    ) {
+        let configuration = LDAPConfiguration(uris: uris, credentials: .anonymous, tls: tls, connectTimeout: .seconds(5))
+        leases = LDAPConnectionLeases(configuration: configuration, maximum: maxConnections, maxIdle: maxIdle, waitTimeout: waitTimeout)
     }
+
+    /// Connections open (lent or idle) and checks waiting for one.
+    public var counts: (open: Int, idle: Int, waiting: Int) { leases.counts }
 
     public func verify(dn: DistinguishedName, password: String) async -> LoginFailureReason? {
         // An empty password makes a simple bind an unauthenticated (anonymous) one, which
         // slapd accepts: RFC 4513 §5.1.2.
         guard !password.isEmpty else { return .wrongPassword }
-        let connection = await idle.take() ?? LDAPConnection(configuration: configuration)
-        var reusable = true
-        let reason: LoginFailureReason?
+        do {
+            return try await leases.withConnection { connection in
+                await Self.check(dn: dn, password: password, on: connection)
+            }
+        } catch let error as LDAPError {
+            // No connection within the wait timeout (`timeout`), or the verifier was closed.
+            return LDAPBindReasonMapper.reason(for: error)
+        } catch {
+            return .cannotProcess
+        }
+    }
+
+    private static func check(dn: DistinguishedName, password: String, on connection: LDAPConnection) async -> (LoginFailureReason?, reusable: Bool) {
         do {
             let result = try await connection.bind(.simple(dn: dn.description, password: password), controls: [.passwordPolicy])
-            reason = LDAPBindReasonMapper.reason(
-                resultCode: 0, diagnosticMessage: result.message,
-                passwordPolicyError: result.passwordPolicy?.error.map { Int($0.rawValue) }
-            )
-            do { try await connection.bind(.anonymous) } catch { reusable = false }
+            let reason = LDAPBindReasonMapper.reason(.success, passwordPolicy: result.passwordPolicy?.error)
+            do {
+                try await connection.bind(.anonymous)
+                return (reason, true)
+            } catch {
+                return (reason, false)
+            }
         } catch let error as LDAPError {
-            reason = LDAPBindReasonMapper.reason(
-                resultCode: error.code.rawValue, diagnosticMessage: error.message,
-                passwordPolicyError: error.passwordPolicy?.error.map { Int($0.rawValue) }
-            ) ?? .cannotProcess
-            if error.isConnectionError || error.code == .timeout { reusable = false }
+            return (LDAPBindReasonMapper.reason(for: error), !(error.isConnectionError || error.code == .timeout))
         } catch {
-            reason = .cannotProcess
-            reusable = false
+            return (.cannotProcess, false)
         }
-        if reusable {
-            await idle.put(connection)
-        } else {
-            connection.close()
-        }
-        return reason
     }
 
-    /// Closes the idle connections.
+    /// Closes the idle connections; checks waiting for one fail.
     public func close() async {
-        await idle.closeAll()
-    }
-}
-
-private actor IdleConnections {
-    private let limit: Int
-    private var connections: [LDAPConnection] = []
-
-    init(limit: Int) { self.limit = limit }
-
-    func take() -> LDAPConnection? { connections.popLast() }
-
-    func put(_ connection: LDAPConnection) {
-        if connections.count < limit {
-            connections.append(connection)
-        } else {
-            connection.close()
-        }
-    }
-
-    func closeAll() {
-        connections.forEach { $0.close() }
-        connections.removeAll()
+        leases.close()
     }
 }

@@ -9,30 +9,30 @@ public struct DirectoryError: Error, CustomStringConvertible, Sendable {
                  notAllowed, permissionDenied, invalidCredentials, unavailable, failed
         }
         private let base: Base
-        private init(_ base: Base) { self.base = base }
+        private init(base: Base) { self.base = base }
 
         /// Malformed input: an address, a name, a unit path, a quota.
-        public static let invalidArgument = Code(.invalidArgument)
+        public static let invalidArgument = Code(base: .invalidArgument)
         /// No such workspace, unit, account, alias, group or admin.
-        public static let notFound = Code(.notFound)
+        public static let notFound = Code(base: .notFound)
         /// An entry of that name exists (login id, unit, workspace).
-        public static let alreadyExists = Code(.alreadyExists)
+        public static let alreadyExists = Code(base: .alreadyExists)
         /// The mail address belongs to another account, alias, group or shared mailbox.
-        public static let addressInUse = Code(.addressInUse)
+        public static let addressInUse = Code(base: .addressInUse)
         /// A limit of the product (five aliases per account).
-        public static let limitReached = Code(.limitReached)
+        public static let limitReached = Code(base: .limitReached)
         /// A unit still holds entries.
-        public static let notEmpty = Code(.notEmpty)
+        public static let notEmpty = Code(base: .notEmpty)
         /// A rule of the product refuses the request (an alias on a group mail).
-        public static let notAllowed = Code(.notAllowed)
+        public static let notAllowed = Code(base: .notAllowed)
         /// slapd's ACLs refused the operation for the bound identity.
-        public static let permissionDenied = Code(.permissionDenied)
+        public static let permissionDenied = Code(base: .permissionDenied)
         /// The bind (or the acting admin's bind) was refused.
-        public static let invalidCredentials = Code(.invalidCredentials)
+        public static let invalidCredentials = Code(base: .invalidCredentials)
         /// The directory could not be reached.
-        public static let unavailable = Code(.unavailable)
+        public static let unavailable = Code(base: .unavailable)
         /// Anything else; the message says what.
-        public static let failed = Code(.failed)
+        public static let failed = Code(base: .failed)
 
         public var description: String { base.rawValue }
     }
@@ -50,19 +50,10 @@ public struct DirectoryError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { message }
 
-    /// Classifies an LDAP failure that the caller had no more specific words for.
+    /// Classifies an LDAP failure that the caller had no more specific words for, by
+    /// `Code(_: LDAPError.Code)` (ResultCodeMapping.swift).
     public static func ldap(_ error: LDAPError, _ doing: String) -> DirectoryError {
-        let code: Code
-        switch error.code {
-        case .serverDown, .connectError, .timeout: code = .unavailable
-        case .insufficientAccessRights, .unwillingToPerform, .strongerAuthRequired, .confidentialityRequired: code = .permissionDenied
-        case .invalidCredentials, .inappropriateAuthentication: code = .invalidCredentials
-        case .noSuchObject: code = .notFound
-        case .entryAlreadyExists: code = .alreadyExists
-        case .constraintViolation, .attributeOrValueExists, .assertionFailed: code = .alreadyExists
-        case .invalidDNSyntax, .filterError, .paramError, .invalidAttributeSyntax, .objectClassViolation: code = .invalidArgument
-        default: code = .failed
-        }
+        let code = Code(error.code)
         let reason: String
         switch code {
         case .permissionDenied: reason = "permission denied"
