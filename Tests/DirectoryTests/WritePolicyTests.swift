@@ -182,3 +182,18 @@ import Testing
         #expect(try UnitService.unreserved("sales") == "sales")
     }
 }
+
+@Suite struct HomeWorkspaceTests {
+    /// "gwHomeWorkspace rewritten to another workspace (login then claims that home and skips the
+    /// real workspace's allowed networks)": the login judges by position, not by the attribute.
+    @Test func theHomeWorkspaceIsWhereTheAccountSits() throws {
+        let entry = LDAPEntry(dn: "uid=alice,ou=east,ou=sales,o=acme,ou=workspaces,dc=example,dc=com", attributes: [
+            LDAPAttribute("mail", "alice@acme.example"),
+            LDAPAttribute("gwHomeWorkspace", "o=beta,ou=workspaces,dc=example,dc=com"),
+        ])
+        let account = try LoginAccount(entry: entry)
+        #expect(account.homeWorkspace?.description == "o=acme,ou=workspaces,dc=example,dc=com")
+        let stray = try LoginAccount(entry: LDAPEntry(dn: "uid=x,ou=system,dc=example,dc=com", attributes: []))
+        #expect(stray.homeWorkspace == nil)
+    }
+}

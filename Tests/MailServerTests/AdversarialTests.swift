@@ -496,6 +496,14 @@ struct AttackGenerator {
             ("replace gwEnabledService", .replace("gwEnabledService", ["imap", "pop3", "smtp", "web"])),
             ("replace gwBillingId", .replace("gwBillingId", "attack")),
             ("replace displayName (benign)", .replace("displayName", "Pwned")),
+            // Attributes added this stop: the login-id key (unique per workspace), the folder an
+            // alias files into (Dovecot reads it), and the allowed networks a login is judged by.
+            ("replace gwLoginKey (another login's key)", .replace("gwLoginKey", "\(w.acme)/sam")),
+            ("delete gwLoginKey", .delete("gwLoginKey")),
+            ("replace gwAliasFolder", .replace("gwAliasFolder", "INBOX")),
+            ("delete gwAllowedNetwork", .delete("gwAllowedNetwork")),
+            ("add gwAllowedNetwork (anywhere)", .add("gwAllowedNetwork", ["0.0.0.0/0"])),
+            ("delete pwdAccountLockedTime (unlock)", .delete("pwdAccountLockedTime")),
         ]
     }
 

@@ -184,12 +184,8 @@ public struct Authenticator: Sendable {
         try await context.ldap.entry(workspace, attributes: ["gwAllowedNetwork"])?.strings("gwAllowedNetwork") ?? []
     }
 
-    /// Home first: `gwHomeWorkspace`, or the workspace the entry sits in.
-    private func homeDN(of account: LoginAccount) -> DistinguishedName? {
-        if let home = account.homeWorkspace { return home }
-        guard let id = context.layout.location(of: account.dn)?.workspace else { return nil }
-        return try? context.layout.workspace(id)
-    }
+    /// Home first: the workspace the entry sits in.
+    private func homeDN(of account: LoginAccount) -> DistinguishedName? { account.homeWorkspace }
 
     /// Guest memberships: `cn=members,o=<ws>` groups the account is in (slapo-memberof),
     /// the authority for membership; `gwMemberWorkspace` is only a hint and is not trusted.

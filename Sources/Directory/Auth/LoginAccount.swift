@@ -31,6 +31,9 @@ public struct LoginAccount: Sendable {
     /// The newest of `gwLastLoginTime` (the audit log) and `authTimestamp` (slapo-lastbind,
     /// which also sees Dovecot's binds).
     public var lastSuccessfulLogin: Date?
+    /// The workspace the account sits in (`o=<ws>` directly below `ou=workspaces`), read from its
+    /// position, never from `gwHomeWorkspace`: that attribute is data a writer could point at
+    /// another workspace, whose allowed networks the login would then be judged by (issue 11).
     public var homeWorkspace: DistinguishedName?
     public var memberOf: [DistinguishedName]
     /// Keys the per-account count of wrong OTP codes (``OTPFailureLimit``).
@@ -50,9 +53,21 @@ public struct LoginAccount: Sendable {
         passwordChangedByAdmin = entry.string("gwPasswordChangedByAdmin").flatMap(GeneralizedTime.parse)
         lastSuccessfulLogin = [entry.string("gwLastLoginTime"), entry.string("authTimestamp")]
             .compactMap { $0.flatMap(GeneralizedTime.parse) }.max()
-        homeWorkspace = try entry.string("gwHomeWorkspace").map { try DistinguishedName($0) }
+        homeWorkspace = Self.enclosingWorkspace(of: dn)
         memberOf = entry.strings("memberOf").compactMap { try? DistinguishedName($0) }
         entryUUID = entry.string("entryUUID")
+    }
+
+    /// The `o=` ancestor directly below an `ou=workspaces` RDN, if any.
+    static func enclosingWorkspace(of dn: DistinguishedName) -> DistinguishedName? {
+        var current = dn
+        while let parent = current.parent, !parent.isEmpty {
+            if current.rdn?.type.lowercased() == "o", parent.rdn?.type.lowercased() == "ou", parent.rdn?.value?.lowercased() == "workspaces" {
+                return current
+            }
+            current = parent
+        }
+        return nil
     }
 
     /// The bindable entry holding the mail-only password.

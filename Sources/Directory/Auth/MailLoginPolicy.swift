@@ -198,6 +198,7 @@ public struct MailLoginPolicy: Sendable {
     /// The account whose primary address is `login` (Dovecot logs in by primary address),
     /// with its workspace's networks and ppolicy lock; nil when there is none.
     public func lookUp(_ login: String, now: Date) async throws -> (dn: DistinguishedName, state: MailAccountState)? {
+        // A login that is no address names no account (Dovecot logs in by primary address).
         guard let address = try? MailAddress(login) else { return nil }
         let result = try await ldapCall("looking up \(address)") {
             try await context.ldap.search(
@@ -209,10 +210,7 @@ public struct MailLoginPolicy: Sendable {
         guard result.entries.count == 1 else { throw DirectoryError(.failed, "several accounts have the address \(address)") }
         let account = try LoginAccount(entry: entry)
         guard account.status != .deleted else { return nil }
-        var workspace = account.homeWorkspace
-        if workspace == nil, let id = context.layout.location(of: account.dn)?.workspace {
-            workspace = try? context.layout.workspace(id)
-        }
+        let workspace = account.homeWorkspace
         var workspaceNetworks: [String] = []
         if let workspace {
             workspaceNetworks = try await ldapCall("reading the allowed networks of \(workspace)") {

@@ -97,8 +97,9 @@ public struct DirectoryCheck: Sendable {
         let wrong = try await run(workspace: workspace).filter { $0.kind == .aliasCountMismatch }
         var repairs: [AliasCountRepair] = []
         for violation in wrong {
-            guard let dn = try? DistinguishedName(violation.dn),
-                  let account = try await context.read(dn, attributes: ["gwAliasCount", "modifyTimestamp"], doing: "reading \(dn)") else { continue }
+            // The violation's DN came from slapd's own entry: a parse failure is a bug to report.
+            let dn = try DistinguishedName(violation.dn)
+            guard let account = try await context.read(dn, attributes: ["gwAliasCount", "modifyTimestamp"], doing: "reading \(dn)") else { continue }
             let aliases = try await context.search(dn, .oneLevel, .equal("objectClass", "gwMailAlias"), attributes: ["1.1"],
                                                    doing: "counting the aliases of \(dn)").count
             let counts = account.strings("gwAliasCount")
