@@ -53,7 +53,12 @@ if podman image exists "$BASE_IMAGE"; then
 else
     command -v debootstrap >/dev/null || fail "debootstrap is missing: apt-get install -y debootstrap"
     log "building the base image with debootstrap (bookworm minbase)"
-    debootstrap --variant=minbase bookworm "$WORK/rootfs" http://deb.debian.org/debian >"$WORK/debootstrap.log" 2>&1 ||
+    # The mirror is the one apt on this machine uses (deb822 sources first, then sources.list);
+    # none is written into the project. Without one, debootstrap uses its own default.
+    MIRROR=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+    [ -n "$MIRROR" ] || MIRROR=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list 2>/dev/null || true)
+    log "debootstrap mirror: ${MIRROR:-none, debootstrap picks}"
+    debootstrap --variant=minbase bookworm "$WORK/rootfs" ${MIRROR:+"$MIRROR"} >"$WORK/debootstrap.log" 2>&1 ||
         { tail -20 "$WORK/debootstrap.log"; fail "debootstrap"; }
     tar -C "$WORK/rootfs" -c . | podman import - "$BASE_IMAGE" >/dev/null
     rm -rf "$WORK/rootfs"

@@ -514,6 +514,8 @@ struct SpooledEvent: Codable {
     var country: String?
     var reason: String?
     var success: Bool
+    /// ``LoginEvent/accountUnresolved``; absent in records written before it existed.
+    var unresolved: Bool?
 
     init(_ event: LoginEvent) {
         time = event.time.timeIntervalSince1970
@@ -525,6 +527,7 @@ struct SpooledEvent: Codable {
         country = event.country
         reason = event.reason?.rawValue
         success = event.result == .success
+        unresolved = event.accountUnresolved ? true : nil
     }
 
     var event: LoginEvent {
@@ -540,7 +543,8 @@ struct SpooledEvent: Codable {
                 outcome = .failure(reason)
             }
             return LoginEvent(time: Date(timeIntervalSince1970: time), accountDN: account, loginName: login, type: type,
-                              client: client, ip: ip.flatMap(IPAddress.init), country: country, outcome: outcome)
+                              client: client, ip: ip.flatMap(IPAddress.init), country: country, outcome: outcome,
+                              accountUnresolved: unresolved ?? false)
         }
     }
 }
