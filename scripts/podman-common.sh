@@ -35,7 +35,8 @@ podman_setup() {
     log "debootstrap mirror: ${mirror:-none, debootstrap picks}"
     debootstrap --variant=minbase bookworm "$work/rootfs" ${mirror:+"$mirror"} >"$work/debootstrap.log" 2>&1 ||
         { tail -20 "$work/debootstrap.log"; fail "debootstrap"; }
-    tar -C "$work/rootfs" -c . | podman import - "$GWDIR_BASE_IMAGE" >/dev/null
+    tar -C "$work/rootfs" -c . | podman import - "$GWDIR_BASE_IMAGE" >"$work/import.log" 2>&1 ||
+        { tail -20 "$work/import.log"; fail "podman import"; }
     rm -rf "$work/rootfs"
 }
 
