@@ -110,6 +110,26 @@ import Testing
         #expect(try await spool.append(Self.event(12)) == 11)
     }
 
+    /// The drainer's reads resume where the last one ended, across segment rotations and
+    /// appends in between; a read from anywhere else (a retried batch) starts over correctly.
+    @Test func readsResumeWhereTheLastEndedAndRestartAnywhere() async throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spool = try LoginSpool(directory: directory, segmentBytes: 2000)
+        defer { spool.close() }
+        for index in 1...50 { try await spool.append(Self.event(index)) }
+        #expect(try LoginSpool.segments(in: directory).count > 3)
+        #expect(try spool.read(after: 0, limit: 7).map(\.sequence) == Array(1...7))
+        #expect(try spool.read(after: 7, limit: 7).map(\.sequence) == Array(8...14))
+        #expect(try spool.read(after: 3, limit: 5).map(\.sequence) == Array(4...8))
+        #expect(try spool.read(after: 8, limit: 100).map(\.sequence) == Array(9...50))
+        for index in 51...60 { try await spool.append(Self.event(index)) }
+        let tail = try spool.read(after: 50, limit: 100)
+        #expect(tail.map(\.sequence) == Array(51...60))
+        #expect(tail.map(\.event) == (51...60).map { Self.event($0) })
+        #expect(try spool.read(after: 60, limit: 100).isEmpty)
+    }
+
     @Test func theUnresolvedMarkSurvivesTheSpool() async throws {
         let directory = Self.directory()
         defer { try? FileManager.default.removeItem(at: directory) }
