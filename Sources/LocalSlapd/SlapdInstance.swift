@@ -274,27 +274,15 @@ public final class SlapdInstance: @unchecked Sendable {
 
     // MARK: Helpers
 
-    /// Runs a tool to completion; its output becomes the error on failure.
+    /// Runs a tool to completion and returns its stdout and stderr; they become the error on
+    /// failure. `input` is written while the output is read (``ChildProcess``), so a tool that
+    /// answers as it reads (ldapadd) can not leave both sides waiting on a full pipe.
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String], input: String? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let inputPipe = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
-        try process.run()
-        if let input {
-            inputPipe.fileHandleForWriting.write(Data(input.utf8))
-            try inputPipe.fileHandleForWriting.close()
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw SlapdError("\((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        let (status, output) = try ChildProcess.run(executable, arguments, input: input.map { Array($0.utf8) })
+        let text = String(decoding: output, as: UTF8.self)
+        guard status == 0 else {
+            throw SlapdError("\((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")) failed (\(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return text
     }

@@ -45,7 +45,7 @@ public struct Authenticator: Sendable {
     public init(
         context: DirectoryContext, passwords: any PasswordVerifier, recorder: (any LoginRecorder)? = nil,
         ipBlockPolicy: IPBlockPolicy = .standard, otpFailureLimit: OTPFailureLimit = .standard,
-        logger: Logger = Logger(label: "gwdir.auth")
+        logger: Logger = DirectoryLogging.auth
     ) {
         self.logger = logger
         self.context = context
