@@ -99,6 +99,21 @@ import Testing
     }
 }
 
+/// A decode failure that fails closed is still logged with its cause.
+@Suite struct LoggedFailureTests {
+    @Test func anUnparsableAllowedNetworkRefusesAndSaysWhy() throws {
+        let records = LogRecords()
+        let logger = Logger(label: DirectoryLogging.authLabel) { _ in CapturingHandler(records: records) }
+        let ip = try #require(IPAddress("10.1.2.3"))
+        #expect(LoginRules.networkReason(ip: ip, workspace: ["10.0.0.0/8"], account: ["10.1.0.0/16", "office"], logger: logger) == .ipNotAllowed)
+        #expect(records.all.map(\.level) == [.warning])
+        #expect(records.all.first?.metadata["list"] == "account")
+        #expect(records.all.first?.metadata["error"] == "not an IP address or CIDR block: office")
+        #expect(LoginRules.networkReason(ip: ip, workspace: ["10.0.0.0/8"], account: ["10.1.0.0/16"], logger: logger) == nil)
+        #expect(records.all.count == 1)
+    }
+}
+
 /// What a ``CapturingHandler`` was given.
 final class LogRecords: Sendable {
     struct Record: Sendable {

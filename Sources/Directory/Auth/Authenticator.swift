@@ -98,7 +98,7 @@ public struct Authenticator: Sendable {
         let workspaceDN = try request.workspace.map { try context.layout.workspace($0) } ?? account.homeWorkspace
         var workspaceNetworks: [String] = []
         if let workspaceDN { workspaceNetworks = try await allowedNetworks(of: workspaceDN) }
-        if let reason = LoginRules.networkReason(ip: request.ip, workspace: workspaceNetworks, account: account.allowedNetworks)
+        if let reason = LoginRules.networkReason(ip: request.ip, workspace: workspaceNetworks, account: account.allowedNetworks, logger: logger)
             ?? LoginRules.statusReason(account.status)
             ?? LoginRules.protocolReason(request.loginType, enabledServices: account.enabledServices)
         {

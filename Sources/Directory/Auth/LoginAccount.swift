@@ -99,15 +99,17 @@ public enum LoginRules {
     /// Step "allowed networks": the workspace's and the account's lists must both allow the
     /// address (an empty list allows all). Fails closed: an unknown address, or a list with
     /// an entry that is not a CIDR block, refuses the login when a restriction exists.
-    public static func networkReason(ip: IPAddress?, workspace: [String], account: [String]) -> LoginFailureReason? {
+    public static func networkReason(
+        ip: IPAddress?, workspace: [String], account: [String], logger: Logger = DirectoryLogging.auth
+    ) -> LoginFailureReason? {
         for (list, entries) in [("workspace", workspace), ("account", account)] where entries.contains(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) {
             let networks: AllowedNetworks
             do {
                 networks = try AllowedNetworks(parsing: entries)
             } catch {
                 // Refused all the same, but an admin has to learn which entry locks everyone out.
-                DirectoryLogging.auth.warning("gwAllowedNetwork holds an entry that is not a CIDR block; refusing the login",
-                                              metadata: ["list": "\(list)", "error": "\(error)"])
+                logger.warning("gwAllowedNetwork holds an entry that is not a CIDR block; refusing the login",
+                               metadata: ["list": "\(list)", "error": "\(error)"])
                 return .ipNotAllowed
             }
             guard let ip, networks.allows(ip) else { return .ipNotAllowed }
