@@ -158,7 +158,8 @@ public final class SlapdInstance: @unchecked Sendable {
         for directory in [configDirectory, dataDirectory, auditDirectory, runDirectory] {
             try fileManager.createDirectory(at: directory, withIntermediateDirectories: true)
         }
-        try? fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: options.directory.path)
+        // It holds the root password's hash and, for `gwdir local`, the data: a failed chmod is an error.
+        try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: options.directory.path)
         let config = try DirectorySchema.render(DirectorySchema.template("slapd/config.ldif"), templateValues())
         let configFile = options.directory.appendingPathComponent("config.ldif")
         try config.write(to: configFile, atomically: true, encoding: .utf8)
