@@ -13,14 +13,12 @@ public enum DirectoryLogging {
     public static let authLabel = "gwdir.directory.auth"
     /// The audit log and its sweeps.
     public static let auditLabel = "gwdir.directory.audit"
-    /// The login spool between the server and slapd.
+    /// The login spool between the server and slapd (`LoginSpool`'s default is still
+    /// "gwdir.spool").
     public static let spoolLabel = "gwdir.directory.spool"
-    /// `gwdir check` and its repairs.
-    public static let checkLabel = "gwdir.directory.check"
 
     public static var admin: Logger { Logger(label: adminLabel) }
     public static var auth: Logger { Logger(label: authLabel) }
     public static var audit: Logger { Logger(label: auditLabel) }
     public static var spool: Logger { Logger(label: spoolLabel) }
-    public static var check: Logger { Logger(label: checkLabel) }
 }
