@@ -50,7 +50,7 @@ struct ConnectionOptions: ParsableArguments {
     var timeout: RequestTimeout?
 
     /// Read by ``CLILogging`` before the command runs.
-    @Flag(help: "Log what the directory layer does (debug level) to stderr; without it only warnings and errors.")
+    @Flag(help: "Log debug detail (which directory, as whom) to stderr; without it only warnings and errors.")
     var verbose = false
 
     /// Who to bind as when no --bind-dn is given and the directory is the local one.
@@ -435,7 +435,7 @@ struct BindOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds to wait for each answer of the directory. [env: GWDIR_TIMEOUT] (default: 30)", valueName: "seconds"))
     var timeout: RequestTimeout?
 
-    @Flag(help: "Log what the directory layer does (debug level) to stderr.")
+    @Flag(help: "Log debug detail (which directory, as whom) to stderr.")
     var verbose = false
 
     var connection: ConnectionOptions {
