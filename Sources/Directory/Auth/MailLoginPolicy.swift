@@ -129,7 +129,7 @@ public struct MailLoginPolicy: Sendable {
     public init(
         context: DirectoryContext, recorder: any LoginRecorder, ipBlockPolicy: IPBlockPolicy = .standard,
         lockoutDuration: TimeInterval = 900, breaker: DirectoryBreakerBox = DirectoryBreakerBox(),
-        logger: Logger = Logger(label: "gwdir.directory.mail-policy")
+        logger: Logger = DirectoryLogging.auth
     ) {
         self.logger = logger
         self.context = context
