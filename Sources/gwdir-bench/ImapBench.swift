@@ -1,0 +1,240 @@
+// The IMAP benchmark (issue 12): logins/s through Debian's Dovecot (docker/dovecot templates,
+// LDAP passdb/userdb against the bench slapd) with the auth policy pointing at an in-process
+// `gwdir serve` (BenchPolicyServer, spool on), against the same Dovecot configuration without it,
+// in alternating rounds. Clients: blocking sockets on threads of their own (never Swift's
+// cooperative pool), each connect → `a LOGIN` → `b LOGOUT`, from source addresses across
+// 127.0.0.0/8 (Dovecot passes each as the policy's `remote`).
+import Directory
+import DirectoryServer
+import Foundation
+import LocalMailServers
+import LocalSlapd
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum ImapBench {
+    static let target = 0.8
+
+    static func run(_ options: Options, _ bench: BenchDirectory) async throws -> [String] {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/dovecot") else {
+            print("bench imap skipped: /usr/sbin/dovecot not installed (Debian: dovecot-imapd, dovecot-ldap, dovecot-sieve)")
+            return []
+        }
+        let server = try await BenchPolicyServer.start(bench)
+        let values = [
+            "LDAP_URI": bench.slapd.uri, "BASE_DN": bench.slapd.baseDN,
+            "DOVECOT_DN": bench.dovecotDN, "DOVECOT_PW": bench.dovecotPassword,
+        ]
+        let policy = DovecotServer.Policy(url: "http://127.0.0.1:\(server.port)\(DirectoryServer.policyPath)", key: server.key)
+        let dovecots: (off: DovecotServer, on: DovecotServer)
+        do {
+            // Both run for the whole benchmark (an idle one costs nothing); starting blocks, so on a thread.
+            dovecots = try await onThread {
+                let off = try DovecotServer.start(ldapValues: values, policy: nil)
+                do {
+                    return (off, try DovecotServer.start(ldapValues: values, policy: policy))
+                } catch {
+                    off.stop()
+                    throw error
+                }
+            }
+        } catch {
+            await server.stop()
+            throw error
+        }
+        let result: Result<[String], any Error>
+        do {
+            result = .success(try await compare(options, bench, dovecots, server))
+        } catch {
+            result = .failure(error)
+        }
+        await onThread {
+            dovecots.off.stop()
+            dovecots.on.stop()
+        }
+        await server.stop()
+        return try result.get()
+    }
+
+    static func compare(_ options: Options, _ bench: BenchDirectory, _ dovecots: (off: DovecotServer, on: DovecotServer),
+                        _ server: BenchPolicyServer) async throws -> [String] {
+        let accounts = (0..<max(1, min(options.imapAccounts, options.users - 2))).map { 2 + $0 }
+        let logins = options.imapLogins, concurrency = options.imapConcurrency
+        print("config imap logins=\(logins) concurrency=\(concurrency) accounts=\(accounts.count) rounds=\(options.policyRounds) "
+              + "policy_server=in-process DirectoryServer, spool on")
+        // Warm-up: one login per account on each server, so both have created every mailbox
+        // before anything is timed (the first login of an account makes its Maildir).
+        for (name, dovecot) in [("off", dovecots.off), ("on", dovecots.on)] {
+            let warm = try await ImapLoad.run(port: dovecot.imapPort, bench, accounts: accounts, count: accounts.count,
+                                              concurrency: concurrency, sourceOffset: 0)
+            guard warm.failures == 0 else {
+                throw SlapdError(description: "imap warm-up (policy \(name)): \(warm.failures) failed logins, first: \(warm.firstFailure ?? "-")\n\(dovecot.logText.suffix(2000))")
+            }
+        }
+        var on: [Double] = [], off: [Double] = [], ratios: [Double] = []
+        var sourceOffset = accounts.count
+        for round in 0..<options.policyRounds {
+            var latest: [String: Double] = [:]
+            for side in round.isMultiple(of: 2) ? ["off", "on"] : ["on", "off"] {
+                let dovecot = side == "on" ? dovecots.on : dovecots.off
+                let load = try await ImapLoad.run(port: dovecot.imapPort, bench, accounts: accounts, count: logins,
+                                                  concurrency: concurrency, sourceOffset: sourceOffset)
+                sourceOffset += logins
+                guard load.failures == 0 else {
+                    throw SlapdError(description: "imap policy \(side): \(load.failures) failed logins, first: \(load.firstFailure ?? "-")\n\(dovecot.logText.suffix(2000))")
+                }
+                latest[side] = Double(logins) / load.seconds
+            }
+            on.append(latest["on"]!)
+            off.append(latest["off"]!)
+            ratios.append(latest["on"]! / latest["off"]!)
+            print(String(format: "round %d imap policy_on=%.0f policy_off=%.0f logins/s ratio=%.2f", round + 1, latest["on"]!, latest["off"]!, ratios.last!))
+        }
+        // Dovecot reports after it has answered the client: wait (bounded) until the server has
+        // every report of the warm-up and the timed rounds, so none is lost unnoticed.
+        let expected = UInt64(accounts.count + logins * options.policyRounds)
+        let deadline = monotonicSeconds() + 30
+        while server.spooled.spool.durableSequence < expected, monotonicSeconds() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let reports = server.spooled.spool.durableSequence
+        let ratio = median(ratios)
+        let pass = ratio >= target
+        print(String(format: "bench imap logins=%d concurrency=%d policy_on_logins_per_s=%.0f policy_off_logins_per_s=%.0f ratio=%.2f target>=%.2f %@ reports_recorded=%llu/%llu",
+                     logins, concurrency, median(on), median(off), ratio, target, pass ? "PASS" : "FAIL", reports, expected))
+        var missed: [String] = pass ? [] : [String(format: "imap ratio=%.2f<%.2f", ratio, target)]
+        if reports != expected { missed.append("imap reports_recorded=\(reports)/\(expected)") }
+        return missed
+    }
+
+}
+
+/// Runs blocking work on a thread of its own and awaits it.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+func onThread(_ body: @escaping @Sendable () -> Void) async {
+    await withCheckedContinuation { continuation in
+        Thread {
+            body()
+            continuation.resume()
+        }.start()
+    }
+}
+
+/// `count` IMAP logins from `concurrency` threads with blocking sockets.
+enum ImapLoad {
+    struct Result: Sendable {
+        var seconds: Double
+        var failures: Int
+        var firstFailure: String?
+    }
+
+    /// Login `i` is account `accounts[i mod n]` from 127.a.b.c, a distinct address per login
+    /// (numbered from `sourceOffset`), so no per-address limit of Dovecot's applies.
+    static func run(port: Int, _ bench: BenchDirectory, accounts: [Int], count: Int, concurrency: Int, sourceOffset: Int) async throws -> Result {
+        let domain = bench.domain, password = bench.userPassword
+        return try await onThread {
+            let state = LoadState()
+            let start = monotonicSeconds()
+            let threads = min(concurrency, count)
+            let finished = DispatchSemaphore(value: 0)
+            for _ in 0..<threads {
+                Thread {
+                    defer { finished.signal() }
+                    while true {
+                        let index = state.cursor.add(1, ordering: .relaxed).oldValue
+                        guard index < count else { return }
+                        let n = sourceOffset + index
+                        let source = "127.\(1 + (n / 62_500) % 250).\((n / 250) % 250).\(n % 250 + 1)"
+                        let user = "u\(accounts[index % accounts.count])@\(domain)"
+                        if let failure = login(port: port, source: source, user: user, password: password) {
+                            state.failures.withLock {
+                                $0.count += 1
+                                if $0.first == nil { $0.first = "\(user) from \(source): \(failure)" }
+                            }
+                        }
+                    }
+                }.start()
+            }
+            for _ in 0..<threads { finished.wait() }
+            let seconds = monotonicSeconds() - start
+            return state.failures.withLock { Result(seconds: seconds, failures: $0.count, firstFailure: $0.first) }
+        }
+    }
+
+    final class LoadState: Sendable {
+        let cursor = Atomic<Int>(0)
+        let failures = Mutex<(count: Int, first: String?)>((0, nil))
+    }
+
+    /// One connect → LOGIN → LOGOUT; nil when the login succeeded, else what went wrong.
+    static func login(port: Int, source: String, user: String, password: String) -> String? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return "socket: errno \(errno)" }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        var remote = sockaddr_in()
+        remote.sin_family = sa_family_t(AF_INET)
+        remote.sin_port = UInt16(port).bigEndian
+        remote.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        guard withUnsafePointer(to: &local, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }) == 0 else {
+            return "bind \(source): errno \(errno)"
+        }
+        guard withUnsafePointer(to: &remote, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, size) } }) == 0 else {
+            return "connect: errno \(errno)"
+        }
+        var reader = LineReader(fd: fd)
+        guard let greeting = reader.line(), greeting.hasPrefix("* OK") else { return "no greeting" }
+        guard sendLine(fd, "a LOGIN \"\(user)\" \"\(password)\"\r\n") else { return "write: errno \(errno)" }
+        var answer: String?
+        while let line = reader.line() {
+            if line.hasPrefix("a ") {
+                answer = line
+                break
+            }
+        }
+        guard let answer, answer.hasPrefix("a OK") else { return answer ?? "connection closed after LOGIN" }
+        guard sendLine(fd, "b LOGOUT\r\n") else { return "write: errno \(errno)" }
+        while let line = reader.line() {
+            if line.hasPrefix("b ") { return line.hasPrefix("b OK") ? nil : line }
+        }
+        return "connection closed after LOGOUT"
+    }
+
+    static func sendLine(_ fd: Int32, _ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
+    }
+
+    struct LineReader {
+        let fd: Int32
+        var buffer: [UInt8] = []
+
+        init(fd: Int32) { self.fd = fd }
+
+        mutating func line() -> String? {
+            while true {
+                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: buffer[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                    buffer.removeSubrange(...newline)
+                    return line
+                }
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                let count = read(fd, &chunk, chunk.count)
+                guard count > 0 else { return nil }
+                buffer += chunk[..<count]
+            }
+        }
+    }
+}
