@@ -22,7 +22,7 @@ enum ImapBench {
             print("bench imap skipped: /usr/sbin/dovecot not installed (Debian: dovecot-imapd, dovecot-ldap, dovecot-sieve)")
             return []
         }
-        let server = try await BenchPolicyServer.start(bench)
+        let server = try await BenchPolicyServer.start(bench, as: PolicyBench.identity(options, bench).credentials)
         let values = [
             "LDAP_URI": bench.slapd.uri, "BASE_DN": bench.slapd.baseDN,
             "DOVECOT_DN": bench.dovecotDN, "DOVECOT_PW": bench.dovecotPassword,

@@ -15,6 +15,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ServiceLifecycle
 import Synchronization
 
 // MARK: Workload
@@ -34,10 +35,10 @@ struct PolicyWorkload: Sendable {
 
     var attempts: [Attempt] = []
 
-    init(count: Int, users: Int, seed: UInt64, domain: String) {
+    init(count: Int, users: Int, accounts: Int, seed: UInt64, domain: String) {
         var random = UserSequence(seed: seed, users: 1 << 30)
         // u0 and u1 belong to the bind and increment benchmarks.
-        let accounts = max(1, min(users - 2, 20_000))
+        let accounts = max(1, min(users - 2, accounts))
         for index in 0..<count {
             let service = switch random.next() % 20 {
             case 0..<12: "imap"
@@ -103,16 +104,18 @@ final class BenchPolicyServer: Sendable {
     let spooled: SpooledLoginRecorder
     let clock: BenchClock
     private let connection: LDAPConnection
+    private let group: ServiceGroup
     private let running: Task<Void, any Error>
     private let spoolDirectory: URL
 
     private init(port: Int, key: String, spooled: SpooledLoginRecorder, clock: BenchClock, connection: LDAPConnection,
-                 running: Task<Void, any Error>, spoolDirectory: URL) {
+                 group: ServiceGroup, running: Task<Void, any Error>, spoolDirectory: URL) {
         self.port = port
         self.key = key
         self.spooled = spooled
         self.clock = clock
         self.connection = connection
+        self.group = group
         self.running = running
         self.spoolDirectory = spoolDirectory
     }
@@ -123,8 +126,8 @@ final class BenchPolicyServer: Sendable {
         Date(timeIntervalSince1970: 1_861_920_000 + Double(run) * 3 * 86_400)
     }
 
-    static func start(_ bench: BenchDirectory) async throws -> BenchPolicyServer {
-        let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.service))
+    static func start(_ bench: BenchDirectory, as credentials: LDAPCredentials) async throws -> BenchPolicyServer {
+        let connection = try await LDAPConnection.connect(configuration: bench.configuration(credentials))
         let clock = BenchClock()
         clock.jump(to: epoch(0))
         let context = DirectoryContext(ldap: connection, layout: try DirectoryLayout(base: bench.slapd.baseDN), now: { clock.now() })
@@ -149,8 +152,14 @@ final class BenchPolicyServer: Sendable {
             context: context, recorder: handle, logger: logger
         )
         let listening = AsyncStream.makeStream(of: Int.self)
+        // DirectoryServer.run's group, stopped by a graceful shutdown (what SIGTERM does to
+        // `gwdir serve`) rather than by cancellation, which Hummingbird logs as an error.
+        let group = ServiceGroup(configuration: .init(
+            services: handle.services + [server.application { port in listening.continuation.yield(port) }], logger: logger
+        ))
         let running = Task {
-            try await server.run { port in listening.continuation.yield(port) }
+            try await group.run()
+            try await handle.drain()
         }
         var ports = listening.stream.makeAsyncIterator()
         // The run task ends the stream when the server stops before it listens.
@@ -164,7 +173,7 @@ final class BenchPolicyServer: Sendable {
             throw SlapdError(description: "the policy server stopped before listening: \(result)")
         }
         return BenchPolicyServer(port: port, key: key, spooled: spooled, clock: clock, connection: connection,
-                                 running: running, spoolDirectory: spoolDirectory)
+                                 group: group, running: running, spoolDirectory: spoolDirectory)
     }
 
     /// Every report answered so far is in slapd (the drainer's checkpoint reached the spool's
@@ -176,10 +185,10 @@ final class BenchPolicyServer: Sendable {
         try await spooled.log.flushLastLogins()
     }
 
-    /// Stops the server gracefully (cancelling its ServiceGroup), then closes its connection.
+    /// Stops the server gracefully (in-flight requests finish, the spool drains), then closes its connection.
     func stop() async {
-        running.cancel()
-        _ = await running.result
+        await group.triggerGracefulShutdown()
+        if case .failure(let error) = await running.result { print("policy server: \(error)") }
         connection.close()
         try? FileManager.default.removeItem(at: spoolDirectory)
     }
@@ -394,8 +403,13 @@ enum PolicyBench {
     static let reportTarget = 0.8
     static let allowP99TargetMS = 5.0
 
+    /// The service account, as `gwdir serve` binds; or the rootDN with `--policy-as root`.
+    static func identity(_ options: Options, _ bench: BenchDirectory) -> (dn: String, credentials: LDAPCredentials) {
+        options.policyAsRoot ? (bench.rootDN, bench.root) : (bench.serviceDN, bench.service)
+    }
+
     static func run(_ options: Options, _ bench: BenchDirectory) async throws -> [String] {
-        let server = try await BenchPolicyServer.start(bench)
+        let server = try await BenchPolicyServer.start(bench, as: identity(options, bench).credentials)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let missed: [String]
         do {
@@ -414,12 +428,12 @@ enum PolicyBench {
     /// first; the ratio is the median of the rounds' own ratios (as AuditBench's).
     static func report(_ options: Options, _ bench: BenchDirectory, _ server: BenchPolicyServer, _ group: any EventLoopGroup) async throws -> [String] {
         let count = options.policyEvents, connections = options.policyConnections
-        print("config policy events=\(count) connections=\(connections) rounds=\(options.policyRounds) spool=on(tmp dir, fsync) server=in-process DirectoryServer as \(bench.serviceDN) "
+        print("config policy events=\(count) connections=\(connections) accounts=\(options.policyAccounts) rounds=\(options.policyRounds) spool=on(tmp dir, fsync) server=in-process DirectoryServer as \(identity(options, bench).dn) "
               + "allow=\(options.allowRate)/s x \(options.allowSeconds)s over \(options.allowConnections) connections")
         var run = 1
         var http: [Measurement] = [], baseline: [Measurement] = [], ratios: [Double] = [], latencies: [Double] = []
         for round in 0..<options.policyRounds {
-            let workload = PolicyWorkload(count: count, users: options.users, seed: UInt64(100 + round), domain: bench.domain)
+            let workload = PolicyWorkload(count: count, users: options.users, accounts: options.policyAccounts, seed: UInt64(100 + round), domain: bench.domain)
             var latest: [String: Measurement] = [:]
             for side in round.isMultiple(of: 2) ? ["http", "auditlog"] : ["auditlog", "http"] {
                 let t0 = BenchPolicyServer.epoch(run)
@@ -427,7 +441,7 @@ enum PolicyBench {
                 if side == "auditlog" {
                     let events = workload.events(bench, t0: t0)
                     let measurement = try await Task.detached {
-                        try await AuditBench.record(events, bench, window: connections, t0: t0, as: bench.service)
+                        try await AuditBench.record(events, bench, window: connections, t0: t0, as: identity(options, bench).credentials)
                     }.value
                     try await AuditBench.verify(bench, t0: t0, expected: count, side: "policy baseline")
                     latest[side] = measurement
@@ -474,7 +488,7 @@ enum PolicyBench {
     /// `allow` at a fixed rate (open loop) for a fixed time.
     static func allow(_ options: Options, _ bench: BenchDirectory, _ server: BenchPolicyServer, _ group: any EventLoopGroup) async throws -> [String] {
         let count = options.allowRate * options.allowSeconds
-        let workload = PolicyWorkload(count: count, users: options.users, seed: 99, domain: bench.domain)
+        let workload = PolicyWorkload(count: count, users: options.users, accounts: options.policyAccounts, seed: 99, domain: bench.domain)
         let requests = workload.requests(.allow)
         let interval = TimeAmount.nanoseconds(Int64(1e9) / Int64(options.allowRate))
         let connections = options.allowConnections

@@ -43,6 +43,11 @@ struct Options {
     /// connections, rounds; then `allow` at a fixed rate for a fixed time.
     var policyEvents = 10_000
     var policyConnections = 256
+    /// Accounts the policy workload logs in (u2, u3, ...; at most --users − 2).
+    var policyAccounts = 1_000
+    /// Who the policy server and its baseline bind as: `service` (cn=gwdir, as `gwdir serve`) or
+    /// `root` (the rootDN, which skips every ACL: shows what slapd's ACL evaluation costs).
+    var policyAsRoot = false
     var policyRounds = 3
     var allowRate = 1_000
     var allowSeconds = 10
@@ -78,6 +83,13 @@ struct Options {
             case "--login-connections": options.loginConnections = Int(value(argument)) ?? 0
             case "--policy-events": options.policyEvents = Int(value(argument)) ?? 0; policyGiven = true
             case "--policy-connections": options.policyConnections = Int(value(argument)) ?? 0
+            case "--policy-accounts": options.policyAccounts = Int(value(argument)) ?? 0
+            case "--policy-as":
+                switch value(argument) {
+                case "service": options.policyAsRoot = false
+                case "root": options.policyAsRoot = true
+                default: fail("--policy-as takes service or root")
+                }
             case "--allow-rate": options.allowRate = Int(value(argument)) ?? 0
             case "--allow-seconds": options.allowSeconds = Int(value(argument)) ?? 0; allowGiven = true
             case "--allow-connections": options.allowConnections = Int(value(argument)) ?? 0
@@ -105,7 +117,8 @@ struct Options {
                   --logins N  concurrent password checks of the logins benchmark (2000); --login-connections N  the verifier's limit (16)
                   --audit-rounds N  rounds of the audit benchmark (11; --rounds N sets it too unless given; --quick 1)
                   --policy-events N  report requests per side per round of the policy benchmark (10000; --quick 1000);
-                  --policy-connections N  keep-alive HTTP connections sending them (256); rounds: --rounds (3)
+                  --policy-connections N  keep-alive HTTP connections sending them (256); rounds: --rounds (3);
+                  --policy-accounts N  accounts they log in (1000); --policy-as service|root  who the server binds as (service)
                   --allow-rate N  allow requests per second, open loop (1000); --allow-seconds N (10; --quick 2);
                   --allow-connections N (32)
                   --imap-logins N  IMAP logins per side per round of the imap benchmark (2000; --quick 300);
@@ -133,7 +146,7 @@ struct Options {
         options.policyRounds = options.rounds
         if !auditRoundsGiven, roundsGiven || options.quick { options.auditRounds = options.rounds }
         guard options.logins >= 1, options.loginConnections >= 1 else { fail("--logins and --login-connections must be ≥ 1") }
-        guard options.policyEvents >= 1, options.policyConnections >= 1, options.allowRate >= 1, options.allowRate <= 1_000_000,
+        guard options.policyEvents >= 1, options.policyConnections >= 1, options.policyAccounts >= 1, options.allowRate >= 1, options.allowRate <= 1_000_000,
               options.allowSeconds >= 1, options.allowConnections >= 1, options.imapLogins >= 1, options.imapConcurrency >= 1
         else { fail("the policy and imap counts must be ≥ 1") }
         guard options.users >= 2, options.rounds >= 1 else { fail("--users must be ≥ 2 and --rounds ≥ 1") }
