@@ -1,18 +1,15 @@
 // The IMAP benchmark (issue 12): logins/s through Debian's Dovecot (docker/dovecot templates,
 // LDAP passdb/userdb against the bench slapd) with the auth policy pointing at an in-process
 // `gwdir serve` (BenchPolicyServer, spool on), against the same Dovecot configuration without it,
-// in alternating rounds. Clients: blocking sockets on threads of their own (never Swift's
-// cooperative pool), each connect → `a LOGIN` → `b LOGOUT`, from source addresses across
-// 127.0.0.0/8 (Dovecot passes each as the policy's `remote`).
+// in alternating rounds. Clients: LocalMailServers' MailClient (blocking sockets) on threads of
+// their own (never Swift's cooperative pool), each connect → `a1 LOGIN` (the tagged OK checked) →
+// `a2 LOGOUT`, from source addresses across 127.0.0.0/8 (Dovecot passes each as the policy's `remote`).
 import Directory
 import DirectoryServer
 import Foundation
 import LocalMailServers
 import LocalSlapd
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 enum ImapBench {
     static let target = 0.8
@@ -153,7 +150,14 @@ enum ImapLoad {
                         let n = sourceOffset + index
                         let source = "127.\(1 + (n / 62_500) % 250).\((n / 250) % 250).\(n % 250 + 1)"
                         let user = "u\(accounts[index % accounts.count])@\(domain)"
-                        if let failure = login(port: port, source: source, user: user, password: password) {
+                        let failure: String?
+                        do {
+                            let answer = try MailClient.imapLogin(port: port, source: source, user: user, password: password)
+                            failure = answer.ok ? nil : answer.line
+                        } catch {
+                            failure = "\(error)"
+                        }
+                        if let failure {
                             state.failures.withLock {
                                 $0.count += 1
                                 if $0.first == nil { $0.first = "\(user) from \(source): \(failure)" }
@@ -171,70 +175,5 @@ enum ImapLoad {
     final class LoadState: Sendable {
         let cursor = Atomic<Int>(0)
         let failures = Mutex<(count: Int, first: String?)>((0, nil))
-    }
-
-    /// One connect → LOGIN → LOGOUT; nil when the login succeeded, else what went wrong.
-    static func login(port: Int, source: String, user: String, password: String) -> String? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return "socket: errno \(errno)" }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var local = sockaddr_in()
-        local.sin_family = sa_family_t(AF_INET)
-        local.sin_addr.s_addr = inet_addr(source)
-        var remote = sockaddr_in()
-        remote.sin_family = sa_family_t(AF_INET)
-        remote.sin_port = UInt16(port).bigEndian
-        remote.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
-        guard withUnsafePointer(to: &local, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }) == 0 else {
-            return "bind \(source): errno \(errno)"
-        }
-        guard withUnsafePointer(to: &remote, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, size) } }) == 0 else {
-            return "connect: errno \(errno)"
-        }
-        var reader = LineReader(fd: fd)
-        guard let greeting = reader.line(), greeting.hasPrefix("* OK") else { return "no greeting" }
-        guard sendLine(fd, "a LOGIN \"\(user)\" \"\(password)\"\r\n") else { return "write: errno \(errno)" }
-        var answer: String?
-        while let line = reader.line() {
-            if line.hasPrefix("a ") {
-                answer = line
-                break
-            }
-        }
-        guard let answer, answer.hasPrefix("a OK") else { return answer ?? "connection closed after LOGIN" }
-        guard sendLine(fd, "b LOGOUT\r\n") else { return "write: errno \(errno)" }
-        while let line = reader.line() {
-            if line.hasPrefix("b ") { return line.hasPrefix("b OK") ? nil : line }
-        }
-        return "connection closed after LOGOUT"
-    }
-
-    static func sendLine(_ fd: Int32, _ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
-    }
-
-    struct LineReader {
-        let fd: Int32
-        var buffer: [UInt8] = []
-
-        init(fd: Int32) { self.fd = fd }
-
-        mutating func line() -> String? {
-            while true {
-                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = String(decoding: buffer[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                    buffer.removeSubrange(...newline)
-                    return line
-                }
-                var chunk = [UInt8](repeating: 0, count: 4096)
-                let count = read(fd, &chunk, chunk.count)
-                guard count > 0 else { return nil }
-                buffer += chunk[..<count]
-            }
-        }
     }
 }
