@@ -94,7 +94,8 @@ let package = Package(
         // --sanitize=fuzzer and -DGWDIR_FUZZING; otherwise it replays the inputs it is given).
         .executableTarget(name: "gwdir-fuzz", dependencies: ["LDAPClient", "Directory"], path: "Sources/GWDirFuzz", swiftSettings: strict),
         // The benchmark: LDAPClient against raw libldap loops (the only C outside LDAPClient,
-        // a baseline by definition) and python-ldap.
+        // a baseline by definition) and python-ldap; the policy endpoint over HTTP (a SwiftNIO
+        // client) and IMAP logins through Dovecot (LocalMailServers).
         .target(name: "CBenchBaseline", dependencies: ["CLDAP"], linkerSettings: [.linkedLibrary("ldap"), .linkedLibrary("lber")]),
         .executableTarget(
             name: "gwdir-bench",
