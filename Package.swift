@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "MailConfigTemplates",
             path: "docker",
-            exclude: ["README.md", "compose.yaml", "mail-entrypoint.sh", "slapd"],
+            exclude: ["README.md", "compose.yaml", "mail-entrypoint.sh", "slapd", "gwdir", "mail"],
             sources: ["swift"],
             resources: [.copy("postfix"), .copy("dovecot")],
             swiftSettings: strict

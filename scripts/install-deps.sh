@@ -12,6 +12,7 @@ test_only=(
   dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-ldap   # doveadm auth test, real IMAP/LMTP
   dovecot-sieve                                  # the global Sieve script that files alias mail (docker/dovecot)
   podman runc debootstrap                        # the docker/ images, built and run for real
+  podman-compose golang-github-containernetworking-plugin-dnsname   # docker/compose.yaml run for real (service names via CNI dnsname)
 )
 packages=("${runtime[@]}")
 [ "$profile" = test ] && packages+=("${test_only[@]}")

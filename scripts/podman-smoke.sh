@@ -8,12 +8,11 @@
 #
 # Needs (Debian 12, root): apt-get install -y podman runc debootstrap
 # There is no registry here: the base image is made with debootstrap (once, ~25-60 s) and
-# imported under the name the Dockerfile uses. See ../../shared/CONTAINERS.md.
+# imported under the name the Dockerfile uses (scripts/podman-common.sh). See ../../shared/CONTAINERS.md.
 set -euo pipefail
 
 started=$SECONDS
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BASE_IMAGE=docker.io/library/debian:bookworm-slim
 TAG=localhost/gwdir-slapd-smoke:$$
 C1=gwdir-smoke-slapd1-$$
 C2=gwdir-smoke-slapd2-$$
@@ -40,24 +39,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for tool in podman runc; do command -v "$tool" >/dev/null || fail "$tool is missing: apt-get install -y podman runc debootstrap"; done
-
-# podman's defaults fail here (crun + cgroup v2, rlimits): runc, cgroupfs, no default ulimits.
-if [ -z "${CONTAINERS_CONF:-}" ]; then
-    printf '[containers]\ndefault_ulimits = []\npids_limit = 0\n[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\n' >"$WORK/containers.conf"
-    export CONTAINERS_CONF=$WORK/containers.conf
-fi
-
-if podman image exists "$BASE_IMAGE"; then
-    log "base image $BASE_IMAGE present (cached)"
-else
-    command -v debootstrap >/dev/null || fail "debootstrap is missing: apt-get install -y debootstrap"
-    log "building the base image with debootstrap (bookworm minbase)"
-    debootstrap --variant=minbase bookworm "$WORK/rootfs" http://deb.debian.org/debian >"$WORK/debootstrap.log" 2>&1 ||
-        { tail -20 "$WORK/debootstrap.log"; fail "debootstrap"; }
-    tar -C "$WORK/rootfs" -c . | podman import - "$BASE_IMAGE" >/dev/null
-    rm -rf "$WORK/rootfs"
-fi
+# shellcheck source=scripts/podman-common.sh
+. "$ROOT/scripts/podman-common.sh"
+podman_setup "$WORK"
 
 log "building docker/slapd as $TAG"
 podman build --network host --ignorefile "$ROOT/docker/slapd/Dockerfile.dockerignore" \
@@ -65,14 +49,6 @@ podman build --network host --ignorefile "$ROOT/docker/slapd/Dockerfile.dockerig
     { tail -30 "$WORK/build.log"; fail "podman build"; }
 
 # Two free 127.0.0.1 ports (nothing answers there).
-free_port() {
-    local port
-    for _ in $(seq 1 100); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && [ "$port" != "${1:-}" ]; then echo "$port"; return; fi
-    done
-    fail "no free port"
-}
 P1=$(free_port)
 P2=$(free_port "$P1")
 ROOT_PW=$(set +o pipefail; tr -dc 'A-Za-z0-9' </dev/urandom | head -c 20)

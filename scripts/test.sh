@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need, builds, and runs every test —
 # Swift Testing suites against real slapd, Postfix and Dovecot, the schema/ACL shell check,
-# and the docker/ images under podman.
+# and the docker/ images and compose file under podman.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,4 +69,12 @@ swift build -c release --product gwdir-bench
 if [ -x scripts/podman-smoke.sh ]; then
   step "docker/ images under podman (scripts/podman-smoke.sh)"
   bash scripts/podman-smoke.sh
+fi
+
+# docker/compose.yaml under podman-compose: the gwdir image from the debug binary built above
+# (docker/gwdir/Dockerfile.prebuilt), an account made with the CLI, IMAP logins audited through
+# Dovecot -> gwdir serve, a mail through Postfix read back over IMAP.
+if [ -x scripts/compose-smoke.sh ]; then
+  step "docker/compose.yaml under podman-compose (scripts/compose-smoke.sh)"
+  GWDIR_BIN=.build/debug/gwdir bash scripts/compose-smoke.sh
 fi

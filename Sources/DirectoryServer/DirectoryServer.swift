@@ -38,7 +38,9 @@ public struct RecorderHandle: Sendable {
     /// restart after `kill -9` finishes what was spooled (README, "Nothing accepted is lost").
     public static func spooled(context: DirectoryContext, geoIP: GeoIPDatabase?, directory: URL) throws -> RecorderHandle {
         let log = AuditLog(context: context, geoIP: geoIP)
-        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log)
+        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log, resolveAccount: { login in
+            try await MailLoginPolicy.accountDN(login: login, context: context)?.description
+        })
         return RecorderHandle(
             recorder: recorder,
             services: [AuditSweepService(log: log, clock: ContinuousClock()), recorder.drainer(clock: ContinuousClock())],
@@ -67,7 +69,7 @@ public struct DirectoryServer: Sendable {
         self.configuration = configuration
         self.context = context
         self.recorder = recorder
-        self.policy = MailLoginPolicy(context: context, recorder: recorder.recorder, ipBlockPolicy: ipBlockPolicy)
+        self.policy = MailLoginPolicy(context: context, recorder: recorder.recorder, ipBlockPolicy: ipBlockPolicy, logger: logger)
         self.logger = logger
     }
 

@@ -158,7 +158,8 @@ public final class SlapdInstance: @unchecked Sendable {
         for directory in [configDirectory, dataDirectory, auditDirectory, runDirectory] {
             try fileManager.createDirectory(at: directory, withIntermediateDirectories: true)
         }
-        try? fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: options.directory.path)
+        // It holds the root password's hash and, for `gwdir local`, the data: a failed chmod is an error.
+        try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: options.directory.path)
         let config = try DirectorySchema.render(DirectorySchema.template("slapd/config.ldif"), templateValues())
         let configFile = options.directory.appendingPathComponent("config.ldif")
         try config.write(to: configFile, atomically: true, encoding: .utf8)
@@ -274,27 +275,15 @@ public final class SlapdInstance: @unchecked Sendable {
 
     // MARK: Helpers
 
-    /// Runs a tool to completion; its output becomes the error on failure.
+    /// Runs a tool to completion and returns its stdout and stderr; they become the error on
+    /// failure. `input` is written while the output is read (``ChildProcess``), so a tool that
+    /// answers as it reads (ldapadd) can not leave both sides waiting on a full pipe.
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String], input: String? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let inputPipe = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
-        try process.run()
-        if let input {
-            inputPipe.fileHandleForWriting.write(Data(input.utf8))
-            try inputPipe.fileHandleForWriting.close()
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw SlapdError("\((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        let (status, output) = try ChildProcess.run(executable, arguments, input: input.map { Array($0.utf8) })
+        let text = String(decoding: output, as: UTF8.self)
+        guard status == 0 else {
+            throw SlapdError("\((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")) failed (\(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return text
     }

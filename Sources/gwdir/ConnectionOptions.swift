@@ -3,6 +3,7 @@ import Directory
 import Foundation
 import LDAPClient
 import LocalSlapd
+import Logging
 
 /// The global connection options of spec §7, shared by every command that talks to the directory.
 ///
@@ -47,6 +48,10 @@ struct ConnectionOptions: ParsableArguments {
         valueName: "seconds"
     ))
     var timeout: RequestTimeout?
+
+    /// Read by ``CLILogging`` before the command runs.
+    @Flag(help: "Log debug detail (which directory, as whom) to stderr; without it only warnings and errors.")
+    var verbose = false
 
     /// Who to bind as when no --bind-dn is given and the directory is the local one.
     enum DefaultIdentity {
@@ -179,10 +184,25 @@ struct DirectoryTarget: Sendable {
 
     private func connect(as credentials: LDAPCredentials) async throws -> LDAPConnection {
         let configuration = LDAPConfiguration(uris: uris, credentials: credentials, connectTimeout: .seconds(5), requestTimeout: requestTimeout)
+        let logger = CLILogging.logger
+        logger.debug("connecting", metadata: ["uri": "\(uriDescription)", "identity": "\(Self.identity(credentials))"])
         do {
-            return try await LDAPConnection.connect(configuration: configuration)
+            let connection = try await LDAPConnection.connect(configuration: configuration)
+            logger.debug("connected", metadata: ["uri": "\(uriDescription)", "base": "\(baseDN ?? "none")"])
+            return connection
         } catch {
             throw self.error(error)
+        }
+    }
+
+    /// Who `credentials` bind as, without the secret (for `--verbose`).
+    static func identity(_ credentials: LDAPCredentials) -> String {
+        switch credentials {
+        case .anonymous: "anonymous"
+        case .simple(let dn, _): dn
+        case .saslExternal(let authorizationID): "SASL EXTERNAL" + (authorizationID.map { " as \($0)" } ?? "")
+        case .sasl(let mechanism, let authenticationID, _, let authorizationID, _):
+            "SASL \(mechanism) \(authenticationID)" + (authorizationID.map { " as \($0)" } ?? "")
         }
     }
 
@@ -198,6 +218,7 @@ struct DirectoryTarget: Sendable {
         }
         do {
             let dn = try await actingAdmin.lookUp(on: service, base: layout.base)
+            CLILogging.logger.debug("acting as admin", metadata: ["address": "\(actingAdmin.address)", "dn": "\(dn)"])
             let admin = try await connect(as: .simple(dn: dn.description, password: actingAdmin.password), admin: actingAdmin)
             let principal: AdminPrincipal
             do {
@@ -414,6 +435,9 @@ struct BindOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds to wait for each answer of the directory. [env: GWDIR_TIMEOUT] (default: 30)", valueName: "seconds"))
     var timeout: RequestTimeout?
 
+    @Flag(help: "Log debug detail (which directory, as whom) to stderr.")
+    var verbose = false
+
     var connection: ConnectionOptions {
         var options = ConnectionOptions()
         options.uri = uri
@@ -423,6 +447,7 @@ struct BindOptions: ParsableArguments {
         options.actingAdmin = actingAdmin
         options.actingPasswordFile = actingPasswordFile
         options.timeout = timeout
+        options.verbose = verbose
         return options
     }
 }

@@ -30,6 +30,7 @@ struct GWDir: AsyncParsableCommand {
     static func main() async {
         do {
             var command = try parseAsRoot()
+            CLILogging.bootstrap(try CLILogging.level(for: command))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -11,7 +11,7 @@ extension PolicyFailMode: ExpressibleByArgument {}
 /// `gwdir serve`: Dovecot's auth-policy endpoint and `/health` (README, "`gwdir serve`").
 /// Runs as the service identity until SIGTERM or SIGINT, then finishes in-flight requests,
 /// flushes the audit log's deferred last logins and exits 0.
-struct Serve: AsyncParsableCommand {
+struct Serve: AsyncParsableCommand, LogLevelChoosing {
     static let configuration = CommandConfiguration(
         abstract: "Serve Dovecot's auth policy (POST /dovecot/policy) and GET /health.",
         discussion: """
@@ -53,11 +53,17 @@ struct Serve: AsyncParsableCommand {
     ))
     var logLevel: String?
 
-    func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let level = Logger.Level(rawValue: (logLevel ?? environment["GWDIR_LOG_LEVEL"] ?? "info").lowercased()) else {
+    /// `--log-level`, else GWDIR_LOG_LEVEL, else debug with `--verbose` and info without
+    /// (a server's start, stop and refusals belong in its log). ``GWDir/main()`` bootstraps it.
+    func chosenLogLevel() throws -> Logger.Level {
+        let name = logLevel ?? ProcessInfo.processInfo.environment["GWDIR_LOG_LEVEL"] ?? (connection.verbose ? "debug" : "info")
+        guard let level = Logger.Level(rawValue: name.lowercased()) else {
             throw CLIError(.usage, "--log-level: use trace, debug, info, notice, warning, error or critical")
         }
+        return level
+    }
+
+    func run() async throws {
         if connection.actingAdmin != nil { throw CLIError(.usage, "serve runs as the service identity: --as does not apply") }
         let (host, port): (String, Int)
         let proxies: AllowedNetworks
@@ -77,12 +83,7 @@ struct Serve: AsyncParsableCommand {
         }
         let countries = try geoIP.open()
 
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "gwdir.serve")
+        let logger = ServerLogging.logger
         let session = try await target.openDirectory()
         defer { session.close() }
         let server = DirectoryServer(

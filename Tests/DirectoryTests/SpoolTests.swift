@@ -110,6 +110,40 @@ import Testing
         #expect(try await spool.append(Self.event(12)) == 11)
     }
 
+    /// The drainer's reads resume where the last one ended, across segment rotations and
+    /// appends in between; a read from anywhere else (a retried batch) starts over correctly.
+    @Test func readsResumeWhereTheLastEndedAndRestartAnywhere() async throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spool = try LoginSpool(directory: directory, segmentBytes: 2000)
+        defer { spool.close() }
+        for index in 1...50 { try await spool.append(Self.event(index)) }
+        #expect(try LoginSpool.segments(in: directory).count > 3)
+        #expect(try spool.read(after: 0, limit: 7).map(\.sequence) == Array(1...7))
+        #expect(try spool.read(after: 7, limit: 7).map(\.sequence) == Array(8...14))
+        #expect(try spool.read(after: 3, limit: 5).map(\.sequence) == Array(4...8))
+        #expect(try spool.read(after: 8, limit: 100).map(\.sequence) == Array(9...50))
+        for index in 51...60 { try await spool.append(Self.event(index)) }
+        let tail = try spool.read(after: 50, limit: 100)
+        #expect(tail.map(\.sequence) == Array(51...60))
+        #expect(tail.map(\.event) == (51...60).map { Self.event($0) })
+        #expect(try spool.read(after: 60, limit: 100).isEmpty)
+    }
+
+    @Test func theUnresolvedMarkSurvivesTheSpool() async throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spool = try LoginSpool(directory: directory)
+        defer { spool.close() }
+        var unresolved = Self.event(1)
+        unresolved.accountDN = nil
+        unresolved.accountUnresolved = true
+        try await spool.append(unresolved)
+        try await spool.append(Self.event(2))
+        let read = try spool.read(after: 0, limit: 10).map(\.event)
+        #expect(read == [unresolved, Self.event(2)])
+    }
+
     @Test func oneProcessAtATime() throws {
         let directory = Self.directory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -175,6 +209,53 @@ import Testing
         draining.cancel()
         try await draining.value
         #expect(try await Self.counts(log, world, uids) == ["a1": 500, "a2": 500, "a3": 500, "a4": 500])
+    }
+
+    /// Reports of an outage carry only the login tried (MailLoginPolicy can not look it up):
+    /// the drainer finds the account once slapd is back, so they count in the account's history
+    /// and a success moves its last login; a name without an account stays a name.
+    @Test func eventsOfAnOutageAreResolvedToTheirAccountWhenSlapdReturns() async throws {
+        let fixture = try Self.server.get()
+        let uids = ["r1", "r2"]
+        let world = try await AuditWorld.make(accounts: uids, fixture: fixture)
+        let directory = SpoolTests.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ldap = world.fixture.gwdirConnection()
+        defer { ldap.close() }
+        let log = try world.log(ldap)
+        let context = log.context
+        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log, resolveAccount: { login in
+            try await MailLoginPolicy.accountDN(login: login, context: context)?.description
+        })
+        defer { recorder.spool.close() }
+        let drainer = recorder.drainer(clock: ContinuousClock(), backoff: .milliseconds(50) ... .milliseconds(500))
+        let draining = Task { try await drainer.run() }
+
+        fixture.slapd.stop()
+        let ghost = "nobody-\(world.workspace)@\(world.workspace).test"
+        let logins = [world.mail("r1"), world.mail("r2"), ghost]
+        for index in 0..<60 {
+            let event = LoginEvent(
+                time: world.clock.now.addingTimeInterval(TimeInterval(index)), accountDN: nil, loginName: logins[index % 3],
+                type: .imap, client: "imap", ip: IPAddress("10.8.0.\(index % 2 + 1)"), country: nil,
+                outcome: index % 4 == 0 ? .failure(.mailServerError) : .success, accountUnresolved: true
+            )
+            try await recorder.record(event)
+        }
+        try fixture.slapd.start()
+        let deadline = ContinuousClock.now + .seconds(240)
+        while recorder.spool.checkpoint < 60, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(recorder.spool.checkpoint == 60)
+        draining.cancel()
+        try await draining.value
+        try await log.flushLastLogins()
+        #expect(try await Self.counts(log, world, uids) == ["r1": 20, "r2": 20])
+        let ghostEntries = try await log.events(loginName: ghost)
+        #expect(ghostEntries.reduce(0) { $0 + $1.count } == 20)
+        #expect(ghostEntries.allSatisfy { $0.accountDN == nil })
+        let r1 = try await ldap.entry(try DistinguishedName(world.accountDN("r1")), attributes: ["gwLastLoginType", "gwLastLoginIP"])
+        #expect(r1?.string("gwLastLoginType") == "imap")
+        #expect(r1?.string("gwLastLoginIP") != nil)
     }
 
     @Test func aCrashBeforeTheCheckpointReplaysEveryEventExactlyOnce() async throws {

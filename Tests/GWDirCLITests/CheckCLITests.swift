@@ -55,6 +55,33 @@ import TestSupport
         #expect(try world.gw(check).status == 0)
     }
 
+    /// `--workspace` bounds the repair as well as the report: a wrong counter in another
+    /// workspace is left for a check of that workspace.
+    @Test func repairStaysInsideItsWorkspace() async throws {
+        let one = try AdminWorld.withUnits("chka")
+        let two = try AdminWorld.withUnits("chkb")
+        defer { one.cli.cleanUp(); two.cli.cleanUp() }
+        var accounts: [DistinguishedName] = []
+        for world in [one, two] {
+            try world.addUser("ana", unit: "dev", first: "Ana", last: "Kim")
+            try world.ok(["alias", "add", world.mail("ana"), world.mail("ana-kr")])
+            accounts.append(try DistinguishedName(world.workspaceDN).child(type: "ou", value: "dev").child(type: "uid", value: "ana"))
+        }
+        let root = one.rootConnection()
+        defer { root.close() }
+        for account in accounts { try await root.modify(dn: account, [.replace("gwAliasCount", ["0"])]) }
+
+        let repaired = try one.gw(["check", "--workspace", one.workspace, "--repair"])
+        #expect(repaired.status == 0, "\(repaired.stderr)")
+        #expect(repaired.stdout.contains("repaired gwAliasCount of \(accounts[0].description): 0 → 1"), "\(repaired.stdout)")
+        #expect(!repaired.stdout.contains(two.workspace), "\(repaired.stdout)")
+        #expect(try await root.entry(accounts[0], attributes: ["gwAliasCount"])?.strings("gwAliasCount") == ["1"])
+        #expect(try await root.entry(accounts[1], attributes: ["gwAliasCount"])?.strings("gwAliasCount") == ["0"])
+        #expect(try two.gw(["check", "--workspace", two.workspace]).status == 5)
+        #expect(try two.gw(["check", "--workspace", two.workspace, "--repair"]).status == 0)
+        #expect(try await root.entry(accounts[1], attributes: ["gwAliasCount"])?.strings("gwAliasCount") == ["1"])
+    }
+
     @Test func unknownWorkspace() async throws {
         let world = try AdminWorld("chkx")
         defer { world.cli.cleanUp() }

@@ -133,6 +133,42 @@ import TestSupport
         }
     }
 
+    /// SMTP AUTH through the real Postfix (submission, Dovecot SASL): Postfix passes the client's
+    /// address to Dovecot, whose policy reports it as `smtp` — a success, a wrong password, an
+    /// account without `smtp`, and an allowed-networks refusal each land in the audit.
+    @Test func smtpAuthThroughPostfixIsAudited() async throws {
+        try await Self.withStack { stack in
+            let postfix = try PostfixServer.start(stack.sample, dovecot: stack.dovecot)
+            defer { postfix.stop() }
+            let sender = "pm-\(stack.tag)", noSMTP = "po-\(stack.tag)", far = "pr-\(stack.tag)"
+            let senderDN = try await Self.addAccount(stack, sender)
+            let noSMTPDN = try await Self.addAccount(stack, noSMTP, services: ["imap", "pop3"])
+            let farDN = try await Self.addAccount(stack, far, extra: [LDAPAttribute("gwAllowedNetwork", "10.0.0.0/8")])
+            let port = postfix.submissionPort
+            let me = stack.address(sender)
+
+            let sent = try SMTPSession.run(port: port, source: "127.0.6.1", login: (me, stack.sample.password(sender)), from: me, to: [me])
+            #expect(sent.auth == 235 && sent.dataCode == 250, "\(sent)\n\(postfix.logText)")
+            // Each failure from an address of its own: Dovecot's auth penalty delays a failed IP.
+            let wrong = try SMTPSession.run(port: port, source: "127.0.6.2", login: (me, "not-it"), from: me, to: [me])
+            #expect(wrong.auth == 535, "\(wrong)")
+            let disabled = try SMTPSession.run(port: port, source: "127.0.6.3", login: (stack.address(noSMTP), stack.sample.password(noSMTP)),
+                                               from: stack.address(noSMTP), to: [me])
+            #expect(disabled.auth == 535, "\(disabled)")
+            let outside = try SMTPSession.run(port: port, source: "127.0.6.4", login: (stack.address(far), stack.sample.password(far)),
+                                              from: stack.address(far), to: [me])
+            #expect(outside.auth == 535, "\(outside)")
+
+            let mine = try await Self.entries(stack, senderDN, count: 2)
+            #expect(Set(mine.map { "\($0.typeCode) \($0.ip ?? "-") \($0.result?.rawValue ?? "-") \($0.reasonCode ?? "-")" })
+                == ["smtp 127.0.6.1 success -", "smtp 127.0.6.2 failure wrong_password"], "\(stack.dovecot.logText)")
+            let refusedSMTP = try await Self.entries(stack, noSMTPDN, count: 1)
+            #expect(refusedSMTP.map { "\($0.typeCode) \($0.ip ?? "-") \($0.reasonCode ?? "-")" } == ["smtp 127.0.6.3 pop3_disabled"])
+            let refusedFar = try await Self.entries(stack, farDN, count: 1)
+            #expect(refusedFar.map { "\($0.typeCode) \($0.ip ?? "-") \($0.reasonCode ?? "-")" } == ["smtp 127.0.6.4 ip_not_allowed"])
+        }
+    }
+
     @Test func policyRefusalsAreRefusedByDovecotAndRecorded() async throws {
         try await Self.withStack { stack in
             let far = try await Self.addAccount(stack, "pn-\(stack.tag)", extra: [LDAPAttribute("gwAllowedNetwork", "10.0.0.0/8")])

@@ -215,19 +215,111 @@ import TestSupport
         }
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await Self.eventCount(world, accounts: accounts) == 40, "\(server.output)")
+        // The drainer found each login's account once slapd was back.
+        #expect(try await Self.eventCount(world, accounts: accounts, byAccountRef: true) == 40, "\(server.output)")
+    }
+
+    /// Issue 12: slapd stopped for 10 s in the middle of a burst from 8 keep-going clients.
+    /// Every report is answered 200 throughout (the outage breaker answers from the spool at
+    /// once instead of waiting on slapd), and every answered event is in the audit once slapd
+    /// is back, under its account, counted exactly.
+    @Test func aTenSecondOutageInTheMiddleOfABurstLosesNothing() async throws {
+        let fixture = try DirectoryFixture.start()
+        defer { fixture.slapd.stop() }
+        let world = try await PolicyWorld.make("serve-burst", fixture: fixture)
+        defer { world.close() }
+        let accounts = ["gia", "hal", "ivy", "jon"]
+        for account in accounts { try await world.addAccount(account) }
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try await Server.start(world, in: directory)
+        defer { kill(server.pid, SIGTERM); _ = ChildProcess.waitForExit(server.pid) }
+
+        let answered = Counter(), refused = Counter(), duringOutage = Counter(), refusals = Lines()
+        let phase = Counter() // 0 before, 1 during the outage, 2 after, 3 stop
+        // Blocking sockets, so the clients run on threads of their own, not Swift's pool.
+        let clients = BlockingThreads.run(count: 8) { client in
+            var index = 0
+            while true {
+                let current = phase.value
+                if current == 3 { return }
+                let login = world.address(accounts[(client + index) % accounts.count])
+                let status = server.report(login, "127.0.5.\(1 + client % 5)", success: index % 3 != 0)
+                if status == 200 {
+                    _ = answered.add()
+                    if current == 1 { _ = duringOutage.add() }
+                } else {
+                    _ = refused.add()
+                    refusals.append("phase \(current): \(status.map(String.init) ?? "no answer")")
+                }
+                index += 1
+                usleep(40_000) // up to 200 reports a second in all: a busy mail server's rate, light enough for CI's parallel run
+            }
+        }
+        try await Task.sleep(for: .seconds(2))
+        fixture.slapd.stop()
+        phase.set(1)
+        try await Task.sleep(for: .seconds(10))
+        phase.set(2)
+        try fixture.slapd.start()
+        try await Task.sleep(for: .seconds(2))
+        phase.set(3)
+        await clients.value
+        #expect(refused.value == 0, "\(refusals.all)\n\(server.output.split(separator: "\n").filter { $0.contains(" error ") }.prefix(10).joined(separator: "\n"))")
+        #expect(duringOutage.value > 0)
+        let expected = answered.value
+        var recorded = 0
+        let deadline = ContinuousClock.now + .seconds(240)
+        while ContinuousClock.now < deadline {
+            recorded = try await Self.eventCount(world, accounts: accounts, byAccountRef: true)
+            if recorded >= expected { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let problems = server.output.split(separator: "\n").filter { $0.contains(" warning ") || $0.contains(" error ") }
+        #expect(try await Self.eventCount(world, accounts: accounts, byAccountRef: true) == expected,
+                "\(recorded) of \(expected) answered (\(duringOutage.value) during the outage)\n\(problems.prefix(20).joined(separator: "\n"))")
+        #expect(try await Self.eventCount(world, accounts: accounts) == expected)
     }
 
     /// The sum of the folded counts of the accounts' audit entries.
-    static func eventCount(_ world: PolicyWorld, accounts: [String]) async throws -> Int {
+    /// `byAccountRef`: only entries that name the account (`gwAccountRef`), not just the login tried.
+    static func eventCount(_ world: PolicyWorld, accounts: [String], byAccountRef: Bool = false) async throws -> Int {
         let events = try DistinguishedName("ou=events,ou=audit,\(world.fixture.baseDN)")
         var total = 0
         for account in accounts {
-            let entries = try await world.service.search(base: events, scope: .subtree, filter: .equal("gwLoginName", world.address(account)),
+            let filter: LDAPFilter = byAccountRef
+                ? .equal("gwAccountRef", world.accountDN(account)) : .equal("gwLoginName", world.address(account))
+            let entries = try await world.service.search(base: events, scope: .subtree, filter: filter,
                                                         attributes: ["gwEventCount"]).entries
             total += entries.reduce(0) { $0 + ($1.string("gwEventCount").flatMap { Int($0) } ?? 0) }
         }
         return total
     }
+}
+
+/// Runs `body(index)` on `count` threads of their own (for blocking socket clients, which
+/// would starve Swift's cooperative pool); the task completes when all have returned.
+enum BlockingThreads {
+    static func run(count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Task<Void, Never> {
+        let finished = Counter()
+        let done = AsyncStream<Void>.makeStream()
+        for index in 0..<count {
+            let thread = Thread {
+                body(index)
+                if finished.add() == count { done.continuation.finish() }
+            }
+            thread.start()
+        }
+        return Task { for await _ in done.stream {} }
+    }
+}
+
+/// Thread-safe lines, for what a burst's clients saw.
+final class Lines: Sendable {
+    private let storage = Mutex<[String]>([])
+    func append(_ line: String) { storage.withLock { $0.append(line) } }
+    var all: [String] { storage.withLock { $0 } }
 }
 
 /// A thread-safe count for the burst's clients.
@@ -236,4 +328,5 @@ final class Counter: Sendable {
     /// Adds one and returns the new value.
     func add() -> Int { storage.withLock { $0 += 1; return $0 } }
     var value: Int { storage.withLock { $0 } }
+    func set(_ value: Int) { storage.withLock { $0 = value } }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LDAPClient
+import Logging
 
 /// A sub-account alias: `mail=<alias>,<owner dn>`, delivered into a folder of the owner's mailbox.
 public struct Alias: Sendable, Hashable {
@@ -36,7 +37,15 @@ public struct Alias: Sendable, Hashable {
 public struct AliasService: Sendable {
     public static let maximumPerAccount = 5
     public let context: DirectoryContext
-    public init(_ context: DirectoryContext) { self.context = context }
+    /// Where a slot that could not be given back is reported (see ``add(owner:alias:folder:)``).
+    public var logger: Logger
+    /// How a failed add gives its slot back.
+    var compensation = Compensation.standard
+
+    public init(_ context: DirectoryContext, logger: Logger = DirectoryLogging.admin) {
+        self.context = context
+        self.logger = logger
+    }
 
     public func add(owner ownerAddress: String, alias aliasAddress: String, folder: String? = nil) async throws -> Alias {
         let owner = try await requireOwner(ownerAddress)
@@ -61,13 +70,23 @@ public struct AliasService: Sendable {
             ], controls: [])
         } catch {
             // Give the slot back; the alias does not exist.
-            _ = try? await context.ldap.modify(dn: ownerDN, [.increment("gwAliasCount", by: -1)])
+            let unreleased = await releaseSlot(of: owner.mail) {
+                do {
+                    try await context.ldap.modify(dn: ownerDN, [.increment("gwAliasCount", by: -1)])
+                } catch let error as LDAPError where error.code == .noSuchObject {
+                    return  // the account is gone, and its counter with it
+                }
+            }
+            let note = unreleased.map { Self.unreleasedNote($0, owner: owner.mail) } ?? ""
             switch error {
             case let error as LDAPError where error.code == .constraintViolation || error.code == .entryAlreadyExists:
-                throw DirectoryError(.addressInUse, "address \(address) is already in use", underlying: error)
+                throw DirectoryError(.addressInUse, "address \(address) is already in use" + note, underlying: error)
             case let error as LDAPError:
-                throw DirectoryError.ldap(error, "adding alias \(address) to \(owner.mail)")
+                var failure = DirectoryError.ldap(error, "adding alias \(address) to \(owner.mail)")
+                failure.message += note
+                throw failure
             default:
+                if unreleased != nil { throw DirectoryError(.failed, "adding alias \(address) to \(owner.mail): \(error)" + note) }
                 throw error
             }
         }
@@ -98,9 +117,35 @@ public struct AliasService: Sendable {
         } catch let error as LDAPError {
             throw DirectoryError.ldap(error, "removing alias \(address)")
         }
-        _ = try await ldapCall("updating the alias count of \(owner.mail)") {
-            try await context.ldap.modify(dn: ownerDN, [.increment("gwAliasCount", by: -1)], controls: [.assertion(.greaterOrEqual("gwAliasCount", "1"))])
+        do {
+            _ = try await ldapCall("updating the alias count of \(owner.mail)") {
+                try await context.ldap.modify(dn: ownerDN, [.increment("gwAliasCount", by: -1)], controls: [.assertion(.greaterOrEqual("gwAliasCount", "1"))])
+            }
+        } catch var error as DirectoryError {
+            // The alias is gone but its slot is still taken.
+            logger.error("an alias was removed but gwAliasCount not decremented; run `gwdir check --repair`", metadata: [
+                "account": "\(owner.mail)", "alias": "\(address)", "error": "\(error)",
+            ])
+            error.message += " (alias \(address) is removed; run `gwdir check --repair` to recount)"
+            throw error
         }
+    }
+
+    /// Runs `undo`, the decrement that gives back the slot of an add that failed, with
+    /// ``compensation``'s retries. If it still fails the counter stays one too high (the account
+    /// can take one alias fewer) until `gwdir check --repair` recounts it: that is logged as an
+    /// error naming the account, and the error returned for the caller's message.
+    func releaseSlot(of owner: String, undo: () async throws -> Void) async -> (any Error)? {
+        guard let failure = await compensation.run(undo) else { return nil }
+        logger.error("giving back an alias slot failed: gwAliasCount is one too high; run `gwdir check --repair`", metadata: [
+            "account": "\(owner)", "attempts": "\(failure.attempts)", "error": "\(failure.error)",
+        ])
+        return failure.error
+    }
+
+    /// What a failed add's message gains when its slot could not be given back.
+    static func unreleasedNote(_ error: any Error, owner: String) -> String {
+        "; giving back its alias slot failed too (\(error)), so the gwAliasCount of \(owner) is one too high: run `gwdir check --repair`"
     }
 
     /// Takes one of the owner's five alias slots, or fails with `limitReached`.

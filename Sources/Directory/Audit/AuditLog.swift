@@ -53,7 +53,7 @@ public struct AuditLog: LoginRecorder {
         retention: AuditRetention = AuditRetention(),
         lastLoginInterval: Duration = .seconds(60),
         purgeInterval: Duration? = .seconds(3600),
-        logger: Logger = Logger(label: "gwdir.audit")
+        logger: Logger = DirectoryLogging.audit
     ) {
         self.context = context
         self.geoIP = geoIP

@@ -42,6 +42,7 @@ public final class LoginSpool: Sendable {
     /// spool: some may be in the directory already, so draining them checks first.
     public let recoveredThrough: UInt64
     private let checkpointed: Mutex<UInt64>
+    private let readCursor = Mutex<ReadCursor?>(nil)
 
     /// Opens (creating if needed) the spool in `directory`.
     /// `maxPendingBytes` bounds the records queued for the next write; appends beyond it wait.
@@ -134,25 +135,46 @@ public final class LoginSpool: Sendable {
     }
 
     /// Events with sequence numbers above `after`, in order, at most `limit`, none above the durable end.
+    /// The drainer reads where its last read ended (``ReadCursor``), so a batch costs what it
+    /// holds, not the whole segment before it.
     func read(after: UInt64, limit: Int) throws -> [(sequence: UInt64, event: LoginEvent)] {
         let end = writer.durableSequence
         guard end > after else { return [] }
         var result: [(UInt64, LoginEvent)] = []
         let segments = try Self.segments(in: directory)
+        let resume = readCursor.withLock { $0 }.flatMap { cursor in
+            cursor.sequence == after && segments.contains(where: { $0.first == cursor.segmentFirst }) ? cursor : nil
+        }
+        var cursor: ReadCursor?
         for (index, segment) in segments.enumerated() {
-            if index + 1 < segments.count, segments[index + 1].first <= after + 1 { continue }
-            let scan = try SpoolSegment.scan(segment.url, logger: logger, repair: false) { sequence, payload in
-                guard sequence > after, sequence <= end else { return sequence <= end }
+            if let resume {
+                if segment.first < resume.segmentFirst { continue }
+            } else if index + 1 < segments.count, segments[index + 1].first <= after + 1 {
+                continue
+            }
+            let startOffset = resume.map { $0.segmentFirst == segment.first ? $0.offset : 0 } ?? 0
+            let scan = try SpoolSegment.scan(segment.url, from: startOffset, logger: logger, repair: false) { sequence, payload, recordEnd in
+                guard sequence <= end else { return false }
+                guard sequence > after else { return true }
                 do {
                     result.append((sequence, try JSONDecoder().decode(SpooledEvent.self, from: payload).event))
                 } catch {
                     self.logger.error("an unreadable event in the login spool is skipped", metadata: ["sequence": "\(sequence)", "error": "\(error)"])
                 }
+                cursor = ReadCursor(segmentFirst: segment.first, offset: recordEnd, sequence: sequence)
                 return result.count < limit
             }
             if result.count >= limit || scan.stopped { break }
         }
+        if let cursor { readCursor.withLock { $0 = cursor } }
         return result
+    }
+
+    /// Where the last ``read(after:limit:)`` stopped: the end of the record with `sequence`.
+    struct ReadCursor: Sendable {
+        var segmentFirst: UInt64
+        var offset: Int
+        var sequence: UInt64
     }
 
     // MARK: Files
@@ -258,14 +280,22 @@ enum SpoolSegment {
         buffer.append(contentsOf: body)
     }
 
-    /// Walks the records in order. A short or corrupt record ends the segment: with `repair`
-    /// the file is cut there (a crash mid-append), and a warning logged either way.
-    /// `visit` returns false to stop early.
+    /// Walks the records in order from `startOffset` (a record boundary). A short or corrupt
+    /// record ends the segment: with `repair` the file is cut there (a crash mid-append), and a
+    /// warning logged either way. `visit` gets each record's sequence, payload and end offset,
+    /// and returns false to stop early.
     @discardableResult
-    static func scan(_ url: URL, logger: Logger, repair: Bool, visit: ((UInt64, Data) -> Bool)? = nil) throws -> Scan {
+    static func scan(_ url: URL, from startOffset: Int = 0, logger: Logger, repair: Bool, visit: ((UInt64, Data, Int) -> Bool)? = nil) throws -> Scan {
         let data: Data
         do {
-            data = try Data(contentsOf: url)
+            if startOffset == 0 {
+                data = try Data(contentsOf: url)
+            } else {
+                let handle = try FileHandle(forReadingFrom: url)
+                defer { try? handle.close() } // read-only: closing can not lose anything
+                try handle.seek(toOffset: UInt64(startOffset))
+                data = try handle.readToEnd() ?? Data()
+            }
         } catch {
             throw DirectoryError(.failed, "reading the spool segment \(url.path): \(error)")
         }
@@ -284,17 +314,19 @@ enum SpoolSegment {
                 let sequence = UInt64(littleEndian: body.loadUnaligned(as: UInt64.self))
                 scan.lastSequence = sequence
                 offset += headerBytes + length
-                if let visit, !visit(sequence, Data(body[8...])) {
+                if let visit, !visit(sequence, Data(body[8...]), startOffset + offset) {
                     scan.stopped = true
                     return
                 }
             }
         }
-        if let corrupt {
+        // Reading (not repairing) runs beside the writer: a short tail there is a group being
+        // written, past the durable end the reader stops at anyway.
+        if let corrupt, repair {
             logger.warning("dropping the corrupt tail of a spool segment (a crash mid-append?)", metadata: [
-                "segment": "\(url.lastPathComponent)", "offset": "\(offset)", "bytes": "\(data.count - offset)", "found": "\(corrupt)",
+                "segment": "\(url.lastPathComponent)", "offset": "\(startOffset + offset)", "bytes": "\(data.count - offset)", "found": "\(corrupt)",
             ])
-            if repair, truncate(url.path, off_t(offset)) != 0 { throw LoginSpool.posixError("cutting \(url.path)") }
+            if truncate(url.path, off_t(startOffset + offset)) != 0 { throw LoginSpool.posixError("cutting \(url.path)") }
         }
         return scan
     }
@@ -514,6 +546,8 @@ struct SpooledEvent: Codable {
     var country: String?
     var reason: String?
     var success: Bool
+    /// ``LoginEvent/accountUnresolved``; absent in records written before it existed.
+    var unresolved: Bool?
 
     init(_ event: LoginEvent) {
         time = event.time.timeIntervalSince1970
@@ -525,6 +559,7 @@ struct SpooledEvent: Codable {
         country = event.country
         reason = event.reason?.rawValue
         success = event.result == .success
+        unresolved = event.accountUnresolved ? true : nil
     }
 
     var event: LoginEvent {
@@ -540,7 +575,8 @@ struct SpooledEvent: Codable {
                 outcome = .failure(reason)
             }
             return LoginEvent(time: Date(timeIntervalSince1970: time), accountDN: account, loginName: login, type: type,
-                              client: client, ip: ip.flatMap(IPAddress.init), country: country, outcome: outcome)
+                              client: client, ip: ip.flatMap(IPAddress.init), country: country, outcome: outcome,
+                              accountUnresolved: unresolved ?? false)
         }
     }
 }

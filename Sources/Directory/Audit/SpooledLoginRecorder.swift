@@ -22,10 +22,15 @@ import Synchronization
 public struct SpooledLoginRecorder: LoginRecorder {
     public let spool: LoginSpool
     public let log: AuditLog
+    /// Finds the account of a login name (nil: no such account) for events spooled while the
+    /// directory was unreachable (``LoginEvent/accountUnresolved``). Without one they are
+    /// written under the login name only.
+    public let resolveAccount: (@Sendable (String) async throws -> String?)?
 
-    public init(spool: LoginSpool, log: AuditLog) {
+    public init(spool: LoginSpool, log: AuditLog, resolveAccount: (@Sendable (String) async throws -> String?)? = nil) {
         self.spool = spool
         self.log = log
+        self.resolveAccount = resolveAccount
     }
 
     /// Durable on return: the event is on disk; the directory gets it from the drainer.
@@ -54,6 +59,7 @@ public struct SpooledLoginRecorder: LoginRecorder {
     private let retrying = Flag()
 
     private func write(_ batch: [(sequence: UInt64, event: LoginEvent)], mayBeWritten: Bool) async throws {
+        let batch = try await resolved(batch)
         var byAccount: [AuditFoldingKey.Account: [(sequence: UInt64, event: LoginEvent)]] = [:]
         for item in batch { byAccount[AuditRecords.account(of: item.event), default: []].append(item) }
         let spoolID = spool.id
@@ -75,6 +81,30 @@ public struct SpooledLoginRecorder: LoginRecorder {
             retrying.set()
             throw error
         }
+    }
+
+    /// The batch with every unresolved event's account looked up (once per login name), so
+    /// it is grouped, folded and counted as if the directory had answered at the time. The
+    /// lookup is repeated when a batch is retried; an account's entries keep a prefix of the
+    /// spool as long as the name resolves the same way, which only an account added or
+    /// removed during the outage changes.
+    private func resolved(_ batch: [(sequence: UInt64, event: LoginEvent)]) async throws -> [(sequence: UInt64, event: LoginEvent)] {
+        guard let resolveAccount, batch.contains(where: { $0.event.accountUnresolved }) else { return batch }
+        var accounts: [String: String?] = [:]
+        var result = batch
+        for index in result.indices where result[index].event.accountUnresolved {
+            let login = result[index].event.loginName
+            let account: String?
+            if let known = accounts[login] {
+                account = known
+            } else {
+                account = try await resolveAccount(login)
+                accounts[login] = .some(account)
+            }
+            result[index].event.accountDN = account
+            result[index].event.accountUnresolved = false
+        }
+        return result
     }
 
     /// The highest sequence number of this spool already counted in `account`'s entries

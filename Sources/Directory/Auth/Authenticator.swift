@@ -45,7 +45,7 @@ public struct Authenticator: Sendable {
     public init(
         context: DirectoryContext, passwords: any PasswordVerifier, recorder: (any LoginRecorder)? = nil,
         ipBlockPolicy: IPBlockPolicy = .standard, otpFailureLimit: OTPFailureLimit = .standard,
-        logger: Logger = Logger(label: "gwdir.auth")
+        logger: Logger = DirectoryLogging.auth
     ) {
         self.logger = logger
         self.context = context
@@ -98,7 +98,7 @@ public struct Authenticator: Sendable {
         let workspaceDN = try request.workspace.map { try context.layout.workspace($0) } ?? account.homeWorkspace
         var workspaceNetworks: [String] = []
         if let workspaceDN { workspaceNetworks = try await allowedNetworks(of: workspaceDN) }
-        if let reason = LoginRules.networkReason(ip: request.ip, workspace: workspaceNetworks, account: account.allowedNetworks)
+        if let reason = LoginRules.networkReason(ip: request.ip, workspace: workspaceNetworks, account: account.allowedNetworks, logger: logger)
             ?? LoginRules.statusReason(account.status)
             ?? LoginRules.protocolReason(request.loginType, enabledServices: account.enabledServices)
         {

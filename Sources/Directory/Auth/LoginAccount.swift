@@ -1,5 +1,6 @@
 import Foundation
 import LDAPClient
+import Logging
 
 /// What authentication reads about an account, in one search as the service account (which
 /// may read gwOtpSecret but never userPassword).
@@ -98,11 +99,20 @@ public enum LoginRules {
     /// Step "allowed networks": the workspace's and the account's lists must both allow the
     /// address (an empty list allows all). Fails closed: an unknown address, or a list with
     /// an entry that is not a CIDR block, refuses the login when a restriction exists.
-    public static func networkReason(ip: IPAddress?, workspace: [String], account: [String]) -> LoginFailureReason? {
-        for entries in [workspace, account] where entries.contains(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) {
-            guard let ip, let networks = try? AllowedNetworks(parsing: entries), networks.allows(ip) else {
+    public static func networkReason(
+        ip: IPAddress?, workspace: [String], account: [String], logger: Logger = DirectoryLogging.auth
+    ) -> LoginFailureReason? {
+        for (list, entries) in [("workspace", workspace), ("account", account)] where entries.contains(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            let networks: AllowedNetworks
+            do {
+                networks = try AllowedNetworks(parsing: entries)
+            } catch {
+                // Refused all the same, but an admin has to learn which entry locks everyone out.
+                logger.warning("gwAllowedNetwork holds an entry that is not a CIDR block; refusing the login",
+                               metadata: ["list": "\(list)", "error": "\(error)"])
                 return .ipNotAllowed
             }
+            guard let ip, networks.allows(ip) else { return .ipNotAllowed }
         }
         return nil
     }

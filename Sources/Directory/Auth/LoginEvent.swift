@@ -40,6 +40,9 @@ public struct LoginEvent: Sendable, Hashable {
     /// ISO 3166 country code from the GeoIP database; nil when unknown or none configured.
     public var country: String?
     public var outcome: LoginOutcome
+    /// Set when the directory was unreachable as the login was reported: `accountDN` is not
+    /// known yet, and the spool's drainer resolves `loginName` to the account when slapd is back.
+    public var accountUnresolved: Bool
 
     public init(
         time: Date,
@@ -49,7 +52,8 @@ public struct LoginEvent: Sendable, Hashable {
         client: String,
         ip: IPAddress?,
         country: String?,
-        outcome: LoginOutcome
+        outcome: LoginOutcome,
+        accountUnresolved: Bool = false
     ) {
         self.time = time
         self.accountDN = accountDN
@@ -59,6 +63,7 @@ public struct LoginEvent: Sendable, Hashable {
         self.ip = ip
         self.country = country
         self.outcome = outcome
+        self.accountUnresolved = accountUnresolved
     }
 
     public var result: LoginResult { outcome.result }

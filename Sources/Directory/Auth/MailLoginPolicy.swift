@@ -1,5 +1,6 @@
 import Foundation
 import LDAPClient
+import Logging
 
 /// What the mail-login policy knows about an account at one moment: the pure input of
 /// ``MailLoginRules``, read by ``MailLoginPolicy`` in two searches.
@@ -120,23 +121,46 @@ public struct MailLoginPolicy: Sendable {
     public var ipBlocks: IPBlockService
     /// ppolicy's `pwdLockoutDuration` of `cn=default,ou=policies` (schema/slapd/base.ldif).
     public var lockoutDuration: TimeInterval
+    /// Shared by every request: during an outage they answer at once instead of each waiting
+    /// on slapd (``DirectoryBreaker``).
+    public let breaker: DirectoryBreakerBox
+    public var logger: Logger
 
     public init(
         context: DirectoryContext, recorder: any LoginRecorder, ipBlockPolicy: IPBlockPolicy = .standard,
-        lockoutDuration: TimeInterval = 900
+        lockoutDuration: TimeInterval = 900, breaker: DirectoryBreakerBox = DirectoryBreakerBox(),
+        logger: Logger = Logger(label: "gwdir.directory.mail-policy")
     ) {
+        self.logger = logger
         self.context = context
         self.recorder = recorder
         self.ipBlocks = IPBlockService(context: context, policy: ipBlockPolicy)
         self.lockoutDuration = lockoutDuration
+        self.breaker = breaker
     }
 
     /// The reason to refuse before authentication, or nil. Throws when the directory fails
-    /// (the caller decides between failing open and closed).
+    /// or failed within the breaker's cooldown (the caller decides between failing open and closed).
     public func allow(_ attempt: MailLoginAttempt) async throws -> LoginFailureReason? {
         let now = context.now()
-        if let ip = attempt.ip, try await ipBlocks.isBlocked(ip, at: now) { return .autoBlockedIP }
-        let account = try await lookUp(attempt.login, now: now)?.state
+        guard breaker.shouldAsk(now: now) else {
+            throw DirectoryError(.unavailable, "the directory was unreachable moments ago; not asking again yet")
+        }
+        let account: MailAccountState?
+        do {
+            if let ip = attempt.ip, try await ipBlocks.isBlocked(ip, at: now) {
+                breaker.answered()
+                return .autoBlockedIP
+            }
+            account = try await lookUp(attempt.login, now: now)?.state
+            breaker.answered()
+        } catch let error as DirectoryError where error.code == .unavailable {
+            breaker.unreachable(now: context.now())
+            throw error
+        } catch {
+            breaker.answered()
+            throw error
+        }
         return MailLoginRules.refusal(ip: attempt.ip, ipBlocked: false, protocol: attempt.mailProtocol, account: account)
     }
 
@@ -147,40 +171,56 @@ public struct MailLoginPolicy: Sendable {
     public func report(_ attempt: MailLoginAttempt, success: Bool, policyRejected: Bool) async throws -> LoginEvent? {
         guard let mailProtocol = attempt.mailProtocol else { return nil }
         let now = context.now()
+        // slapd is away, but Dovecot's attempt happened: record what is known so the spool
+        // keeps it until slapd is back. The drainer then finds the account; a failure keeps
+        // `mail_server_error`: Dovecot's passdb reads the same slapd, so the outage is the
+        // likely cause, and Dovecot 2.3 reports none. No IP-block count: that needs slapd now.
+        let unresolved = LoginEvent(
+            time: now, accountDN: nil, loginName: attempt.login, type: mailProtocol.loginType,
+            client: mailProtocol.loginType.rawValue, ip: attempt.ip, country: nil,
+            outcome: success ? .success : .failure(.mailServerError), accountUnresolved: true
+        )
+        guard breaker.shouldAsk(now: now) else {
+            try await recorder.record(unresolved)
+            return unresolved
+        }
         let found: (dn: DistinguishedName, state: MailAccountState)?
+        let outcome: LoginOutcome
         do {
             found = try await lookUp(attempt.login, now: now)
+            if success {
+                outcome = .success
+            } else {
+                var blocked = false
+                if let ip = attempt.ip { blocked = try await ipBlocks.isBlocked(ip, at: now) }
+                outcome = .failure(MailLoginRules.failureReason(
+                    ip: attempt.ip, ipBlocked: blocked, protocol: mailProtocol, account: found?.state, policyRejected: policyRejected
+                ))
+            }
+            breaker.answered()
         } catch let error as DirectoryError where error.code == .unavailable {
-            // slapd is away, but Dovecot's attempt happened: record what is known (the login
-            // tried, and for a failure `mail_server_error`, since no reason can be derived) so
-            // the spool keeps it until slapd is back. No IP-block count: that needs slapd now.
-            let event = LoginEvent(
-                time: now, accountDN: nil, loginName: attempt.login, type: mailProtocol.loginType,
-                client: mailProtocol.loginType.rawValue, ip: attempt.ip, country: nil,
-                outcome: success ? .success : .failure(.mailServerError)
-            )
-            try await recorder.record(event)
-            return event
-        }
-        let outcome: LoginOutcome
-        if success {
-            outcome = .success
-        } else {
-            var blocked = false
-            if let ip = attempt.ip { blocked = try await ipBlocks.isBlocked(ip, at: now) }
-            outcome = .failure(MailLoginRules.failureReason(
-                ip: attempt.ip, ipBlocked: blocked, protocol: mailProtocol, account: found?.state, policyRejected: policyRejected
-            ))
+            breaker.unreachable(now: context.now())
+            try await recorder.record(unresolved)
+            return unresolved
+        } catch {
+            breaker.answered()
+            throw error
         }
         let event = LoginEvent(
             time: now, accountDN: found?.dn.description, loginName: attempt.login, type: mailProtocol.loginType,
             client: mailProtocol.loginType.rawValue, ip: attempt.ip, country: nil, outcome: outcome
         )
-        // Each write is attempted even when another failed; the first failure is thrown.
-        var failure: (any Error)?
-        do { try await recorder.record(event) } catch { failure = error }
+        // The event is what the answer vouches for: its failure fails the report.
+        try await recorder.record(event)
+        // What follows only completes it; once the event is recorded a failure here is logged
+        // with its cause, not answered as a failed report (the event would be recorded twice
+        // by a retry, and a durable spool already holds it).
         if let reason = outcome.reason, let ip = attempt.ip, LoginRules.countsTowardIPBlock(reason) {
-            do { try await ipBlocks.recordFailure(ip, at: now) } catch { failure = failure ?? error }
+            do {
+                try await ipBlocks.recordFailure(ip, at: now)
+            } catch {
+                noteFailure(error, "a failed login was recorded but not counted toward the IP auto-block", ["ip": "\(ip)", "login": "\(attempt.login)"])
+            }
         }
         if success, let found, !found.state.mailPasswordSet, found.state.passwordChangedByAdmin != nil {
             do {
@@ -188,28 +228,25 @@ public struct MailLoginPolicy: Sendable {
                     try await context.ldap.modify(dn: found.dn, [.replace("gwPasswordChangedByAdmin", [])])
                 }
             } catch {
-                failure = failure ?? error
+                noteFailure(error, "a successful login was recorded but the admin-reset mark stays", ["account": "\(found.dn)"])
             }
         }
-        if let failure { throw failure }
         return event
+    }
+
+    private func noteFailure(_ error: any Error, _ message: Logger.Message, _ metadata: Logger.Metadata) {
+        if let error = error as? DirectoryError, error.code == .unavailable { breaker.unreachable(now: context.now()) }
+        var metadata = metadata
+        metadata["error"] = "\(error)"
+        logger.error(message, metadata: metadata)
     }
 
     /// The account whose primary address is `login` (Dovecot logs in by primary address),
     /// with its workspace's networks and ppolicy lock; nil when there is none.
     public func lookUp(_ login: String, now: Date) async throws -> (dn: DistinguishedName, state: MailAccountState)? {
-        // A login that is no address names no account (Dovecot logs in by primary address).
-        guard let address = try? MailAddress(login) else { return nil }
-        let result = try await ldapCall("looking up \(address)") {
-            try await context.ldap.search(
-                base: context.layout.workspaces, scope: .subtree, filter: Account.filter(mail: address),
-                attributes: LoginAccount.attributes + ["pwdAccountLockedTime"]
-            )
+        guard let (entry, account) = try await Self.account(login: login, context: context, extraAttributes: ["pwdAccountLockedTime"]) else {
+            return nil
         }
-        guard let entry = result.entries.first else { return nil }
-        guard result.entries.count == 1 else { throw DirectoryError(.failed, "several accounts have the address \(address)") }
-        let account = try LoginAccount(entry: entry)
-        guard account.status != .deleted else { return nil }
         let workspace = account.homeWorkspace
         var workspaceNetworks: [String] = []
         if let workspace {
@@ -233,5 +270,27 @@ public struct MailLoginPolicy: Sendable {
             passwordChangedByAdmin: account.passwordChangedByAdmin, lastSuccessfulLogin: account.lastSuccessfulLogin
         )
         return (account.dn, state)
+    }
+
+    /// The account whose primary address is `login`, as the policy finds it; nil when there is
+    /// none (or it is deleted). The spool's drainer resolves logins of an outage with it.
+    public static func accountDN(login: String, context: DirectoryContext) async throws -> DistinguishedName? {
+        try await account(login: login, context: context)?.account.dn
+    }
+
+    static func account(login: String, context: DirectoryContext, extraAttributes: [String] = []) async throws -> (entry: LDAPEntry, account: LoginAccount)? {
+        // A login that is no address names no account (Dovecot logs in by primary address).
+        guard let address = try? MailAddress(login) else { return nil }
+        let result = try await ldapCall("looking up \(address)") {
+            try await context.ldap.search(
+                base: context.layout.workspaces, scope: .subtree, filter: Account.filter(mail: address),
+                attributes: LoginAccount.attributes + extraAttributes
+            )
+        }
+        guard let entry = result.entries.first else { return nil }
+        guard result.entries.count == 1 else { throw DirectoryError(.failed, "several accounts have the address \(address)") }
+        let account = try LoginAccount(entry: entry)
+        guard account.status != .deleted else { return nil }
+        return (entry, account)
     }
 }
