@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // System library over libldap/liblber/libsasl2 (Debian: libldap2-dev, libsasl2-dev).
@@ -50,6 +51,8 @@ let package = Package(
         ),
         // Runs a throwaway or long-lived slapd from the templates (tests, `gwdir local`, benchmarks).
         .target(name: "LocalSlapd", dependencies: ["DirectorySchema"], swiftSettings: strict),
+        // Runs Debian's Dovecot from the docker/dovecot templates on 127.0.0.1 (mail tests, benchmarks).
+        .target(name: "LocalMailServers", dependencies: ["LocalSlapd", "MailConfigTemplates"], swiftSettings: strict),
         // System library over libmaxminddb (Debian: libmaxminddb-dev): country of a client IP.
         .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
         // The one module besides LDAPClient that touches C: MaxMind `.mmdb` lookups.
@@ -91,9 +94,21 @@ let package = Package(
         // --sanitize=fuzzer and -DGWDIR_FUZZING; otherwise it replays the inputs it is given).
         .executableTarget(name: "gwdir-fuzz", dependencies: ["LDAPClient", "Directory"], path: "Sources/GWDirFuzz", swiftSettings: strict),
         // The benchmark: LDAPClient against raw libldap loops (the only C outside LDAPClient,
-        // a baseline by definition) and python-ldap.
+        // a baseline by definition) and python-ldap; the policy endpoint over HTTP (a SwiftNIO
+        // client) and IMAP logins through Dovecot (LocalMailServers).
         .target(name: "CBenchBaseline", dependencies: ["CLDAP"], linkerSettings: [.linkedLibrary("ldap"), .linkedLibrary("lber")]),
-        .executableTarget(name: "gwdir-bench", dependencies: ["LDAPClient", "LocalSlapd", "CBenchBaseline", "Directory"], swiftSettings: strict),
+        .executableTarget(
+            name: "gwdir-bench",
+            dependencies: [
+                "LDAPClient", "LocalSlapd", "LocalMailServers", "CBenchBaseline", "Directory", "DirectoryServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Appends to a login spool until killed: the `kill -9` test of SpooledRecorderTests.
         .executableTarget(name: "spool-crash-writer", dependencies: ["Directory"], path: "Sources/SpoolCrashWriter", swiftSettings: strict),
         // The slapd harness shared by every test target.
@@ -103,7 +118,7 @@ let package = Package(
         // Schema, overlays and the ACL matrix, with raw LDAP binds as each role.
         .testTarget(name: "SchemaTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),
         // Debian's Postfix and Dovecot LDAP lookups against the harness slapd.
-        .testTarget(name: "MailServerTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport", "Directory", "DirectoryServer"], swiftSettings: strict),
+        .testTarget(name: "MailServerTests", dependencies: ["LDAPClient", "LocalSlapd", "LocalMailServers", "TestSupport", "Directory", "DirectoryServer"], swiftSettings: strict),
         // Runs the built `gwdir` binary.
         // Two local slapd nodes replicating each other (schema/slapd/replication.ldif); LDAPClient failover.
         .testTarget(name: "ReplicationTests", dependencies: ["LDAPClient", "LocalSlapd", "TestSupport"], swiftSettings: strict),

@@ -79,7 +79,7 @@ enum AuditBench {
                 if let serverBefore, let serverAfter = bench.slapd.processID.flatMap(processCPUSeconds(of:)) {
                     serverMicros[side, default: []].append((serverAfter - serverBefore) * 1e6 / Double(measurement.ops))
                 }
-                try await verify(bench, t0: t0, expected: workload.events.count, side: side)
+                try await verify(bench, t0: t0, expected: workload.events.count, side: side.rawValue)
                 results[side, default: []].append(measurement)
             }
             let latest = Side.allCases.map { String(format: "%@=%.0f", $0.rawValue, results[$0]?.last?.opsPerSecond ?? 0) }
@@ -140,17 +140,22 @@ enum AuditBench {
     /// AuditLog.record from `auditWindow` callers at once, each recording its next event when
     /// the previous one is stored (as the policy endpoint's connections would), on one connection.
     static func gwdir(_ workload: AuditWorkload, _ bench: BenchDirectory, _ options: Options, t0: Date) async throws -> Measurement {
-        let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
+        try await record(workload.events.map { loginEvent($0, bench, t0: t0) }, bench, window: options.auditWindow, t0: t0, as: bench.root)
+    }
+
+    /// `events` through AuditLog.record from `window` callers at once, on one connection bound
+    /// as `credentials` (also the policy benchmark's baseline, as the service account).
+    static func record(_ events: [LoginEvent], _ bench: BenchDirectory, window: Int, t0: Date, as credentials: LDAPCredentials) async throws -> Measurement {
+        let connection = try await LDAPConnection.connect(configuration: bench.configuration(credentials))
         defer { connection.close() }
         let context = DirectoryContext(ldap: connection, layout: try DirectoryLayout(base: bench.slapd.baseDN), now: { t0 })
         // Retention off: the baselines do not purge, and with runs three days apart a purge
         // from round 8 on would delete the first runs' entries inside the timed run.
         let log = AuditLog(context: context, purgeInterval: nil)
-        let events = workload.events.map { loginEvent($0, bench, t0: t0) }
         let cursor = EventCursor()
         return try await measure(on: connection.executor) {
             try await withThrowingDiscardingTaskGroup { group in
-                for _ in 0..<min(options.auditWindow, events.count) {
+                for _ in 0..<min(window, events.count) {
                     group.addTask {
                         while true {
                             let index = cursor.take()
@@ -264,7 +269,7 @@ enum AuditBench {
     }
 
     /// Every side must have stored every event: the counts of its entries add up.
-    static func verify(_ bench: BenchDirectory, t0: Date, expected: Int, side: Side) async throws {
+    static func verify(_ bench: BenchDirectory, t0: Date, expected: Int, side: String) async throws {
         let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
         defer { connection.close() }
         let filter = LDAPFilter.and([
@@ -279,7 +284,7 @@ enum AuditBench {
             entries += 1
         }
         guard events == expected else {
-            throw SlapdError(description: "audit \(side.rawValue): \(events) events stored in \(entries) entries, expected \(expected)")
+            throw SlapdError(description: "audit \(side): \(events) events stored in \(entries) entries, expected \(expected)")
         }
     }
 }

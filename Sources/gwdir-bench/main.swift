@@ -39,6 +39,24 @@ struct Options {
     /// Concurrent password checks of the login benchmark, and the verifier's connection limit.
     var logins = 2_000
     var loginConnections = 16
+    /// The policy benchmark (PolicyBench): report events per side per round, keep-alive
+    /// connections, rounds; then `allow` at a fixed rate for a fixed time.
+    var policyEvents = 10_000
+    var policyConnections = 256
+    /// Accounts the policy workload logs in (u2, u3, ...; at most --users − 2).
+    var policyAccounts = 1_000
+    /// Who the policy server and its baseline bind as: `service` (cn=gwdir, as `gwdir serve`) or
+    /// `root` (the rootDN, which skips every ACL: shows what slapd's ACL evaluation costs).
+    var policyAsRoot = false
+    var policyRounds = 3
+    var allowRate = 1_000
+    var allowSeconds = 10
+    var allowConnections = 32
+    /// IMAP logins through Dovecot per side per round (ImapBench), concurrent clients, and the
+    /// accounts they cycle through.
+    var imapLogins = 2_000
+    var imapConcurrency = 32
+    var imapAccounts = 256
     let searchWindow = 32
     let addWindow = 64
     let pageSize = 1000
@@ -47,6 +65,7 @@ struct Options {
     static func parse(_ arguments: [String]) -> Options {
         var options = Options()
         var usersGiven = false, roundsGiven = false, auditGiven = false, auditRoundsGiven = false
+        var policyGiven = false, allowGiven = false, imapGiven = false
         var iterator = arguments.makeIterator()
         func value(_ flag: String) -> String {
             guard let value = iterator.next() else { fail("\(flag) needs a value") }
@@ -62,6 +81,20 @@ struct Options {
             case "--audit-rounds": options.auditRounds = Int(value(argument)) ?? 0; auditRoundsGiven = true
             case "--logins": options.logins = Int(value(argument)) ?? 0
             case "--login-connections": options.loginConnections = Int(value(argument)) ?? 0
+            case "--policy-events": options.policyEvents = Int(value(argument)) ?? 0; policyGiven = true
+            case "--policy-connections": options.policyConnections = Int(value(argument)) ?? 0
+            case "--policy-accounts": options.policyAccounts = Int(value(argument)) ?? 0
+            case "--policy-as":
+                switch value(argument) {
+                case "service": options.policyAsRoot = false
+                case "root": options.policyAsRoot = true
+                default: fail("--policy-as takes service or root")
+                }
+            case "--allow-rate": options.allowRate = Int(value(argument)) ?? 0
+            case "--allow-seconds": options.allowSeconds = Int(value(argument)) ?? 0; allowGiven = true
+            case "--allow-connections": options.allowConnections = Int(value(argument)) ?? 0
+            case "--imap-logins": options.imapLogins = Int(value(argument)) ?? 0; imapGiven = true
+            case "--imap-concurrency": options.imapConcurrency = Int(value(argument)) ?? 0
             case "--only": options.only = Set(value(argument).split(separator: ",").map(String.init))
             case "--python": options.python = value(argument)
             case "--python-script": options.pythonScript = value(argument)
@@ -83,6 +116,13 @@ struct Options {
                   --audit-events N  login events per audit run (10000; --quick 2000); --audit-window N  events in flight (512)
                   --logins N  concurrent password checks of the logins benchmark (2000); --login-connections N  the verifier's limit (16)
                   --audit-rounds N  rounds of the audit benchmark (11; --rounds N sets it too unless given; --quick 1)
+                  --policy-events N  report requests per side per round of the policy benchmark (10000; --quick 1000);
+                  --policy-connections N  keep-alive HTTP connections sending them (256); rounds: --rounds (3);
+                  --policy-accounts N  accounts they log in (1000); --policy-as service|root  who the server binds as (service)
+                  --allow-rate N  allow requests per second, open loop (1000); --allow-seconds N (10; --quick 2);
+                  --allow-connections N (32)
+                  --imap-logins N  IMAP logins per side per round of the imap benchmark (2000; --quick 300);
+                  --imap-concurrency N  concurrent IMAP clients (32)
                 benchmarks: \(Benchmark.allCases.map(\.rawValue).joined(separator: ", "))
                 """)
                 exit(0)
@@ -98,9 +138,17 @@ struct Options {
             options.addCount = 1_000
             options.incrementCount = 300
             if !auditGiven { options.auditEvents = 2_000 }
+            if !policyGiven { options.policyEvents = 1_000 }
+            if !allowGiven { options.allowSeconds = 2 }
+            if !imapGiven { options.imapLogins = 300 }
+            options.imapAccounts = 64
         }
+        options.policyRounds = options.rounds
         if !auditRoundsGiven, roundsGiven || options.quick { options.auditRounds = options.rounds }
         guard options.logins >= 1, options.loginConnections >= 1 else { fail("--logins and --login-connections must be ≥ 1") }
+        guard options.policyEvents >= 1, options.policyConnections >= 1, options.policyAccounts >= 1, options.allowRate >= 1, options.allowRate <= 1_000_000,
+              options.allowSeconds >= 1, options.allowConnections >= 1, options.imapLogins >= 1, options.imapConcurrency >= 1
+        else { fail("the policy and imap counts must be ≥ 1") }
         guard options.users >= 2, options.rounds >= 1 else { fail("--users must be ≥ 2 and --rounds ≥ 1") }
         guard options.auditEvents >= 1, options.auditWindow >= 1, options.auditRounds >= 1 else {
             fail("--audit-events, --audit-window and --audit-rounds must be ≥ 1")
@@ -126,6 +174,14 @@ enum Benchmark: String, CaseIterable {
     /// Concurrent password checks through LDAPBindVerifier (`LoginBench`): rate, latency,
     /// threads and RSS, gwdir only.
     case logins
+    /// Dovecot's auth-policy endpoint over HTTP (`PolicyBench`): report events/s against the
+    /// in-process AuditLog, allow latency at a fixed rate.
+    case policy
+    /// IMAP logins/s through a real Dovecot with the auth policy on against off (`ImapBench`).
+    case imap
+
+    /// Run by their own runners, not in the three-sided rounds.
+    var hasOwnRunner: Bool { [.audit, .logins, .policy, .imap].contains(self) }
 
     /// The ratio_c target of issue #2 item 9.
     var cTarget: Double {
@@ -238,6 +294,12 @@ struct BenchDirectory {
     let addsDN: String
     let domain = "bench.example.com"
     let userPassword = "bench-Passw0rd"
+    /// The service accounts of schema/slapd/base.ldif that `gwdir serve` and Dovecot bind as.
+    let servicePassword = SlapdOptions.randomPassword()
+    let dovecotPassword = SlapdOptions.randomPassword()
+    var serviceDN: String { "cn=gwdir,ou=system,\(slapd.baseDN)" }
+    var dovecotDN: String { "cn=dovecot,ou=system,\(slapd.baseDN)" }
+    var service: LDAPCredentials { .simple(dn: serviceDN, password: servicePassword) }
     var bindUserDN: String { "uid=u0,\(peopleDN)" }
     var counterDN: String { "uid=u1,\(peopleDN)" }
     let counterAttribute = "gwMailUsage"
@@ -288,6 +350,8 @@ struct BenchDirectory {
         guard let file = fopen(url.path, "w") else { throw SlapdError(description: "cannot write \(url.path)") }
         defer { fclose(file) }
         let passwordHash = try SlapdInstance.hashPassword(userPassword)
+        let serviceHash = try SlapdInstance.hashPassword(servicePassword)
+        let dovecotHash = try SlapdInstance.hashPassword(dovecotPassword)
         let base = slapd.baseDN
         var chunk = SlapdInstance.baseEntriesLDIF(baseDN: base) + """
 
@@ -311,6 +375,26 @@ struct BenchDirectory {
         dn: ou=events,ou=audit,\(base)
         objectClass: organizationalUnit
         ou: events
+
+        dn: ou=ipblocks,ou=audit,\(base)
+        objectClass: organizationalUnit
+        ou: ipblocks
+
+        dn: ou=system,\(base)
+        objectClass: organizationalUnit
+        ou: system
+
+        dn: \(serviceDN)
+        objectClass: applicationProcess
+        objectClass: simpleSecurityObject
+        cn: gwdir
+        userPassword: \(serviceHash)
+
+        dn: \(dovecotDN)
+        objectClass: applicationProcess
+        objectClass: simpleSecurityObject
+        cn: dovecot
+        userPassword: \(dovecotHash)
 
 
         """
@@ -451,7 +535,7 @@ enum GWDirSide {
                 }
                 return count
             }
-        case .audit, .logins:
+        case .audit, .logins, .policy, .imap:
             throw SlapdError(description: "audit runs in AuditBench")
         case .increment:
             let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
@@ -526,7 +610,7 @@ enum CSide {
                                             Int32(options.addWindow), &error, Int32(error.count)))
                 return options.addCount
             }
-        case .audit, .logins:
+        case .audit, .logins, .policy, .imap:
             throw SlapdError(description: "audit runs in AuditBench")
         case .increment:
             try check(gwb_increment_loop(connection, bench.counterDN, bench.counterAttribute, 1, &error, Int32(error.count)))
@@ -555,7 +639,7 @@ enum PythonSide {
             arguments += root + ["--base", bench.peopleDN, "--page-size", String(options.pageSize)]
         case .add:
             arguments += root + ["--base", bench.addsDN, "--prefix", "p\(round)-", "--n", String(options.addCount), "--window", String(options.addWindow)]
-        case .audit, .logins:
+        case .audit, .logins, .policy, .imap:
             throw SlapdError(description: "audit runs in AuditBench")
         case .increment:
             arguments += root + ["--dn", bench.counterDN, "--attribute", bench.counterAttribute, "--n", String(options.incrementCount)]
@@ -605,7 +689,7 @@ func pythonScriptPath(_ options: Options) -> String {
 }
 
 func runAll(_ options: Options, _ bench: BenchDirectory, script: String, wallStart: Double) async throws -> Int32 {
-    let benchmarks = Benchmark.allCases.filter { $0 != .audit && $0 != .logins && (options.only?.contains($0.rawValue) ?? true) }
+    let benchmarks = Benchmark.allCases.filter { !$0.hasOwnRunner && (options.only?.contains($0.rawValue) ?? true) }
     print("config rounds=\(options.rounds) users=\(options.users) bind=\(options.bindCount) search=\(options.searchCount) "
           + "search32=\(options.pipelinedCount)x\(options.searchWindow) paged=\(options.pageSize)/page add=\(options.addCount)x\(options.addWindow) "
           + "increment=\(options.incrementCount) audit=\(options.auditEvents)x\(options.auditWindow)x\(options.auditRounds)rounds cores=\(ProcessInfo.processInfo.activeProcessorCount) statistic=median-of-rounds")
@@ -674,6 +758,12 @@ func runAll(_ options: Options, _ bench: BenchDirectory, script: String, wallSta
     }
     if options.only?.contains(Benchmark.logins.rawValue) ?? true {
         missed += try await LoginBench.run(options, bench)
+    }
+    if options.only?.contains(Benchmark.policy.rawValue) ?? true {
+        missed += try await PolicyBench.run(options, bench)
+    }
+    if options.only?.contains(Benchmark.imap.rawValue) ?? true {
+        missed += try await ImapBench.run(options, bench)
     }
     print(missed.isEmpty ? "targets met" : "targets missed: \(missed.joined(separator: ", "))")
     print(String(format: "total_s=%.1f", monotonicSeconds() - wallStart))
