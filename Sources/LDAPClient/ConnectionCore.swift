@@ -416,13 +416,16 @@ final class ConnectionCore {
     }
 
     /// Reads a search entry by length-delimited bervals (no C-string assumptions about values).
-    func decodeEntry(_ ld: OpaquePointer, _ message: OpaquePointer) -> LDAPEntry {
+    /// An entry whose DN cannot be read is an error: an empty DN would name the root DSE.
+    func decodeEntry(_ ld: OpaquePointer, _ message: OpaquePointer) throws(LDAPError) -> LDAPEntry {
         var ber: OpaquePointer?
         var dn = CLDAP.berval()
-        guard ldap_get_dn_ber(ld, message, &ber, &dn) == LDAP_SUCCESS else {
-            return LDAPEntry(dn: "", attributes: [])
+        // libldap hands out the BerElement even when reading the DN fails.
+        defer { if let ber { ber_free(ber, 0) } }
+        let rc = ldap_get_dn_ber(ld, message, &ber, &dn)
+        guard rc == LDAP_SUCCESS else {
+            throw LDAPError(code: .decodingError, message: "cannot read the DN of a search result entry", operation: .decode)
         }
-        defer { ber_free(ber, 0) }
         var builder = LDAPEntry.Storage.Builder()
         while true {
             var type = CLDAP.berval()

@@ -81,9 +81,9 @@ public struct Account: Sendable, Hashable {
         .and([.equal("objectClass", "gwAccount"), .equal("mail", mail.description)])
     }
 
-    init(entry: LDAPEntry, layout: DirectoryLayout) {
+    init(entry: LDAPEntry, layout: DirectoryLayout) throws {
         dn = entry.dn
-        let location = layout.location(of: entry.distinguishedName)
+        let location = layout.location(of: try entry.distinguishedName)
         workspace = location?.workspace ?? ""
         unit = location?.unit
         loginId = entry.string("uid") ?? ""

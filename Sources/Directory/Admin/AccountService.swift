@@ -81,7 +81,7 @@ public struct AccountService: Sendable {
         if let account = try await account(mail: parsed) { return account }
         let owners = try await context.owners(of: parsed)
         if let owner = owners.first {
-            if owner.hasObjectClass("gwMailAlias"), let ownerAddress = owner.distinguishedName.parent {
+            if owner.hasObjectClass("gwMailAlias"), let ownerAddress = try owner.distinguishedName.parent {
                 let ownerMail = try await context.read(ownerAddress, attributes: ["mail"], doing: "reading \(parsed)")?.string("mail")
                 throw DirectoryError(.notFound, "\(parsed) is an alias of \(ownerMail ?? ownerAddress.description), not an account")
             }
@@ -93,12 +93,12 @@ public struct AccountService: Sendable {
 
     public func account(mail: MailAddress) async throws -> Account? {
         try await context.search(context.layout.workspaces, .subtree, Account.filter(mail: mail),
-                                 attributes: Account.attributes, doing: "looking up \(mail)").first.map { Account(entry: $0, layout: context.layout) }
+                                 attributes: Account.attributes, doing: "looking up \(mail)").first.map { try Account(entry: $0, layout: context.layout) }
     }
 
     func account(loginId: String, workspaceDN: DistinguishedName) async throws -> Account? {
         try await context.search(workspaceDN, .subtree, .and([.equal("objectClass", "gwAccount"), .equal("uid", loginId)]),
-                                 attributes: Account.attributes, doing: "looking up login id \(loginId)").first.map { Account(entry: $0, layout: context.layout) }
+                                 attributes: Account.attributes, doing: "looking up login id \(loginId)").first.map { try Account(entry: $0, layout: context.layout) }
     }
 
     /// `user find`: by primary address, first name or last name, exact or prefix, in a unit
@@ -119,7 +119,7 @@ public struct AccountService: Sendable {
         var filters: [LDAPFilter] = [.equal("objectClass", "gwAccount"), prefix ? .prefix(field.attribute, value) : .equal(field.attribute, value)]
         if !includeDeleted { filters.append(.not(.equal("gwAccountStatus", AccountStatus.deleted.rawValue))) }
         let entries = try await context.search(base, .subtree, .and(filters), attributes: Account.attributes, doing: "finding accounts")
-        return entries.map { Account(entry: $0, layout: context.layout) }.sorted(by: Self.order(field))
+        return try entries.map { try Account(entry: $0, layout: context.layout) }.sorted(by: Self.order(field))
     }
 
     static func order(_ field: AccountSearchField) -> (Account, Account) -> Bool {

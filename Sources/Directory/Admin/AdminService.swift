@@ -94,7 +94,7 @@ public struct AdminService: Sendable {
                                               attributes: ["member"], doing: "listing admins of \(Self.scope(workspace, unit))")
         var roles: [AdminRole] = []
         for group in groups {
-            guard let location = context.layout.location(of: group.distinguishedName) else { continue }
+            guard let location = context.layout.location(of: try group.distinguishedName) else { continue }
             for member in group.strings("member") {
                 guard let dn = try? DistinguishedName(member), dn.normalizedForComparison != context.layout.nobody.normalizedForComparison,
                       let mail = try await context.read(dn, attributes: ["mail"], doing: "reading admins")?.string("mail")

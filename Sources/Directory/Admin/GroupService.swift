@@ -93,7 +93,7 @@ public struct GroupService: Sendable {
     public func editMembers(_ address: String, add: [String] = [], remove: [String] = []) async throws -> MailGroup {
         let entry = try await requireEntry(address)
         let current = try await group(from: entry)
-        guard let location = context.layout.location(of: entry.distinguishedName) else { throw DirectoryError(.notFound, "no group \(address)") }
+        guard let location = context.layout.location(of: try entry.distinguishedName) else { throw DirectoryError(.notFound, "no group \(address)") }
         let workspaceDN = try context.layout.workspace(location.workspace)
         let toAdd = try await resolveMembers(add, workspaceDN: workspaceDN)
         let toRemove = try await resolveMembers(remove, workspaceDN: workspaceDN, mustExist: false)
@@ -110,7 +110,7 @@ public struct GroupService: Sendable {
             if remaining > 0, existing.contains(nobody) { modifications.append(.delete("member", [context.layout.nobody.description])) }
         }
         guard !modifications.isEmpty else { return current }
-        _ = try await ldapCall("changing the members of \(address)") { try await context.ldap.modify(dn: entry.distinguishedName, modifications) }
+        _ = try await ldapCall("changing the members of \(address)") { try await context.ldap.modify(dn: try entry.distinguishedName, modifications) }
         return try await show(address)
     }
 
@@ -133,7 +133,7 @@ public struct GroupService: Sendable {
     }
 
     private func group(from entry: LDAPEntry) async throws -> MailGroup {
-        let location = context.layout.location(of: entry.distinguishedName)
+        let location = context.layout.location(of: try entry.distinguishedName)
         var members: [String] = []
         for member in entry.strings("member") {
             guard let dn = try? DistinguishedName(member), dn.normalizedForComparison != context.layout.nobody.normalizedForComparison else { continue }
@@ -157,7 +157,7 @@ public struct GroupService: Sendable {
                 if mustExist { throw DirectoryError(.notFound, "no account, group or shared mailbox \(address) in this workspace") }
                 continue
             }
-            dns.append(entry.distinguishedName)
+            dns.append(try entry.distinguishedName)
         }
         return dns
     }
