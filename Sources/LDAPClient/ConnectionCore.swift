@@ -383,7 +383,7 @@ final class ConnectionCore {
                 arena.adoptLibldapAllocation(value.bv_val)
             case .assertion(let filter):
                 oid = "1.3.6.1.1.12"
-                rc = ldap_create_assertion_control_value(ld, arena.cString(filter), &value)
+                rc = ldap_create_assertion_control_value(ld, arena.cString(filter.description), &value)
                 arena.adoptLibldapAllocation(value.bv_val)
             case .preRead(let attributes), .postRead(let attributes):
                 if case .preRead = control.kind { oid = "1.3.6.1.1.13.1" } else { oid = "1.3.6.1.1.13.2" }

@@ -257,7 +257,7 @@ public struct AccountService: Sendable {
             .equal("objectClass", "gwAccount"), .equal("gwAccountStatus", AccountStatus.deleted.rawValue), .lessOrEqual("gwDeletedAt", cutoff),
         ]), attributes: ["mail"], doing: "finding expired deleted accounts")
         for entry in expired {
-            try await ldapCall("purging \(entry.string("mail") ?? entry.dn)") { try await context.ldap.deleteSubtree(dn: entry.dn) }
+            try await ldapCall("purging \(entry.string("mail") ?? entry.dn)") { try await context.ldap.deleteSubtree(dn: entry.distinguishedName) }
         }
         return expired.compactMap { $0.string("mail") }.sorted()
     }

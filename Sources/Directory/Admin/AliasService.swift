@@ -52,7 +52,7 @@ public struct AliasService: Sendable {
                           folder: folder, deliverTo: FolderName.deliveryAddress(alias: address), owner: ownerMail.description)
         try await reserveSlot(owner: owner, ownerDN: ownerDN)
         do {
-            _ = try await context.ldap.add(dn: alias.dn, attributes: [
+            _ = try await context.ldap.add(dn: try DistinguishedName(alias.dn), attributes: [
                 LDAPAttribute("objectClass", ["gwMailAlias"]),
                 LDAPAttribute("mail", alias.address),
                 LDAPAttribute("gwAliasFolder", alias.folder),

@@ -116,7 +116,7 @@ public struct GroupService: Sendable {
 
     public func remove(_ address: String) async throws {
         let entry = try await requireEntry(address)
-        _ = try await ldapCall("removing \(address)") { try await context.ldap.deleteSubtree(dn: entry.dn) }
+        _ = try await ldapCall("removing \(address)") { try await context.ldap.deleteSubtree(dn: entry.distinguishedName) }
     }
 
     // MARK: Helpers

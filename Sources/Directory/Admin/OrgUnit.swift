@@ -125,7 +125,7 @@ public struct UnitService: Sendable {
             throw DirectoryError(.notEmpty, "unit \(path) is not empty: \(summary); move or delete them first")
         }
         for group in adminGroups {
-            _ = try await ldapCall("deleting the admins of \(path)") { try await context.ldap.delete(dn: group.dn, controls: []) }
+            _ = try await ldapCall("deleting the admins of \(path)") { try await context.ldap.delete(dn: group.distinguishedName, controls: []) }
         }
         do {
             try await context.ldap.delete(dn: dn)

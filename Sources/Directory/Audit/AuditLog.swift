@@ -43,8 +43,8 @@ public struct AuditLog: LoginRecorder {
     /// Housekeeping failures (retention, the sweep) that must not fail a recording are logged here.
     public let logger: Logger
     let state: AuditLogState
-    /// `ou=events,ou=audit,<base>`, rendered once: every new entry is a child of it.
-    private let eventsDN: String
+    /// `ou=events,ou=audit,<base>`: every new entry is a child of it.
+    private let eventsDN: DistinguishedName
 
     public init(
         context: DirectoryContext,
@@ -63,17 +63,17 @@ public struct AuditLog: LoginRecorder {
         self.purgeInterval = purgeInterval
         self.logger = logger
         self.state = AuditLogState(folding: folding, lastLoginInterval: lastLoginInterval)
-        self.eventsDN = context.layout.auditEvents.description
+        self.eventsDN = context.layout.auditEvents
     }
 
     /// What ``write(_:)`` did, with the entry's DN.
     public enum Written: Sendable, Hashable {
         /// A new entry, count 1.
-        case added(String)
+        case added(DistinguishedName)
         /// One more event in an existing entry.
-        case folded(String)
+        case folded(DistinguishedName)
 
-        public var dn: String {
+        public var dn: DistinguishedName {
             switch self {
             case .added(let dn), .folded(let dn): dn
             }
@@ -234,7 +234,7 @@ public struct AuditLog: LoginRecorder {
         for entry in found.entries {
             guard let summary = AuditRecords.summary(of: entry, account: account) else { continue }
             if newest.map({ summary.lastTime > $0.summary.lastTime }) ?? true {
-                newest = AuditFoldMachine.Newest(dn: entry.dn, summary: summary)
+                newest = AuditFoldMachine.Newest(dn: try entry.distinguishedName, summary: summary)
             }
         }
         return newest
@@ -245,7 +245,7 @@ public struct AuditLog: LoginRecorder {
     /// assertion, so a write overtaken by a concurrent one (two processes, or a retry) never
     /// narrows it: the count is then added alone and each time moved separately if it is
     /// still an extension.
-    private func increment(_ dn: String, _ batch: FoldBatch) async throws {
+    private func increment(_ dn: DistinguishedName, _ batch: FoldBatch) async throws {
         let ldap = context.ldap
         let count = [LDAPModification.increment("gwEventCount", by: batch.count)] + (batch.mark.map(Self.markModifications) ?? [])
         var widen: [(LDAPModification, LDAPFilter)] = []
@@ -277,22 +277,16 @@ public struct AuditLog: LoginRecorder {
         [.replace("gwSpoolId", mark.spool), .replace("gwSpoolSeq", String(mark.sequence))]
     }
 
-    /// A fresh entry's id and DN. The id is digits, hex and '-', which need no escaping
-    /// (AuditRecordsTests checks that it is its own escaped form), so the DN is the id
-    /// before the events DN rendered once.
+    /// A fresh entry's id and DN, built from RDNs like every other DN.
     private func newEntry(_ event: LoginEvent) -> NewEntry {
         let id = state.newEventID(time: event.time)
-        var dn = "gwEventId="
-        dn.reserveCapacity(dn.utf8.count + id.utf8.count + 1 + eventsDN.utf8.count)
-        dn += id
-        dn += ","
-        dn += eventsDN
-        return NewEntry(id: id, dn: dn)
+        // A constant type and a non-empty id: the builder cannot fail.
+        return NewEntry(id: id, dn: try! eventsDN.child(type: "gwEventId", value: id))
     }
 
     struct NewEntry: Sendable {
         var id: String
-        var dn: String
+        var dn: DistinguishedName
     }
 
     private func attributes(for event: LoginEvent, id: String, mark: AuditSpoolMark?) -> [LDAPAttribute] {
@@ -372,7 +366,8 @@ public struct AuditLog: LoginRecorder {
     }
 
     private func writeLastLogin(_ event: LoginEvent) async throws {
-        guard let account = event.accountDN else { return }
+        guard let accountDN = event.accountDN else { return }
+        let account = try DistinguishedName(accountDN)
         let time = GeneralizedTime.format(event.time)
         let ldap = context.ldap
         let modifications: [LDAPModification] = [
@@ -446,7 +441,7 @@ public struct AuditLog: LoginRecorder {
                 for entry in page {
                     group.addTask {
                         do {
-                            _ = try await ldap.delete(dn: entry.dn, controls: [])
+                            _ = try await ldap.delete(dn: try entry.distinguishedName, controls: [])
                             return 1
                         } catch let error as LDAPError where error.code == .noSuchObject {
                             return 0
