@@ -6,7 +6,7 @@ import LDAPClient
 public struct MailGroup: Sendable, Hashable {
     public enum Kind: String, Sendable { case group, shared }
     public var kind: Kind
-    public var dn: String
+    public var dn: DistinguishedName
     public var address: String
     public var displayName: String?
     public var workspace: String
@@ -38,7 +38,7 @@ public struct GroupService: Sendable {
             throw DirectoryError(.notAllowed, "\(address): \"\(name)\" is reserved for admin and member groups; choose another address")
         }
         try await AccountService(context).requireUnused(address)
-        let memberDNs = try await resolveMembers(members, workspaceDN: DistinguishedName(ws.dn))
+        let memberDNs = try await resolveMembers(members, workspaceDN: ws.dn)
         let dn: DistinguishedName
         var attributes: [LDAPAttribute]
         switch kind {
@@ -82,7 +82,7 @@ public struct GroupService: Sendable {
 
     public func list(_ kind: MailGroup.Kind, workspace: String) async throws -> [MailGroup] {
         let ws = try await WorkspaceService(context).show(workspace)
-        let entries = try await context.search(DistinguishedName(ws.dn), .subtree, .equal("objectClass", Self.objectClass(kind)),
+        let entries = try await context.search(ws.dn, .subtree, .equal("objectClass", Self.objectClass(kind)),
                                                attributes: ["objectClass", "mail", "displayName", "member"], doing: "listing groups")
         var groups: [MailGroup] = []
         for entry in entries { groups.append(try await group(from: entry)) }
@@ -139,7 +139,7 @@ public struct GroupService: Sendable {
             guard let dn = try? DistinguishedName(member), dn.normalizedForComparison != context.layout.nobody.normalizedForComparison else { continue }
             if let mail = try await context.read(dn, attributes: ["mail"], doing: "reading members")?.string("mail") { members.append(mail) }
         }
-        return MailGroup(kind: entry.hasObjectClass("gwMailGroup") ? .group : .shared, dn: entry.dn, address: entry.string("mail") ?? "",
+        return MailGroup(kind: entry.hasObjectClass("gwMailGroup") ? .group : .shared, dn: try entry.distinguishedName, address: entry.string("mail") ?? "",
                          displayName: entry.string("displayName"), workspace: location?.workspace ?? "", unit: location?.unit,
                          members: members.sorted())
     }

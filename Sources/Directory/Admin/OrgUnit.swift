@@ -5,7 +5,7 @@ import LDAPClient
 public struct OrgUnit: Sendable, Hashable {
     public var workspace: String
     public var path: UnitPath
-    public var dn: String
+    public var dn: DistinguishedName
     public var displayName: String?
     public var billingId: String?
     /// Accounts directly in the unit (not in sub-units).
@@ -59,14 +59,14 @@ public struct UnitService: Sendable {
             throw DirectoryError(.notFound, "no unit \(path) in workspace \(workspace)")
         }
         let accounts = try await context.search(dn, .oneLevel, .equal("objectClass", "gwAccount"), attributes: ["1.1"], doing: "counting accounts of \(path)")
-        return OrgUnit(workspace: workspace, path: path, dn: entry.dn, displayName: entry.string("displayName"),
+        return OrgUnit(workspace: workspace, path: path, dn: dn, displayName: entry.string("displayName"),
                        billingId: entry.string("gwBillingId"), accountCount: accounts.count)
     }
 
     /// Every unit of the workspace, parents before children (a depth-first tree order).
     public func list(workspace: String) async throws -> [OrgUnit] {
         let workspaceDN = try await WorkspaceService(context).show(workspace).dn
-        let base = try DistinguishedName(workspaceDN)
+        let base = workspaceDN
         let units = try await context.search(base, .subtree, .equal("objectClass", "gwOrgUnit"), attributes: Self.attributes, doing: "listing units of \(workspace)")
         let accounts = try await context.search(base, .subtree, .equal("objectClass", "gwAccount"), attributes: ["1.1"], doing: "counting accounts of \(workspace)")
         var counts: [DistinguishedName: Int] = [:]
@@ -76,7 +76,7 @@ public struct UnitService: Sendable {
         return try units.compactMap { entry -> OrgUnit? in
             let dn = try entry.distinguishedName
             guard let location = context.layout.location(of: dn), let path = location.unit else { return nil }
-            return OrgUnit(workspace: workspace, path: path, dn: entry.dn, displayName: entry.string("displayName"),
+            return OrgUnit(workspace: workspace, path: path, dn: dn, displayName: entry.string("displayName"),
                            billingId: entry.string("gwBillingId"), accountCount: counts[dn.normalizedForComparison] ?? 0)
         }.sorted { $0.path.components.lexicographicallyPrecedes($1.path.components) }
     }
@@ -167,6 +167,6 @@ public struct UnitService: Sendable {
 
     private func parentDN(workspace: String, parent: UnitPath?) async throws -> DistinguishedName {
         if let parent { return try await existingUnitDN(parent, workspace: workspace) }
-        return try DistinguishedName(try await WorkspaceService(context).show(workspace).dn)
+        return try await WorkspaceService(context).show(workspace).dn
     }
 }

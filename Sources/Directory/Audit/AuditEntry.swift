@@ -5,7 +5,7 @@ import LDAPClient
 /// One `gwLoginEvent` entry as read back: a single login, or a run of folded mail-protocol
 /// logins with its first and last time and count.
 public struct AuditEntry: Sendable, Hashable {
-    public var dn: String
+    public var dn: DistinguishedName
     public var eventID: String
     public var accountDN: String?
     public var accountUUID: String?
@@ -31,8 +31,8 @@ public struct AuditEntry: Sendable, Hashable {
         "gwCountry", "gwLoginResult", "gwFailureReason", "gwFirstTime", "gwLastTime", "gwEventCount", "gwWorkspaceRef",
     ]
 
-    public init(_ entry: LDAPEntry) {
-        dn = entry.dn
+    public init(_ entry: LDAPEntry) throws {
+        dn = try entry.distinguishedName
         eventID = entry.string("gwEventId") ?? ""
         accountDN = entry.string("gwAccountRef")
         accountUUID = entry.string("gwAccountUUID")
@@ -57,7 +57,7 @@ public struct AuditEntry: Sendable, Hashable {
         if aLast != bLast { return aLast > bLast }
         let aFirst = a.firstTime ?? .distantPast, bFirst = b.firstTime ?? .distantPast
         if aFirst != bFirst { return aFirst > bFirst }
-        return a.dn < b.dn
+        return a.dn.description < b.dn.description
     }
 }
 

@@ -401,7 +401,7 @@ public struct AuditLog: LoginRecorder {
             for try await entry in context.ldap.pagedSearch(
                 base: context.layout.auditEvents, scope: .oneLevel, filter: filter, attributes: AuditEntry.attributes, pageSize: 1000
             ) {
-                entries.append(AuditEntry(entry))
+                entries.append(try AuditEntry(entry))
             }
         }
         entries.sort(by: AuditEntry.newestFirst)
