@@ -76,7 +76,7 @@ struct Init: AsyncParsableCommand {
                     "base": .string(base),
                     "alreadyInitialised": .bool(tree.baseExisted && tree.added == 0),
                     "added": .integer(tree.added),
-                    "gwdirDN": .string(ServiceAccount.gwdir.dn(base: base)),
+                    "gwdirDN": .string(ServiceAccount.gwdir.dn(base: try DistinguishedName(base)).description),
                     "secrets": .string(secrets.secretsDirectory.path),
                     "superAdmin": OutputValue(adminDN),
                     "superAdminCreated": .bool(adminCreated),
