@@ -228,7 +228,7 @@ public struct AuditLog: LoginRecorder {
         let found = try await context.ldap.search(
             base: context.layout.auditEvents, scope: .oneLevel,
             filter: AuditRecords.foldCandidatesFilter(for: event, since: since),
-            attributes: ["gwLoginType", "gwClientIP", "gwLoginResult", "gwFailureReason", "gwFirstTime", "gwLastTime"]
+            attributes: [AttributeName.loginType, AttributeName.clientIP, AttributeName.loginResult, AttributeName.failureReason, AttributeName.firstTime, AttributeName.lastTime]
         )
         var newest: AuditFoldMachine.Newest?
         for entry in found.entries {
@@ -247,13 +247,13 @@ public struct AuditLog: LoginRecorder {
     /// still an extension.
     private func increment(_ dn: DistinguishedName, _ batch: FoldBatch) async throws {
         let ldap = context.ldap
-        let count = [LDAPModification.increment("gwEventCount", by: batch.count)] + (batch.mark.map(Self.markModifications) ?? [])
+        let count = [LDAPModification.increment(AttributeName.eventCount, by: batch.count)] + (batch.mark.map(Self.markModifications) ?? [])
         var widen: [(LDAPModification, LDAPFilter)] = []
         if let last = batch.lastTime.map(GeneralizedTime.format) {
-            widen.append((.replace("gwLastTime", last), .not(.greaterOrEqual("gwLastTime", last))))
+            widen.append((.replace(AttributeName.lastTime, last), .not(.greaterOrEqual("gwLastTime", last))))
         }
         if let first = batch.firstTime.map(GeneralizedTime.format) {
-            widen.append((.replace("gwFirstTime", first), .not(.lessOrEqual("gwFirstTime", first))))
+            widen.append((.replace(AttributeName.firstTime, first), .not(.lessOrEqual("gwFirstTime", first))))
         }
         if widen.isEmpty {
             _ = try await Self.uncancelled { try await ldap.modify(dn: dn, count, controls: []) }
@@ -274,14 +274,14 @@ public struct AuditLog: LoginRecorder {
     }
 
     static func markModifications(_ mark: AuditSpoolMark) -> [LDAPModification] {
-        [.replace("gwSpoolId", mark.spool), .replace("gwSpoolSeq", String(mark.sequence))]
+        [.replace(AttributeName.spoolId, mark.spool), .replace(AttributeName.spoolSeq, String(mark.sequence))]
     }
 
     /// A fresh entry's id and DN, built from RDNs like every other DN.
     private func newEntry(_ event: LoginEvent) -> NewEntry {
         let id = state.newEventID(time: event.time)
         // A constant type and a non-empty id: the builder cannot fail.
-        return NewEntry(id: id, dn: try! eventsDN.child(type: "gwEventId", value: id))
+        return NewEntry(id: id, dn: try! eventsDN.child(type: AttributeName.eventId, value: id))
     }
 
     struct NewEntry: Sendable {
@@ -293,8 +293,8 @@ public struct AuditLog: LoginRecorder {
         let workspace = state.homeWorkspace(of: event.accountDN) { AuditRecords.homeWorkspace(of: $0, layout: context.layout)?.description }
         var attributes = AuditRecords.attributes(for: event, id: id, country: event.country ?? Self.unknownCountry, workspace: workspace)
         if let mark {
-            attributes.append(LDAPAttribute("gwSpoolId", mark.spool))
-            attributes.append(LDAPAttribute("gwSpoolSeq", String(mark.sequence)))
+            attributes.append(LDAPAttribute(AttributeName.spoolId, mark.spool))
+            attributes.append(LDAPAttribute(AttributeName.spoolSeq, String(mark.sequence)))
         }
         return attributes
     }
@@ -371,10 +371,10 @@ public struct AuditLog: LoginRecorder {
         let time = GeneralizedTime.format(event.time)
         let ldap = context.ldap
         let modifications: [LDAPModification] = [
-            .replace("gwLastLoginTime", time),
-            .replace("gwLastLoginType", event.type.rawValue),
-            event.ip.map { .replace("gwLastLoginIP", $0.description) } ?? .replace("gwLastLoginIP", []),
-            .replace("gwLastLoginCountry", event.country ?? Self.unknownCountry),
+            .replace(AttributeName.lastLoginTime, time),
+            .replace(AttributeName.lastLoginType, event.type.rawValue),
+            event.ip.map { .replace(AttributeName.lastLoginIP, $0.description) } ?? .replace(AttributeName.lastLoginIP, []),
+            .replace(AttributeName.lastLoginCountry, event.country ?? Self.unknownCountry),
         ]
         do {
             _ = try await Self.uncancelled {

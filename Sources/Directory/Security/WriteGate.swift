@@ -107,7 +107,7 @@ public struct WriteGate: LDAPOperations {
             }
         }
         if dn.rdn?.type.lowercased() == "ou" {
-            facts.isBilledUnit = try await writer.entry(dn, attributes: ["gwBillingId"])?.string("gwBillingId") != nil
+            facts.isBilledUnit = try await writer.entry(dn, attributes: [AttributeName.billingId])?.string(AttributeName.billingId) != nil
         }
         return facts
     }
