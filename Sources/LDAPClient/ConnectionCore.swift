@@ -383,7 +383,7 @@ final class ConnectionCore {
                 arena.adoptLibldapAllocation(value.bv_val)
             case .assertion(let filter):
                 oid = "1.3.6.1.1.12"
-                rc = ldap_create_assertion_control_value(ld, arena.cString(filter), &value)
+                rc = ldap_create_assertion_control_value(ld, arena.cString(filter.description), &value)
                 arena.adoptLibldapAllocation(value.bv_val)
             case .preRead(let attributes), .postRead(let attributes):
                 if case .preRead = control.kind { oid = "1.3.6.1.1.13.1" } else { oid = "1.3.6.1.1.13.2" }
@@ -416,13 +416,16 @@ final class ConnectionCore {
     }
 
     /// Reads a search entry by length-delimited bervals (no C-string assumptions about values).
-    func decodeEntry(_ ld: OpaquePointer, _ message: OpaquePointer) -> LDAPEntry {
+    /// An entry whose DN cannot be read is an error: an empty DN would name the root DSE.
+    func decodeEntry(_ ld: OpaquePointer, _ message: OpaquePointer) throws(LDAPError) -> LDAPEntry {
         var ber: OpaquePointer?
         var dn = CLDAP.berval()
-        guard ldap_get_dn_ber(ld, message, &ber, &dn) == LDAP_SUCCESS else {
-            return LDAPEntry(dn: "", attributes: [])
+        // libldap hands out the BerElement even when reading the DN fails.
+        defer { if let ber { ber_free(ber, 0) } }
+        let rc = ldap_get_dn_ber(ld, message, &ber, &dn)
+        guard rc == LDAP_SUCCESS else {
+            throw LDAPError(code: .decodingError, message: "cannot read the DN of a search result entry", operation: .decode)
         }
-        defer { ber_free(ber, 0) }
         var builder = LDAPEntry.Storage.Builder()
         while true {
             var type = CLDAP.berval()

@@ -193,15 +193,17 @@ public final class LDAPConnection: LDAPOperations, Sendable {
     // MARK: Search
 
     public func search(
-        base: String,
+        base: DistinguishedName,
         scope: LDAPSearchScope = .subtree,
-        filter: String = "(objectClass=*)",
+        filter: LDAPFilter = .present("objectClass"),
         attributes: [String] = [],
         sizeLimit: Int = 0,
         timeLimit: Duration? = nil,
         controls: [LDAPRequestControl] = []
     ) async throws -> LDAPSearchResult {
-        try await retryingRead {
+        let base = base.description
+        let filter = filter.description
+        return try await retryingRead {
             try await perform(SearchRequest(
                 base: base, scope: scope, filter: filter, attributes: attributes, sizeLimit: sizeLimit, timeLimit: timeLimit, controls: controls
             ))
@@ -211,8 +213,9 @@ public final class LDAPConnection: LDAPOperations, Sendable {
     // MARK: Compare
 
     /// True when the entry holds the value (compareTrue), false for compareFalse; errors otherwise.
-    public func compare(dn: String, attribute: String, value: [UInt8], controls: [LDAPRequestControl] = []) async throws -> Bool {
-        try await retryingRead {
+    public func compare(dn: DistinguishedName, attribute: String, value: [UInt8], controls: [LDAPRequestControl] = []) async throws -> Bool {
+        let dn = dn.description
+        return try await retryingRead {
             try await perform(onTimeout: TimeoutBehaviour(action: .abandon, operation: .compare, dn: dn), send: { core, ld, arena throws(LDAPError) in
                 let serverControls = try core.encode(controls, ld, arena: arena)
                 var messageID: Int32 = 0
@@ -234,24 +237,28 @@ public final class LDAPConnection: LDAPOperations, Sendable {
     // MARK: Updates
 
     @discardableResult
-    public func add(dn: String, attributes: [LDAPAttribute], controls: [LDAPRequestControl] = []) async throws -> LDAPResult {
-        try await perform(UpdateRequest(dn: dn, .add(attributes), controls: controls))
+    public func add(dn: DistinguishedName, attributes: [LDAPAttribute], controls: [LDAPRequestControl] = []) async throws -> LDAPResult {
+        try await perform(UpdateRequest(dn: dn.description, .add(attributes), controls: controls))
     }
 
     @discardableResult
-    public func modify(dn: String, _ modifications: [LDAPModification], controls: [LDAPRequestControl] = []) async throws -> LDAPResult {
-        try await perform(UpdateRequest(dn: dn, .modify(modifications), controls: controls))
+    public func modify(dn: DistinguishedName, _ modifications: [LDAPModification], controls: [LDAPRequestControl] = []) async throws -> LDAPResult {
+        try await perform(UpdateRequest(dn: dn.description, .modify(modifications), controls: controls))
     }
 
     @discardableResult
-    public func delete(dn: String, controls: [LDAPRequestControl] = []) async throws -> LDAPResult {
-        try await perform(UpdateRequest(dn: dn, .delete, controls: controls))
+    public func delete(dn: DistinguishedName, controls: [LDAPRequestControl] = []) async throws -> LDAPResult {
+        try await perform(UpdateRequest(dn: dn.description, .delete, controls: controls))
     }
 
     /// Modify DN: renames the entry and/or moves it (with its subtree) under `newSuperior`.
     @discardableResult
-    public func rename(dn: String, newRDN: String, deleteOldRDN: Bool = true, newSuperior: String? = nil, controls: [LDAPRequestControl] = []) async throws -> LDAPResult {
-        try await perform(UpdateRequest(dn: dn, .rename(newRDN: newRDN, deleteOldRDN: deleteOldRDN, newSuperior: newSuperior), controls: controls))
+    public func rename(
+        dn: DistinguishedName, newRDN: RelativeDistinguishedName, deleteOldRDN: Bool = true, newSuperior: DistinguishedName? = nil,
+        controls: [LDAPRequestControl] = []
+    ) async throws -> LDAPResult {
+        let update = UpdateRequest.Update.rename(newRDN: newRDN.description, deleteOldRDN: deleteOldRDN, newSuperior: newSuperior?.description)
+        return try await perform(UpdateRequest(dn: dn.description, update, controls: controls))
     }
 
     // MARK: Extended operations
@@ -279,8 +286,11 @@ public final class LDAPConnection: LDAPOperations, Sendable {
 
     /// RFC 3062 Password Modify. Returns the password the server generated when `newPassword` is nil.
     @discardableResult
-    public func passwordModify(userDN: String? = nil, oldPassword: String? = nil, newPassword: String? = nil, controls: [LDAPRequestControl] = []) async throws -> String? {
-        try await perform(onTimeout: TimeoutBehaviour(action: .reportUnknownOutcome, operation: .passwordModify, dn: userDN), send: { core, ld, arena throws(LDAPError) in
+    public func passwordModify(
+        userDN: DistinguishedName? = nil, oldPassword: String? = nil, newPassword: String? = nil, controls: [LDAPRequestControl] = []
+    ) async throws -> String? {
+        let userDN = userDN?.description
+        return try await perform(onTimeout: TimeoutBehaviour(action: .reportUnknownOutcome, operation: .passwordModify, dn: userDN), send: { core, ld, arena throws(LDAPError) in
             let serverControls = try core.encode(controls, ld, arena: arena)
             let user = userDN.map { arena.bervalPointer(Array($0.utf8)) }
             let old = oldPassword.map { arena.bervalPointer(Array($0.utf8)) }

@@ -22,32 +22,32 @@ public final class LDAPConnectionPool: LDAPOperations, Sendable {
         for connection in connections { connection.close() }
     }
 
-    public func search(base: String, scope: LDAPSearchScope, filter: String, attributes: [String], sizeLimit: Int, timeLimit: Duration?, controls: [LDAPRequestControl]) async throws -> LDAPSearchResult {
+    public func search(base: DistinguishedName, scope: LDAPSearchScope, filter: LDAPFilter, attributes: [String], sizeLimit: Int, timeLimit: Duration?, controls: [LDAPRequestControl]) async throws -> LDAPSearchResult {
         try await next().search(base: base, scope: scope, filter: filter, attributes: attributes, sizeLimit: sizeLimit, timeLimit: timeLimit, controls: controls)
     }
 
     /// Paged results are tied to one connection (the cookie is per connection in slapd).
-    public func pagedSearch(base: String, scope: LDAPSearchScope = .subtree, filter: String = "(objectClass=*)", attributes: [String] = [], pageSize: Int = 500, controls: [LDAPRequestControl] = []) -> LDAPPagedSearch {
+    public func pagedSearch(base: DistinguishedName, scope: LDAPSearchScope = .subtree, filter: LDAPFilter = .present("objectClass"), attributes: [String] = [], pageSize: Int = 500, controls: [LDAPRequestControl] = []) -> LDAPPagedSearch {
         next().pagedSearch(base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize, controls: controls)
     }
 
-    public func compare(dn: String, attribute: String, value: [UInt8], controls: [LDAPRequestControl]) async throws -> Bool {
+    public func compare(dn: DistinguishedName, attribute: String, value: [UInt8], controls: [LDAPRequestControl]) async throws -> Bool {
         try await next().compare(dn: dn, attribute: attribute, value: value, controls: controls)
     }
 
-    public func add(dn: String, attributes: [LDAPAttribute], controls: [LDAPRequestControl]) async throws -> LDAPResult {
+    public func add(dn: DistinguishedName, attributes: [LDAPAttribute], controls: [LDAPRequestControl]) async throws -> LDAPResult {
         try await next().add(dn: dn, attributes: attributes, controls: controls)
     }
 
-    public func modify(dn: String, _ modifications: [LDAPModification], controls: [LDAPRequestControl]) async throws -> LDAPResult {
+    public func modify(dn: DistinguishedName, _ modifications: [LDAPModification], controls: [LDAPRequestControl]) async throws -> LDAPResult {
         try await next().modify(dn: dn, modifications, controls: controls)
     }
 
-    public func delete(dn: String, controls: [LDAPRequestControl]) async throws -> LDAPResult {
+    public func delete(dn: DistinguishedName, controls: [LDAPRequestControl]) async throws -> LDAPResult {
         try await next().delete(dn: dn, controls: controls)
     }
 
-    public func rename(dn: String, newRDN: String, deleteOldRDN: Bool, newSuperior: String?, controls: [LDAPRequestControl]) async throws -> LDAPResult {
+    public func rename(dn: DistinguishedName, newRDN: RelativeDistinguishedName, deleteOldRDN: Bool, newSuperior: DistinguishedName?, controls: [LDAPRequestControl]) async throws -> LDAPResult {
         try await next().rename(dn: dn, newRDN: newRDN, deleteOldRDN: deleteOldRDN, newSuperior: newSuperior, controls: controls)
     }
 
@@ -55,7 +55,7 @@ public final class LDAPConnectionPool: LDAPOperations, Sendable {
         try await next().whoAmI()
     }
 
-    public func passwordModify(userDN: String?, oldPassword: String?, newPassword: String?, controls: [LDAPRequestControl]) async throws -> String? {
+    public func passwordModify(userDN: DistinguishedName?, oldPassword: String?, newPassword: String?, controls: [LDAPRequestControl]) async throws -> String? {
         try await next().passwordModify(userDN: userDN, oldPassword: oldPassword, newPassword: newPassword, controls: controls)
     }
 }

@@ -3,7 +3,7 @@
 public struct LDAPRequestControl: Sendable, Hashable {
     enum Kind: Sendable, Hashable {
         case pagedResults(size: Int32, cookie: [UInt8])
-        case assertion(filter: String)
+        case assertion(filter: LDAPFilter)
         case preRead(attributes: [String])
         case postRead(attributes: [String])
         case manageDsaIT
@@ -21,7 +21,7 @@ public struct LDAPRequestControl: Sendable, Hashable {
     }
 
     /// RFC 4528: the operation happens only if the target entry matches `filter`, atomically.
-    public static func assertion(_ filter: String) -> Self {
+    public static func assertion(_ filter: LDAPFilter) -> Self {
         .init(kind: .assertion(filter: filter), isCritical: true)
     }
 
@@ -106,6 +106,18 @@ public struct LDAPResult: Sendable {
     public var passwordPolicy: PasswordPolicyResponse?
     /// Diagnostic text the server sent along with success (rare).
     public var message: String
+
+    /// Public so that conformers outside LDAPClient (test doubles, gates) can answer.
+    public init(
+        controls: [LDAPResponseControl] = [], preReadEntry: LDAPEntry? = nil, postReadEntry: LDAPEntry? = nil,
+        passwordPolicy: PasswordPolicyResponse? = nil, message: String = ""
+    ) {
+        self.controls = controls
+        self.preReadEntry = preReadEntry
+        self.postReadEntry = postReadEntry
+        self.passwordPolicy = passwordPolicy
+        self.message = message
+    }
 }
 
 /// The entries of a search, with its final result's controls.
@@ -115,4 +127,12 @@ public struct LDAPSearchResult: Sendable {
     public var controls: [LDAPResponseControl]
     /// The RFC 2696 cookie for the next page; empty when the last page was returned.
     public var pagedResultsCookie: [UInt8]?
+
+    /// Public so that conformers outside LDAPClient (test doubles, gates) can answer.
+    public init(entries: [LDAPEntry], referrals: [String] = [], controls: [LDAPResponseControl] = [], pagedResultsCookie: [UInt8]? = nil) {
+        self.entries = entries
+        self.referrals = referrals
+        self.controls = controls
+        self.pagedResultsCookie = pagedResultsCookie
+    }
 }

@@ -100,6 +100,18 @@ public struct LDAPEntry: Sendable, Hashable {
         self.storage = storage
     }
 
+    /// ``dn`` parsed. A DN that does not parse is a decoding error: it must never fall back to
+    /// the root DSE, which a write would then target.
+    public var distinguishedName: DistinguishedName {
+        get throws(LDAPError) {
+            do {
+                return try DistinguishedName(dn)
+            } catch {
+                throw LDAPError(code: .decodingError, message: "unparsable entry DN: \(error)", operation: .decode, dn: dn)
+            }
+        }
+    }
+
     public var attributes: [LDAPAttribute] {
         get { storage.names.indices.map { LDAPAttribute(name: storage.names[$0], values: storage.values(of: $0)) } }
         set { self = LDAPEntry(dn: dn, attributes: newValue) }

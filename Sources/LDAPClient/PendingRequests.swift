@@ -162,6 +162,8 @@ final class SearchRequest: AwaitedRequest<LDAPSearchResult>, @unchecked Sendable
     let controls: [LDAPRequestControl]
     private var entries: [LDAPEntry] = []
     private var references: [String] = []
+    /// The first entry that could not be decoded; the search fails with it once its result arrives.
+    private var decodingError: LDAPError?
 
     init(base: String, scope: LDAPSearchScope, filter: String, attributes: [String], sizeLimit: Int, timeLimit: Duration?, controls: [LDAPRequestControl]) {
         self.base = base
@@ -202,7 +204,11 @@ final class SearchRequest: AwaitedRequest<LDAPSearchResult>, @unchecked Sendable
         guard let ld = core.handle else { return false }
         switch type {
         case MessageType.searchEntry:
-            entries.append(core.decodeEntry(ld, message))
+            do {
+                entries.append(try core.decodeEntry(ld, message))
+            } catch {
+                if decodingError == nil { decodingError = LDAPError(code: error.code, message: error.message, operation: .search, dn: base) }
+            }
             return false
         case MessageType.searchReference:
             var referrals: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
@@ -220,7 +226,9 @@ final class SearchRequest: AwaitedRequest<LDAPSearchResult>, @unchecked Sendable
             if let cookie = result.pageCookie, !cookie.isEmpty, LDAPPagedSearch.isFinalCookie(cookie) {
                 core.pagedResultsStateIsStale = true
             }
-            if result.code == LDAP_SUCCESS {
+            if let decodingError {
+                resume(with: .failure(decodingError))
+            } else if result.code == LDAP_SUCCESS {
                 resume(with: .success(LDAPSearchResult(
                     entries: entries, referrals: references + result.referrals,
                     controls: result.controls, pagedResultsCookie: result.pageCookie

@@ -17,12 +17,15 @@ struct LDAPLeakCheck {
         let connection = try await LDAPConnection.connect(configuration: LDAPConfiguration(
             uri: uri, credentials: .simple(dn: rootDN, password: rootPassword)
         ))
-        let unit = "ou=leaks-\(UInt32.random(in: 0...UInt32.max)),\(base)"
-        try await connection.add(dn: unit, attributes: [LDAPAttribute("objectClass", ["organizationalUnit"]), LDAPAttribute("ou", String(unit.dropFirst(3).prefix { $0 != "," }))])
+        let baseDN = try DistinguishedName(base)
+        let unitName = "leaks-\(UInt32.random(in: 0...UInt32.max))"
+        let unit = try baseDN.child(type: "ou", value: unitName)
+        let user: @Sendable (String) throws -> DistinguishedName = { name in try unit.child(type: "uid", value: name) }
+        try await connection.add(dn: unit, attributes: [LDAPAttribute("objectClass", ["organizationalUnit"]), LDAPAttribute("ou", unitName)])
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<50 {
                 group.addTask {
-                    try await connection.add(dn: "uid=u\(index),\(unit)", attributes: [
+                    try await connection.add(dn: try user("u\(index)"), attributes: [
                         LDAPAttribute("objectClass", ["inetOrgPerson"]), LDAPAttribute("uid", "u\(index)"),
                         LDAPAttribute("cn", "김민준 \(index)"), LDAPAttribute("sn", "김"), LDAPAttribute("roomNumber", "1"),
                         LDAPAttribute(name: "jpegPhoto", values: [[0, 1, 2, 0, 255]]),
@@ -31,29 +34,30 @@ struct LDAPLeakCheck {
             }
             try await group.waitForAll()
         }
-        _ = try await connection.search(base: unit, filter: "(sn=김*)")
+        _ = try await connection.search(base: unit, filter: .prefix("sn", "김"))
         var listed = 0
         for try await _ in connection.pagedSearch(base: unit, scope: .oneLevel, pageSize: 7) { listed += 1 }
         for try await _ in connection.pagedSearch(base: unit, scope: .oneLevel, pageSize: 10) { listed += 1 }
-        _ = try await connection.compare(dn: "uid=u1,\(unit)", attribute: "sn", value: Array("김".utf8), controls: [])
-        _ = try await connection.modify(dn: "uid=u1,\(unit)", [.replace("roomNumber", ["5"])], controls: [.preRead(["roomNumber"]), .postRead(["roomNumber"]), .assertion("(roomNumber=1)")])
-        _ = try? await connection.modify(dn: "uid=u1,\(unit)", [.replace("roomNumber", ["6"])], controls: [.assertion("(roomNumber=1)")])
-        _ = try? await connection.search(base: "ou=missing,\(unit)")
-        _ = try? await connection.search(base: unit, filter: "(objectClass=*)", attributes: [], sizeLimit: 3, timeLimit: .seconds(3), controls: [])
+        _ = try await connection.compare(dn: try user("u1"), attribute: "sn", value: Array("김".utf8), controls: [])
+        _ = try await connection.modify(dn: try user("u1"), [.replace("roomNumber", ["5"])], controls: [.preRead(["roomNumber"]), .postRead(["roomNumber"]), .assertion(.equal("roomNumber", "1"))])
+        _ = try? await connection.modify(dn: try user("u1"), [.replace("roomNumber", ["6"])], controls: [.assertion(.equal("roomNumber", "1"))])
+        _ = try? await connection.search(base: try unit.child(type: "ou", value: "missing"))
+        _ = try? await connection.search(base: unit, filter: .present("objectClass"), attributes: [], sizeLimit: 3, timeLimit: .seconds(3), controls: [])
         _ = try await connection.whoAmI()
-        _ = try await connection.passwordModify(userDN: "uid=u2,\(unit)", oldPassword: nil, newPassword: nil, controls: [])
-        _ = try await connection.passwordModify(userDN: "uid=u3,\(unit)", oldPassword: nil, newPassword: "secret 3", controls: [])
+        _ = try await connection.passwordModify(userDN: try user("u2"), oldPassword: nil, newPassword: nil, controls: [])
+        _ = try await connection.passwordModify(userDN: try user("u3"), oldPassword: nil, newPassword: "secret 3", controls: [])
         _ = try await connection.extendedOperation(oid: "1.3.6.1.4.1.4203.1.11.3", value: nil)
-        _ = try await connection.rename(dn: "uid=u4,\(unit)", newRDN: "uid=u4b", deleteOldRDN: true, newSuperior: nil, controls: [])
-        try await connection.add(dn: "ou=ref,\(unit)", attributes: [
+        _ = try await connection.rename(dn: try user("u4"), newRDN: try RelativeDistinguishedName(type: "uid", value: "u4b"), deleteOldRDN: true, newSuperior: nil, controls: [])
+        let referred = try baseDN.child(type: "ou", value: "ref")
+        try await connection.add(dn: try unit.child(type: "ou", value: "ref"), attributes: [
             LDAPAttribute("objectClass", ["referral", "extensibleObject"]), LDAPAttribute("ou", "ref"),
-            LDAPAttribute("ref", "ldap://replica.invalid/ou=ref,\(base)"),
+            LDAPAttribute("ref", "ldap://replica.invalid/\(referred)"),
         ], controls: [.manageDsaIT])
-        _ = try await connection.search(base: unit, filter: "(objectClass=*)")
-        let user = LDAPConnection(configuration: LDAPConfiguration(uri: uri))
-        try await user.bind(.simple(dn: "uid=u3,\(unit)", password: "secret 3"), controls: [.passwordPolicy])
-        _ = try? await user.bind(.simple(dn: "uid=u3,\(unit)", password: "wrong"), controls: [.passwordPolicy])
-        user.close()
+        _ = try await connection.search(base: unit, filter: .present("objectClass"))
+        let userConnection = LDAPConnection(configuration: LDAPConfiguration(uri: uri))
+        try await userConnection.bind(.simple(dn: try user("u3").description, password: "secret 3"), controls: [.passwordPolicy])
+        _ = try? await userConnection.bind(.simple(dn: try user("u3").description, password: "wrong"), controls: [.passwordPolicy])
+        userConnection.close()
         let external = try await LDAPConnection.connect(configuration: LDAPConfiguration(uri: ldapiURI, credentials: .saslExternal()))
         _ = try await external.whoAmI()
         external.close()

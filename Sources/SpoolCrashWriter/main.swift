@@ -5,6 +5,7 @@
 // Usage: spool-crash-writer <spool dir> <workspace DN> <epoch seconds>
 import Directory
 import Foundation
+import LDAPClient
 
 let arguments = CommandLine.arguments
 guard arguments.count == 4, let epoch = Double(arguments[3]) else {
@@ -12,12 +13,12 @@ guard arguments.count == 4, let epoch = Double(arguments[3]) else {
     exit(2)
 }
 let spool = try LoginSpool(directory: URL(fileURLWithPath: arguments[1]))
-let workspace = arguments[2]
+let unit = try DistinguishedName(arguments[2]).child(type: "ou", value: "unit")
 
-func event(_ index: Int) -> LoginEvent {
+func event(_ index: Int) throws -> LoginEvent {
     let uid = "a\(index % 4 + 1)"
     let mail = index % 10 < 7
-    return LoginEvent(time: Date(timeIntervalSince1970: epoch + Double(index) / 100), accountDN: "uid=\(uid),ou=unit,\(workspace)",
+    return LoginEvent(time: Date(timeIntervalSince1970: epoch + Double(index) / 100), accountDN: try unit.child(type: "uid", value: uid).description,
                       loginName: uid, type: mail ? .pop3 : .pcBrowser, client: mail ? "" : "chrome",
                       ip: IPAddress(mail ? "10.9.\(index % 4).1" : "10.9.9.\(index % 4)"), country: nil, outcome: .success)
 }
@@ -27,7 +28,7 @@ try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask {
             var index = worker
             while true {
-                let sequence = try await spool.append(event(index))
+                let sequence = try await spool.append(try event(index))
                 // Unbuffered: a number the test reads was acknowledged before the kill.
                 FileHandle.standardOutput.write(Data("\(sequence)\n".utf8))
                 index += 16

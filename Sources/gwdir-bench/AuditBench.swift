@@ -175,7 +175,7 @@ enum AuditBench {
     static func naive(_ workload: AuditWorkload, _ bench: BenchDirectory, t0: Date, prefix: String) async throws -> Measurement {
         let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
         defer { connection.close() }
-        let base = "ou=events,ou=audit,\(bench.slapd.baseDN)"
+        let base = try DirectoryLayout(base: bench.slapd.baseDN).auditEvents
         let workspace = bench.workspaceDN
         return try await measure(on: connection.executor) {
             for (index, event) in workload.events.enumerated() {
@@ -189,7 +189,7 @@ enum AuditBench {
                     LDAPAttribute("gwLastTime", time), LDAPAttribute("gwEventCount", "1"), LDAPAttribute("gwWorkspaceRef", workspace),
                 ]
                 if let reason = event.outcome.reason { attributes.append(LDAPAttribute("gwFailureReason", reason.rawValue)) }
-                _ = try await connection.add(dn: "gwEventId=\(prefix)\(index),\(base)", attributes: attributes)
+                _ = try await connection.add(dn: try base.child(type: "gwEventId", value: "\(prefix)\(index)"), attributes: attributes)
             }
             return workload.events.count
         }
@@ -278,8 +278,8 @@ enum AuditBench {
             .lessOrEqual("gwFirstTime", GeneralizedTime.format(t0.addingTimeInterval(86_400))),
         ])
         var events = 0, entries = 0
-        for try await entry in connection.pagedSearch(base: "ou=events,ou=audit,\(bench.slapd.baseDN)", scope: .oneLevel,
-                                                      filter: filter.description, attributes: ["gwEventCount"], pageSize: 1000) {
+        for try await entry in connection.pagedSearch(base: try DirectoryLayout(base: bench.slapd.baseDN).auditEvents, scope: .oneLevel,
+                                                      filter: filter, attributes: ["gwEventCount"], pageSize: 1000) {
             events += entry.string("gwEventCount").flatMap { Int($0) } ?? 0
             entries += 1
         }

@@ -456,13 +456,14 @@ enum GWDirSide {
         case .search:
             let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
             defer { connection.close() }
-            _ = try await connection.search(base: bench.peopleDN, filter: "(mail=u0@\(bench.domain))")
+            _ = try await connection.search(base: try DistinguishedName(bench.peopleDN), filter: .equal("mail", "u0@\(bench.domain)"))
+            let people = try DistinguishedName(bench.peopleDN)
             return try await measure(on: connection.executor) {
                 var users = UserSequence(seed: seed, users: options.users)
                 var entries = 0
                 for _ in 0..<options.searchCount {
                     let filter = LDAPFilter.equal("mail", "u\(users.next())@\(bench.domain)")
-                    entries += try await connection.search(base: bench.peopleDN, filter: filter.description).entries.count
+                    entries += try await connection.search(base: people, filter: filter).entries.count
                 }
                 guard entries == options.searchCount else { throw SlapdError(description: "search: \(entries) entries for \(options.searchCount) searches") }
                 return options.searchCount
@@ -470,16 +471,16 @@ enum GWDirSide {
         case .search32:
             let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
             defer { connection.close() }
-            _ = try await connection.search(base: bench.peopleDN, filter: "(mail=u0@\(bench.domain))")
+            _ = try await connection.search(base: try DistinguishedName(bench.peopleDN), filter: .equal("mail", "u0@\(bench.domain)"))
             let count = options.pipelinedCount, window = options.searchWindow
-            let base = bench.peopleDN, domain = bench.domain
+            let base = try DistinguishedName(bench.peopleDN), domain = bench.domain
             return try await measure(on: connection.executor) {
                 var users = UserSequence(seed: seed, users: options.users)
                 var entries = 0
                 try await withThrowingTaskGroup(of: Int.self) { group in
                     var sent = 0
                     func launch() {
-                        let filter = LDAPFilter.equal("mail", "u\(users.next())@\(domain)").description
+                        let filter = LDAPFilter.equal("mail", "u\(users.next())@\(domain)")
                         group.addTask { try await connection.search(base: base, filter: filter).entries.count }
                         sent += 1
                     }
@@ -498,10 +499,11 @@ enum GWDirSide {
             // exact multiple of the page size fails at its end, in every client (see README).
             let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
             defer { connection.close() }
+            let people = try DistinguishedName(bench.peopleDN)
             return try await measure(on: connection.executor) {
                 var entries = 0
                 for try await entry in connection.pagedSearch(
-                    base: bench.peopleDN, scope: .subtree, filter: "(objectClass=*)", pageSize: options.pageSize
+                    base: people, scope: .subtree, filter: .present("objectClass"), pageSize: options.pageSize
                 ) where !entry.dn.isEmpty {
                     entries += 1
                 }
@@ -511,14 +513,14 @@ enum GWDirSide {
             let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
             defer { connection.close() }
             let count = options.addCount, window = options.addWindow
-            let parent = bench.addsDN, domain = bench.domain, prefix = "g\(round)-"
+            let parent = try DistinguishedName(bench.addsDN), domain = bench.domain, prefix = "g\(round)-"
             return try await measure(on: connection.executor) {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     var sent = 0
                     func launch() {
                         let uid = "\(prefix)\(sent)"
                         group.addTask {
-                            try await connection.add(dn: "uid=\(uid),\(parent)", attributes: [
+                            try await connection.add(dn: try parent.child(type: "uid", value: uid), attributes: [
                                 LDAPAttribute("objectClass", ["inetOrgPerson", "gwAccount"]),
                                 LDAPAttribute("uid", uid),
                                 LDAPAttribute("cn", "Bench \(uid)"),
@@ -541,9 +543,10 @@ enum GWDirSide {
             let connection = try await LDAPConnection.connect(configuration: bench.configuration(bench.root))
             defer { connection.close() }
             let increment = [LDAPModification.increment(bench.counterAttribute)]
-            try await connection.modify(dn: bench.counterDN, increment)
+            let counter = try DistinguishedName(bench.counterDN)
+            try await connection.modify(dn: counter, increment)
             return try await measure(on: connection.executor) {
-                for _ in 0..<options.incrementCount { try await connection.modify(dn: bench.counterDN, increment) }
+                for _ in 0..<options.incrementCount { try await connection.modify(dn: counter, increment) }
                 return options.incrementCount
             }
         }

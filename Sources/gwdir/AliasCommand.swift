@@ -32,7 +32,7 @@ struct AliasCommand: AsyncParsableCommand {
         func run() async throws {
             let aliases = try await connection.withDirectory { try await AliasService($0).list(owner: owner) }
             output.print(.list(columns: ["alias", "folder", "deliverTo", "owner", "dn"], rows: aliases.map {
-                [.string($0.address), .string($0.folder), .string($0.deliverTo), .string($0.owner), .string($0.dn)]
+                [.string($0.address), .string($0.folder), .string($0.deliverTo), .string($0.owner), .string($0.dn.description)]
             }))
         }
     }

@@ -67,7 +67,7 @@ struct Audit: AsyncParsableCommand {
                 // An address that names no account lists the attempts made with that login name.
                 var accountDN: DistinguishedName?
                 if let address, let account = try await AccountService(context).account(mail: address) {
-                    accountDN = try DistinguishedName(account.dn)
+                    accountDN = account.dn
                 }
                 return try await AuditLog(context: context).events(
                     account: accountDN, loginName: accountDN == nil ? address?.description : nil,
@@ -87,7 +87,7 @@ struct Audit: AsyncParsableCommand {
                                "ip", "country", "result", "reason", "reasonLabel", "workspace"]
                 return .list(columns: columns, rows: entries.map { entry in
                     [
-                        .string(entry.dn), time(entry.firstTime), time(entry.lastTime), .integer(entry.count),
+                        .string(entry.dn.description), time(entry.firstTime), time(entry.lastTime), .integer(entry.count),
                         OutputValue(entry.accountDN), .string(entry.loginName), .string(entry.typeCode),
                         .string(entry.type?.label(for: language) ?? entry.typeCode), OutputValue(entry.client),
                         OutputValue(entry.ip), .string(entry.country), OutputValue(entry.result?.rawValue),

@@ -132,7 +132,7 @@ struct ConnectionOptions: ParsableArguments {
         let root = LDAPCredentials.simple(dn: configuration.rootDN, password: try local.secret(LocalInstance.rootPasswordSecret) ?? "")
         var chosen = root
         if identity == .service, let password = try local.secret(ServiceAccount.gwdir.secretName) {
-            chosen = .simple(dn: ServiceAccount.gwdir.dn(base: configuration.baseDN), password: password)
+            chosen = .simple(dn: ServiceAccount.gwdir.dn(base: try DistinguishedName(configuration.baseDN)).description, password: password)
         }
         return DirectoryTarget(uris: [configuration.uri], baseDN: base ?? configuration.baseDN, credentials: chosen, local: local)
     }
@@ -407,7 +407,15 @@ enum ServiceAccount: String, CaseIterable {
     /// The base.ldif placeholder for the password.
     var placeholder: String { rawValue.uppercased() + "_PW" }
 
-    func dn(base: String) -> String { "cn=\(rawValue),ou=system,\(base)" }
+    /// `cn=<name>,ou=system,<base>`, built from RDNs (the names are constant, valid values).
+    func dn(base: DistinguishedName) -> DistinguishedName {
+        try! DirectoryLayout(base: base).system.child(type: "cn", value: rawValue)
+    }
+
+    /// `cn=<name>,ou=system` for messages that name the account before a base is known.
+    var relativeName: String {
+        DistinguishedName(rdns: [try! RelativeDistinguishedName(type: "cn", value: rawValue), try! RelativeDistinguishedName(type: "ou", value: "system")]).description
+    }
 }
 
 /// The connection options of `user add` and `user passwd`, whose own `--password-file` is the

@@ -44,7 +44,7 @@ enum Render {
     static func account(_ account: Account, now: Date = Date()) -> Report {
         let login = account.recentLogin(now: now)
         return .record([
-            "dn": .string(account.dn),
+            "dn": .string(account.dn.description),
             "mail": .string(account.mail),
             "loginId": .string(account.loginId),
             "workspace": .string(account.workspace),
@@ -75,20 +75,20 @@ enum Render {
     static func accounts(_ accounts: [Account]) -> Report {
         .list(columns: ["mail", "loginId", "lastName", "firstName", "displayName", "unit", "status", "serviceType", "dn"], rows: accounts.map {
             [.string($0.mail), .string($0.loginId), .string($0.lastName), .string($0.firstName), .string($0.displayName),
-             OutputValue($0.unit?.description), .string($0.status.rawValue), .string($0.serviceType.rawValue), .string($0.dn)]
+             OutputValue($0.unit?.description), .string($0.status.rawValue), .string($0.serviceType.rawValue), .string($0.dn.description)]
         })
     }
 
     static func workspace(_ workspace: Workspace) -> Report {
         .record([
-            "dn": .string(workspace.dn), "id": .string(workspace.id), "name": .string(workspace.displayName),
+            "dn": .string(workspace.dn.description), "id": .string(workspace.id), "name": .string(workspace.displayName),
             "domains": .list(workspace.domains), "policies": .list(workspace.policies), "allowedNetworks": .list(workspace.allowedNetworks),
         ])
     }
 
     static func unit(_ unit: OrgUnit) -> Report {
         .record([
-            "dn": .string(unit.dn), "workspace": .string(unit.workspace), "path": .string(unit.path.description),
+            "dn": .string(unit.dn.description), "workspace": .string(unit.workspace), "path": .string(unit.path.description),
             "name": .string(unit.name), "displayName": OutputValue(unit.displayName), "billingId": OutputValue(unit.billingId),
             "accounts": .integer(unit.accountCount),
         ])
@@ -96,14 +96,14 @@ enum Render {
 
     static func group(_ group: MailGroup) -> Report {
         .record([
-            "dn": .string(group.dn), "kind": .string(group.kind.rawValue), "mail": .string(group.address),
+            "dn": .string(group.dn.description), "kind": .string(group.kind.rawValue), "mail": .string(group.address),
             "displayName": OutputValue(group.displayName), "workspace": .string(group.workspace),
             "unit": OutputValue(group.unit?.description), "members": .list(group.members),
         ])
     }
 
     static func alias(_ alias: Alias) -> Report {
-        .record(["dn": .string(alias.dn), "alias": .string(alias.address), "owner": .string(alias.owner),
+        .record(["dn": .string(alias.dn.description), "alias": .string(alias.address), "owner": .string(alias.owner),
                  "folder": .string(alias.folder), "deliverTo": .string(alias.deliverTo)])
     }
 

@@ -76,7 +76,7 @@ struct MailGroupList<Kind: MailGroupCommandKind>: AsyncParsableCommand {
     func run() async throws {
         let groups = try await connection.withDirectory { try await GroupService($0).list(Kind.kind, workspace: workspace) }
         output.print(.list(columns: ["mail", "displayName", "unit", "members", "dn"], rows: groups.map {
-            [.string($0.address), OutputValue($0.displayName), OutputValue($0.unit?.description), .list($0.members), .string($0.dn)]
+            [.string($0.address), OutputValue($0.displayName), OutputValue($0.unit?.description), .list($0.members), .string($0.dn.description)]
         }))
     }
 }

@@ -76,7 +76,7 @@ struct Init: AsyncParsableCommand {
                     "base": .string(base),
                     "alreadyInitialised": .bool(tree.baseExisted && tree.added == 0),
                     "added": .integer(tree.added),
-                    "gwdirDN": .string(ServiceAccount.gwdir.dn(base: base)),
+                    "gwdirDN": .string(ServiceAccount.gwdir.dn(base: try DistinguishedName(base)).description),
                     "secrets": .string(secrets.secretsDirectory.path),
                     "superAdmin": OutputValue(adminDN),
                     "superAdminCreated": .bool(adminCreated),
@@ -104,16 +104,17 @@ struct BaseTree {
         var values = ["BASE_DN": base, "BASE_RDN_VALUE": try BaseDN.firstValue(base)]
         for account in ServiceAccount.allCases { values[account.placeholder] = marker(account) }
         let records = try LDIF.parse(try DirectorySchema.render(DirectorySchema.template("slapd/base.ldif"), values))
-        let baseExisted = try await exists(base, on: ldap)
+        let baseExisted = try await exists(try DistinguishedName(base), on: ldap)
         var added = 0
         for record in records {
-            if try await exists(record.dn, on: ldap) { continue }
+            let dn = try DistinguishedName(record.dn)
+            if try await exists(dn, on: ldap) { continue }
             var attributes = record.attributes
             for index in attributes.indices {
                 attributes[index].values = try attributes[index].values.map(password)
             }
             do {
-                try await ldap.add(dn: record.dn, attributes: attributes)
+                try await ldap.add(dn: dn, attributes: attributes)
                 added += 1
             } catch let error as LDAPError where error.code == .entryAlreadyExists {
                 continue // a concurrent init got there first
@@ -151,7 +152,7 @@ struct SuperAdmin {
 
     /// Returns the admin's DN and whether it was created now.
     func create(password: String, on ldap: LDAPConnection) async throws -> (dn: String, created: Bool) {
-        let dn = try dn().description
+        let dn = try dn()
         var created = false
         do {
             try await ldap.add(dn: dn, attributes: [
@@ -166,16 +167,16 @@ struct SuperAdmin {
             ])
             created = true
         } catch let error as LDAPError where error.code == .entryAlreadyExists {}
-        let group = try DistinguishedName(base).child(type: "ou", value: "system").child(type: "cn", value: "superadmins").description
+        let group = try DistinguishedName(base).child(type: "ou", value: "system").child(type: "cn", value: "superadmins")
         do {
-            try await ldap.modify(dn: group, [.add("member", [dn])])
+            try await ldap.modify(dn: group, [.add("member", [dn.description])])
         } catch let error as LDAPError where error.code == .attributeOrValueExists {}
-        return (dn, created)
+        return (dn.description, created)
     }
 }
 
 /// True when the entry exists (a base-scope search that may return no attributes).
-func exists(_ dn: String, on ldap: LDAPConnection) async throws -> Bool {
+func exists(_ dn: DistinguishedName, on ldap: LDAPConnection) async throws -> Bool {
     do {
         let result = try await ldap.search(base: dn, scope: .base, attributes: ["1.1"])
         return !result.entries.isEmpty

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LDAPClient
 import LocalSlapd
 import MailConfigTemplates
 
@@ -119,9 +120,9 @@ struct MailConfigCommand: AsyncParsableCommand {
             var values: [String: String] = [
                 "LDAP_URI": uris.joined(separator: " "),
                 "BASE_DN": base,
-                "POSTFIX_DN": ServiceAccount.postfix.dn(base: base),
+                "POSTFIX_DN": ServiceAccount.postfix.dn(base: try DistinguishedName(base)).description,
                 "POSTFIX_PW": postfixPassword,
-                "DOVECOT_DN": ServiceAccount.dovecot.dn(base: base),
+                "DOVECOT_DN": ServiceAccount.dovecot.dn(base: try DistinguishedName(base)).description,
                 "DOVECOT_PW": dovecotPassword,
                 "MAIL_HOSTNAME": hostname ?? ProcessInfo.processInfo.hostName,
                 "POSTFIX_CONF_DIR": postfixDirectory,
@@ -174,7 +175,7 @@ struct MailConfigCommand: AsyncParsableCommand {
         private func servicePassword(_ account: ServiceAccount, file: String?, secrets: LocalInstance) throws -> String {
             if let file { return try PasswordFile.read(file) }
             if let stored = try secrets.secret(account.secretName), !stored.isEmpty { return stored }
-            throw CLIError(.usage, "no password for \(account.dn(base: "<base>")): run `gwdir init` here, or pass --\(account.rawValue)-password-file")
+            throw CLIError(.usage, "no password for \(account.relativeName),<base>: run `gwdir init` here, or pass --\(account.rawValue)-password-file")
         }
     }
 }

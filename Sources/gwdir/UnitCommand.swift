@@ -61,7 +61,7 @@ struct UnitCommand: AsyncParsableCommand {
             } else {
                 output.print(.list(columns: ["path", "name", "depth", "displayName", "billingId", "accounts", "dn"], rows: units.map {
                     [.string($0.path.description), .string($0.name), .integer($0.depth), OutputValue($0.displayName),
-                     OutputValue($0.billingId), .integer($0.accountCount), .string($0.dn)]
+                     OutputValue($0.billingId), .integer($0.accountCount), .string($0.dn.description)]
                 }))
             }
         }

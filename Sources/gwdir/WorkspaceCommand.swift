@@ -42,7 +42,7 @@ struct WorkspaceCommand: AsyncParsableCommand {
         func run() async throws {
             let workspaces = try await connection.withDirectory { try await WorkspaceService($0).list() }
             output.print(.list(columns: ["id", "name", "domains", "dn"], rows: workspaces.map {
-                [.string($0.id), .string($0.displayName), .list($0.domains), .string($0.dn)]
+                [.string($0.id), .string($0.displayName), .list($0.domains), .string($0.dn.description)]
             }))
         }
     }

@@ -23,15 +23,15 @@ struct AuditWorld: Sendable {
         let world = AuditWorld(fixture: fixture, workspace: "t-" + UUID().uuidString.prefix(8).lowercased(), clock: TestClock(start))
         let root = fixture.rootConnection()
         defer { root.close() }
-        try await root.add(dn: world.workspaceDN, attributes: [
+        try await root.add(dn: world.workspaceDN.parsedDN, attributes: [
             LDAPAttribute("objectClass", "gwWorkspace"), LDAPAttribute("o", world.workspace),
             LDAPAttribute("gwMailDomain", "\(world.workspace).test"),
         ])
-        try await root.add(dn: "ou=unit,\(world.workspaceDN)", attributes: [
+        try await root.add(dn: "ou=unit,\(world.workspaceDN)".parsedDN, attributes: [
             LDAPAttribute("objectClass", "organizationalUnit"), LDAPAttribute("ou", "unit"),
         ])
         for uid in accounts {
-            try await root.add(dn: world.accountDN(uid), attributes: [
+            try await root.add(dn: world.accountDN(uid).parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["inetOrgPerson", "gwAccount"]),
                 LDAPAttribute("uid", uid), LDAPAttribute("cn", uid), LDAPAttribute("sn", uid), LDAPAttribute("givenName", uid),
                 LDAPAttribute("mail", world.mail(uid)), LDAPAttribute("userPassword", "pw-\(uid)"),
@@ -62,7 +62,7 @@ struct AuditWorld: Sendable {
     func lastLogin(_ uid: String) async throws -> [String: String] {
         let root = fixture.rootConnection()
         defer { root.close() }
-        let entry = try #require(try await root.entry(accountDN(uid), attributes: ["gwLastLoginTime", "gwLastLoginType", "gwLastLoginIP", "gwLastLoginCountry"]))
+        let entry = try #require(try await root.entry(accountDN(uid).parsedDN, attributes: ["gwLastLoginTime", "gwLastLoginType", "gwLastLoginIP", "gwLastLoginCountry"]))
         var values: [String: String] = [:]
         for name in ["gwLastLoginTime", "gwLastLoginType", "gwLastLoginIP", "gwLastLoginCountry"] { values[name] = entry.string(name) }
         return values

@@ -163,20 +163,20 @@ import Testing
             == "(&(objectClass=gwLoginEvent)(gwLastTime<=20270115080000Z))")
     }
 
-    @Test func listingIsNewestFirstWithStableTies() {
-        func entry(_ dn: String, first: TimeInterval, last: TimeInterval) -> AuditEntry {
-            AuditEntry(LDAPEntry(dn: dn, attributes: [
+    @Test func listingIsNewestFirstWithStableTies() throws {
+        func entry(_ id: String, first: TimeInterval, last: TimeInterval) throws -> AuditEntry {
+            try AuditEntry(LDAPEntry(dn: "gwEventId=\(id)", attributes: [
                 LDAPAttribute("gwFirstTime", GeneralizedTime.format(Self.t0.addingTimeInterval(first))),
                 LDAPAttribute("gwLastTime", GeneralizedTime.format(Self.t0.addingTimeInterval(last))),
             ]))
         }
-        let sorted = [entry("a", first: 0, last: 10), entry("b", first: 5, last: 30), entry("c", first: 0, last: 30), entry("d", first: 0, last: 30)]
-            .sorted(by: AuditEntry.newestFirst).map(\.dn)
-        #expect(sorted == ["b", "c", "d", "a"])
+        let sorted = try [entry("a", first: 0, last: 10), entry("b", first: 5, last: 30), entry("c", first: 0, last: 30), entry("d", first: 0, last: 30)]
+            .sorted(by: AuditEntry.newestFirst).map(\.dn.description)
+        #expect(sorted == ["gwEventId=b", "gwEventId=c", "gwEventId=d", "gwEventId=a"])
     }
 
-    @Test func entryReadsUnknownCodesWithoutLosingThem() {
-        let entry = AuditEntry(LDAPEntry(dn: "gwEventId=z", attributes: [
+    @Test func entryReadsUnknownCodesWithoutLosingThem() throws {
+        let entry = try AuditEntry(LDAPEntry(dn: "gwEventId=z", attributes: [
             LDAPAttribute("gwLoginType", "carrier_pigeon"), LDAPAttribute("gwFailureReason", "cosmic_ray"),
             LDAPAttribute("gwLoginResult", "failure"), LDAPAttribute("gwEventCount", "7"),
         ]))

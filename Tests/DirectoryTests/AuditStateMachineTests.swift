@@ -19,7 +19,7 @@ import Testing
         var made = 0
         mutating func next() -> AuditLog.NewEntry {
             made += 1
-            return AuditLog.NewEntry(id: "e\(made)", dn: "gwEventId=e\(made),ou=events")
+            return AuditLog.NewEntry(id: "e\(made)", dn: "gwEventId=e\(made),ou=events".parsedDN)
         }
     }
 

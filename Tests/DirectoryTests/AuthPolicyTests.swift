@@ -57,7 +57,7 @@ import Testing
         let victim = try await world.addAccount("vic", extra: [LDAPAttribute("pwdPolicySubentry", policy)])
         let boss = try await world.addAccount("boss")
         try await world.asRoot { root in
-            try await root.add(dn: "cn=admins,\(world.workspaceDN)", attributes: [
+            try await root.add(dn: "cn=admins,\(world.workspaceDN)".parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["groupOfNames", "gwAdminGroup"]), LDAPAttribute("cn", "admins"), LDAPAttribute("member", [boss]),
             ])
         }
@@ -73,17 +73,17 @@ import Testing
         // The user cannot unlock themself.
         let me = world.fixture.connection(.simple(dn: victim, password: AuthWorld.password("vic")))
         defer { me.close() }
-        await #expect(throws: LDAPError.self) { try await me.modify(dn: victim, [.delete("pwdAccountLockedTime")]) }
+        await #expect(throws: LDAPError.self) { try await me.modify(dn: victim.parsedDN, [.delete("pwdAccountLockedTime")]) }
 
         let admin = world.fixture.connection(.simple(dn: boss, password: AuthWorld.password("boss")))
         defer { admin.close() }
         for controls in [[], [LDAPRequestControl.relax]] {
             await #expect(throws: LDAPError.self, "\(controls)") {
-                try await admin.modify(dn: victim, [.delete("pwdFailureTime")], controls: controls)
+                try await admin.modify(dn: victim.parsedDN, [.delete("pwdFailureTime")], controls: controls)
             }
         }
         // Admins hold no raw write right: not even the lock itself. The service unlocks for them.
-        await #expect(throws: LDAPError.self) { try await admin.modify(dn: victim, [.delete("pwdAccountLockedTime")]) }
+        await #expect(throws: LDAPError.self) { try await admin.modify(dn: victim.parsedDN, [.delete("pwdAccountLockedTime")]) }
         #expect(try await world.attribute(victim, "pwdAccountLockedTime").count == 1)
         #expect(try await AccountLockout(context: world.context()).unlock(world.mailAddress("vic")))
         #expect(try await world.attribute(victim, "pwdAccountLockedTime").isEmpty)
@@ -266,7 +266,7 @@ import Testing
         try await service.clear(address)
         #expect(try await service.isSet(address) == false)
         #expect(try await world.attribute(dn, "gwMailPasswordSet").isEmpty)
-        #expect(try await world.asRoot { try await $0.entry("cn=mail-password,\(dn)") } == nil)
+        #expect(try await world.asRoot { try await $0.entry("cn=mail-password,\(dn)".parsedDN) } == nil)
         #expect(await authenticator.login(world.mail(world.address("mia"), pw, ip: ip)).success != nil)
         #expect(await authenticator.login(world.mail(world.address("mia"), "app-secret-2", ip: ip)).reason == .wrongPassword)
         // Clearing twice is harmless; unknown accounts are notFound.

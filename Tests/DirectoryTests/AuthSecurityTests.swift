@@ -15,10 +15,10 @@ import Testing
         let boss = try await world.addAccount("boss")
         let sam = try await world.addAccount("sam")
         try await world.asRoot { root in
-            try await root.add(dn: "cn=admins,\(world.workspaceDN)", attributes: [
+            try await root.add(dn: "cn=admins,\(world.workspaceDN)".parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["groupOfNames", "gwAdminGroup"]), LDAPAttribute("cn", "admins"), LDAPAttribute("member", [boss]),
             ])
-            try await root.add(dn: "cn=admins,\(world.unitDN)", attributes: [
+            try await root.add(dn: "cn=admins,\(world.unitDN)".parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["groupOfNames", "gwAdminGroup"]), LDAPAttribute("cn", "admins"), LDAPAttribute("member", [sam]),
             ])
         }
@@ -49,7 +49,7 @@ import Testing
         for (name, credentials) in identities {
             let connection = world.fixture.connection(credentials)
             defer { connection.close() }
-            let account = try? await connection.entry(alice, attributes: ["userPassword", "gwOtpSecret"])
+            let account = try? await connection.entry(alice.parsedDN, attributes: ["userPassword", "gwOtpSecret"])
             #expect(account?.strings("userPassword").isEmpty ?? true, "\(name) reads alice's userPassword")
             let secret = account?.strings("gwOtpSecret") ?? []
             if name == "gwdir" {
@@ -57,11 +57,11 @@ import Testing
             } else {
                 #expect(secret.isEmpty, "\(name) reads alice's gwOtpSecret")
             }
-            let mailCredential = try? await connection.entry(credential, attributes: ["userPassword"])
+            let mailCredential = try? await connection.entry(credential.parsedDN, attributes: ["userPassword"])
             #expect(mailCredential?.strings("userPassword").isEmpty ?? true, "\(name) reads the mail-only password")
             // No guessing by compare either.
             for (dn, value) in [(alice, AuthWorld.password("alice")), (credential, "alice-app-pw")] {
-                let matched = try? await connection.compare(dn: dn, attribute: "userPassword", value: Array(value.utf8), controls: [])
+                let matched = try? await connection.compare(dn: dn.parsedDN, attribute: "userPassword", value: Array(value.utf8), controls: [])
                 #expect(matched != true, "\(name) compares userPassword of \(dn)")
             }
         }

@@ -28,13 +28,13 @@ struct AuthWorld: Sendable {
             fixture: fixture, id: id, layout: try DirectoryLayout(base: fixture.baseDN), service: fixture.gwdirConnection()
         )
         try await world.asRoot { root in
-            try await root.add(dn: world.workspaceDN, attributes: [
+            try await root.add(dn: world.workspaceDN.parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["gwWorkspace"]),
                 LDAPAttribute("o", id),
                 LDAPAttribute("displayName", "Workspace \(id)"),
                 LDAPAttribute("gwMailDomain", world.domain),
             ] + workspaceExtra)
-            try await root.add(dn: world.unitDN, attributes: [
+            try await root.add(dn: world.unitDN.parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["organizationalUnit", "gwOrgUnit"]), LDAPAttribute("ou", "unit"),
             ])
         }
@@ -58,7 +58,7 @@ struct AuthWorld: Sendable {
     ) async throws -> String {
         let dn = "uid=\(uid),\(parent ?? unitDN)"
         try await asRoot { root in
-            try await root.add(dn: dn, attributes: [
+            try await root.add(dn: dn.parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["inetOrgPerson", "gwAccount"]),
                 LDAPAttribute("uid", uid),
                 LDAPAttribute("cn", "User \(uid)"),
@@ -82,7 +82,7 @@ struct AuthWorld: Sendable {
         let name = "\(id)-\(UUID().uuidString.prefix(4).lowercased())"
         let dn = "cn=\(name),ou=policies,\(fixture.baseDN)"
         try await asRoot { root in
-            try await root.add(dn: dn, attributes: [
+            try await root.add(dn: dn.parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["organizationalRole", "pwdPolicy"]),
                 LDAPAttribute("cn", name),
                 LDAPAttribute("pwdAttribute", "userPassword"),
@@ -122,7 +122,7 @@ struct AuthWorld: Sendable {
     }
 
     func attribute(_ dn: String, _ name: String) async throws -> [String] {
-        try await asRoot { try await $0.entry(dn, attributes: [name])?.strings(name) ?? [] }
+        try await asRoot { try await $0.entry(dn.parsedDN, attributes: [name])?.strings(name) ?? [] }
     }
 }
 

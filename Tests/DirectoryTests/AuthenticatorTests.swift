@@ -16,19 +16,19 @@ import Testing
         try await world.addAccount("dis", status: "disabled")
         try await world.addAccount("gone", status: "deleted")
         try await world.addAccount("noattr", extra: [])
-        try await world.asRoot { _ = try await $0.modify(dn: world.accountDN("noattr"), [.delete("gwAccountStatus")]) }
+        try await world.asRoot { _ = try await $0.modify(dn: world.accountDN("noattr").parsedDN, [.delete("gwAccountStatus")]) }
         try await world.addAccount("imaponly", services: ["imap", "web"])
         try await world.addAccount("fenced", extra: [LDAPAttribute("gwAllowedNetwork", ["10.0.0.0/8"])])
         try await world.addAccount("otp", extra: [LDAPAttribute("gwOtpSecret", secret), LDAPAttribute("gwOtpEnabled", "TRUE")])
         try await world.addAccount("reset")
         try await world.addAccount("dup")
         try await world.asRoot { root in
-            try await root.add(dn: "ou=other,\(world.workspaceDN)", attributes: [
+            try await root.add(dn: "ou=other,\(world.workspaceDN)".parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["organizationalUnit"]), LDAPAttribute("ou", "other"),
             ])
         }
         try await world.asRoot { root in
-            try await root.add(dn: "uid=dup,ou=other,\(world.workspaceDN)", attributes: [
+            try await root.add(dn: "uid=dup,ou=other,\(world.workspaceDN)".parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["inetOrgPerson", "gwAccount"]), LDAPAttribute("uid", "dup"), LDAPAttribute("cn", "dup"),
                 LDAPAttribute("sn", "dup"), LDAPAttribute("mail", "dup2@\(world.domain)"), LDAPAttribute("userPassword", "pw-dup"),
                 LDAPAttribute("gwAccountStatus", "active"),
@@ -80,10 +80,10 @@ import Testing
         // A guest membership (the authority: cn=members of the other workspace) and a stale
         // gwMemberWorkspace hint to a workspace she is not a member of.
         try await world.asRoot { root in
-            try await root.add(dn: "cn=members,\(guestWorld.workspaceDN)", attributes: [
+            try await root.add(dn: "cn=members,\(guestWorld.workspaceDN)".parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["groupOfNames"]), LDAPAttribute("cn", "members"), LDAPAttribute("member", [alice]),
             ])
-            _ = try await root.modify(dn: alice, [.add("gwMemberWorkspace", ["o=\(world.id)-stale,\(world.fixture.workspacesDN)"])])
+            _ = try await root.modify(dn: alice.parsedDN, [.add("gwMemberWorkspace", ["o=\(world.id)-stale,\(world.fixture.workspacesDN)"])])
         }
         let recorder = MemoryRecorder()
         let authenticator = world.authenticator(recorder: recorder)

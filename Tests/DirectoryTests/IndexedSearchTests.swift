@@ -42,7 +42,7 @@ import TestSupport
         #expect(unindexed.isEmpty, "searches that scan: \(unindexed)")
 
         // The check can fail: a filter on an attribute without an index is reported.
-        _ = try await connection.search(base: fixture.workspacesDN, filter: "(description=nothing)")
+        _ = try await connection.search(base: fixture.workspacesDN.parsedDN, filter: .equal("description", "nothing"))
         #expect(try Self.unindexed(fixture).contains("description"))
     }
 

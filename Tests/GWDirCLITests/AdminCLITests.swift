@@ -82,7 +82,7 @@ struct AdminWorld {
         let root = fixture.rootConnection()
         defer { root.close() }
         do {
-            let entries = try await root.search(base: workspaceDN, scope: .subtree, attributes: ["*"]).entries
+            let entries = try await root.search(base: workspaceDN.parsedDN, scope: .subtree, attributes: ["*"]).entries
             return entries.map { entry in
                 entry.dn + "|" + entry.attributes.map { "\($0.name.lowercased())=\($0.values.map { String(decoding: $0, as: UTF8.self) }.sorted())" }.sorted().joined(separator: ";")
             }.sorted()
@@ -226,7 +226,7 @@ struct AdminWorld {
         try world.ok(["user", "delete", world.mail("alice")])
         let root = world.rootConnection()
         defer { root.close() }
-        try await root.modify(dn: try #require(moved["dn"] as? String), [.replace("gwDeletedAt", ["20200101000000Z"])])
+        try await root.modify(dn: try #require(moved["dn"] as? String).parsedDN, [.replace("gwDeletedAt", ["20200101000000Z"])])
         try await world.fails(["user", "restore", world.mail("alice")], status: 5, "more than 30 days ago")
         let purged = try world.record(["user", "purge"])
         #expect((purged["purged"] as? [String])?.contains(world.mail("alice")) == true)
@@ -311,9 +311,9 @@ struct AdminWorld {
         let root = world.rootConnection()
         defer { root.close() }
         let dn = "uid=busy,ou=sales,\(world.workspaceDN)"
-        let aliases = try await root.search(base: dn, scope: .oneLevel, filter: "(objectClass=gwMailAlias)").entries
+        let aliases = try await root.search(base: dn.parsedDN, scope: .oneLevel, filter: .equal("objectClass", "gwMailAlias")).entries
         #expect(aliases.count == 5)
-        let count = try await root.entry(dn, attributes: ["gwAliasCount"])?.string("gwAliasCount")
+        let count = try await root.entry(dn.parsedDN, attributes: ["gwAliasCount"])?.string("gwAliasCount")
         #expect(count == "5")
     }
 
@@ -468,7 +468,7 @@ struct AdminWorld {
         // Older than three months: no longer shown (the audit keeps 60 days; this keeps 92).
         let root = world.rootConnection()
         defer { root.close() }
-        try await root.modify(dn: try #require(lena["dn"] as? String), [.replace("gwLastLoginTime", ["20200101000000Z"])])
+        try await root.modify(dn: try #require(lena["dn"] as? String).parsedDN, [.replace("gwLastLoginTime", ["20200101000000Z"])])
         #expect(try world.record(["user", "show", world.mail("lena")])["lastLogin"] is NSNull)
     }
 

@@ -31,11 +31,11 @@ import Testing
         ])
         let root = fixture.rootConnection()
         defer { root.close() }
-        try await root.add(dn: world.workspaceDN, attributes: [
+        try await root.add(dn: world.workspaceDN.parsedDN, attributes: [
             LDAPAttribute("objectClass", "gwWorkspace"), LDAPAttribute("o", workspace), LDAPAttribute("gwMailDomain", "\(workspace).test"),
         ])
         for uid in accounts {
-            try await root.add(dn: world.accountDN(uid), attributes: [
+            try await root.add(dn: world.accountDN(uid).parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["inetOrgPerson", "gwAccount"]), LDAPAttribute("uid", uid),
                 LDAPAttribute("cn", uid), LDAPAttribute("sn", uid), LDAPAttribute("mail", world.mail(uid)),
                 LDAPAttribute("gwAccountStatus", "active"), LDAPAttribute("gwHomeWorkspace", world.workspaceDN),

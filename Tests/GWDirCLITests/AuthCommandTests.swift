@@ -36,11 +36,11 @@ import Testing
         let address = "kim@\(workspace).test"
         let root = fixture.rootConnection()
         defer { root.close() }
-        try await root.add(dn: workspaceDN, attributes: [
+        try await root.add(dn: workspaceDN.parsedDN, attributes: [
             LDAPAttribute("objectClass", ["gwWorkspace"]), LDAPAttribute("o", workspace),
             LDAPAttribute("gwMailDomain", "\(workspace).test"),
         ])
-        try await root.add(dn: "uid=kim,\(workspaceDN)", attributes: [
+        try await root.add(dn: "uid=kim,\(workspaceDN)".parsedDN, attributes: [
             LDAPAttribute("objectClass", ["inetOrgPerson", "gwAccount"]), LDAPAttribute("uid", "kim"),
             LDAPAttribute("cn", "김 민지"), LDAPAttribute("sn", "김"), LDAPAttribute("mail", address),
             LDAPAttribute("userPassword", "Kim-Pw-1"), LDAPAttribute("gwAccountStatus", "active"),
@@ -117,7 +117,7 @@ import Testing
         let blocked = ip()
         let root = s.fixture.rootConnection()
         defer { root.close() }
-        try await root.add(dn: "gwClientIP=\(blocked),ou=ipblocks,ou=audit,\(s.fixture.baseDN)", attributes: [
+        try await root.add(dn: "gwClientIP=\(blocked),ou=ipblocks,ou=audit,\(s.fixture.baseDN)".parsedDN, attributes: [
             LDAPAttribute("objectClass", ["gwIPBlock"]), LDAPAttribute("gwClientIP", blocked),
             LDAPAttribute("gwFailureCount", "10"), LDAPAttribute("gwWindowStart", GeneralizedTime.format(Date())),
             LDAPAttribute("gwBlockedUntil", GeneralizedTime.format(Date().addingTimeInterval(3600))),

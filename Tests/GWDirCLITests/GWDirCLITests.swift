@@ -141,7 +141,7 @@ struct CLI {
         let root = LDAPConnection(configuration: LDAPConfiguration(
             uri: uri, credentials: .simple(dn: "cn=manager,dc=example,dc=com", password: try cli.secret("root"))
         ))
-        let group = try await root.search(base: "cn=superadmins,ou=system,dc=example,dc=com", scope: .base, attributes: ["member"])
+        let group = try await root.search(base: "cn=superadmins,ou=system,dc=example,dc=com".parsedDN, scope: .base, attributes: ["member"])
         #expect(group.entries.first?.strings("member").contains(adminDN) == true)
         root.close()
 
@@ -172,7 +172,7 @@ struct CLI {
         let rootAgain = LDAPConnection(configuration: LDAPConfiguration(
             uri: uri, credentials: .simple(dn: "cn=manager,dc=example,dc=com", password: try cli.secret("root"))
         ))
-        let base = try await rootAgain.search(base: "dc=example,dc=com", scope: .base)
+        let base = try await rootAgain.search(base: "dc=example,dc=com".parsedDN, scope: .base)
         #expect(base.entries.first?.strings("o") == ["example"])
         rootAgain.close()
         #expect(try cli.run(["init"]).stdout.contains("already initialised"))

@@ -129,7 +129,7 @@ import TestSupport
         #expect(statuses.allSatisfy { $0 == 0 || $0 == 5 }, "\(statuses)")
         let root = world.rootConnection()
         defer { root.close() }
-        let accounts = try await root.search(base: world.workspaceDN, scope: .subtree, filter: "(&(objectClass=gwAccount)(uid=race))", attributes: ["1.1"])
+        let accounts = try await root.search(base: world.workspaceDN.parsedDN, scope: .subtree, filter: .and([.equal("objectClass", "gwAccount"), .equal("uid", "race")]), attributes: ["1.1"])
         #expect(accounts.entries.count == 1)
     }
 }

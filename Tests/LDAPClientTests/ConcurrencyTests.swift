@@ -18,13 +18,13 @@ import TestSupport
     }
 
     /// Adds `count` entries on one connection, keeping `window` requests in flight.
-    private static func addPeople(_ connection: LDAPConnection, under parent: String, count: Int, window: Int) async throws {
+    private static func addPeople(_ connection: LDAPConnection, under parent: DistinguishedName, count: Int, window: Int) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<count {
                 if index >= window { try await group.next() }
                 group.addTask {
                     let uid = "u\(index)"
-                    try await connection.add(dn: "uid=\(uid),\(parent)", attributes: personAttributes(uid))
+                    try await connection.add(dn: "uid=\(uid),\(parent)".parsedDN, attributes: personAttributes(uid))
                 }
             }
             try await group.waitForAll()
@@ -36,7 +36,7 @@ import TestSupport
         let parent = try await TestSlapd.scratch(connection, "pipelined")
         // All 1,000 requests are submitted at once: they share one socket and one thread.
         try await Self.addPeople(connection, under: parent, count: 1000, window: 1000)
-        let listed = try await connection.search(base: parent, scope: .oneLevel, filter: "(objectClass=inetOrgPerson)", attributes: ["1.1"])
+        let listed = try await connection.search(base: parent, scope: .oneLevel, filter: .equal("objectClass", "inetOrgPerson"), attributes: ["1.1"])
         #expect(listed.entries.count == 1000)
     }
 
@@ -46,21 +46,21 @@ import TestSupport
         try await Self.addPeople(connection, under: parent, count: 10_000, window: 256)
 
         var pageSizes: [Int] = []
-        for try await page in connection.pagedSearch(base: parent, scope: .oneLevel, filter: "(objectClass=inetOrgPerson)", attributes: ["uid"], pageSize: 500).pages {
+        for try await page in connection.pagedSearch(base: parent, scope: .oneLevel, filter: .equal("objectClass", "inetOrgPerson"), attributes: ["uid"], pageSize: 500).pages {
             pageSizes.append(page.count)
         }
         #expect(pageSizes.count == 20)
         #expect(pageSizes.allSatisfy { $0 == 500 })
 
         var uids = Set<String>()
-        for try await entry in connection.pagedSearch(base: parent, scope: .oneLevel, filter: "(objectClass=inetOrgPerson)", attributes: ["uid"], pageSize: 777) {
+        for try await entry in connection.pagedSearch(base: parent, scope: .oneLevel, filter: .equal("objectClass", "inetOrgPerson"), attributes: ["uid"], pageSize: 777) {
             if let uid = entry.string("uid") { uids.insert(uid) }
         }
         #expect(uids.count == 10_000)
         #expect(uids.contains("u0") && uids.contains("u9999"))
 
         // Without paging the same listing would be one 10,000-entry answer; the typed API works too.
-        let typed = try await connection.search(base: DistinguishedName(parent), scope: .oneLevel, filter: .equal("uid", "u4242"))
+        let typed = try await connection.search(base: parent, scope: .oneLevel, filter: .equal("uid", "u4242"))
         #expect(typed.entries.map(\.dn) == ["uid=u4242,\(parent)"])
     }
 
@@ -71,7 +71,7 @@ import TestSupport
         let results = try await withThrowingTaskGroup(of: (Int, [String]).self) { group in
             for index in 0..<200 {
                 group.addTask {
-                    let found = try await connection.search(base: parent, filter: "(mail=u\(index)@example.com)", attributes: ["uid"])
+                    let found = try await connection.search(base: parent, filter: .equal("mail", "u\(index)@example.com"), attributes: ["uid"])
                     return (index, found.entries.compactMap { $0.string("uid") })
                 }
             }
@@ -108,7 +108,7 @@ import TestSupport
         let pid = try #require(slapd.processIdentifier)
         Glibc.kill(pid, SIGSTOP)
         let write = Task {
-            try await connection.add(dn: "uid=inflight,\(TestSlapd.baseDN)", attributes: Self.personAttributes("inflight"))
+            try await connection.add(dn: "uid=inflight,\(TestSlapd.baseDN)".parsedDN, attributes: Self.personAttributes("inflight"))
         }
         try await Task.sleep(for: .milliseconds(200))
         slapd.kill()
@@ -119,7 +119,7 @@ import TestSupport
         // The read reconnects and re-binds as the root DN by itself.
         #expect(try await connection.whoAmI() == "dn:\(slapd.rootDN)")
         // The lost write was not retried behind the caller's back.
-        #expect(try await connection.entry("uid=inflight,\(TestSlapd.baseDN)") == nil)
+        #expect(try await connection.entry("uid=inflight,\(TestSlapd.baseDN)".parsedDN) == nil)
     }
 }
 
@@ -129,7 +129,7 @@ import TestSupport
         let connection = try TestSlapd.rootConnection()
         let parent = try await TestSlapd.scratch(connection, "pages")
         for index in 0..<30 {
-            try await connection.add(dn: "cn=c\(index),\(parent)", attributes: [LDAPAttribute("objectClass", ["device"]), LDAPAttribute("cn", "c\(index)")])
+            try await connection.add(dn: "cn=c\(index),\(parent)".parsedDN, attributes: [LDAPAttribute("objectClass", ["device"]), LDAPAttribute("cn", "c\(index)")])
         }
         // Twice on one connection: the second listing must not inherit slapd's stale paging state.
         for _ in 0..<2 {
@@ -147,19 +147,19 @@ import TestSupport
         let parent = try await TestSlapd.scratch(connection, "executor")
         let found = try await withTaskExecutorPreference(connection.executor) {
             for index in 0..<50 {
-                try await connection.add(dn: "cn=e\(index),\(parent)", attributes: [LDAPAttribute("objectClass", ["device"]), LDAPAttribute("cn", "e\(index)")])
+                try await connection.add(dn: "cn=e\(index),\(parent)".parsedDN, attributes: [LDAPAttribute("objectClass", ["device"]), LDAPAttribute("cn", "e\(index)")])
             }
             // Concurrent children inherit the preference and still pipeline on one socket.
             return try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in 0..<50 {
-                    group.addTask { try await connection.search(base: parent, filter: "(cn=e\(index))").entries.count }
+                    group.addTask { try await connection.search(base: parent, filter: .equal("cn", "e\(index)")).entries.count }
                 }
                 return try await group.reduce(0, +)
             }
         }
         #expect(found == 50)
         let cancelled = Task(executorPreference: connection.executor) {
-            try await connection.search(base: TestSlapd.baseDN)
+            try await connection.search(base: TestSlapd.baseDN.parsedDN)
         }
         cancelled.cancel()
         await #expect(throws: CancellationError.self) { _ = try await cancelled.value }
@@ -190,11 +190,11 @@ import TestSupport
         let root = try TestSlapd.rootConnection()
         let parent = try await TestSlapd.scratch(root, "poolpages")
         for index in 0..<45 {
-            try await root.add(dn: "cn=p\(index),\(parent)", attributes: [LDAPAttribute("objectClass", ["device"]), LDAPAttribute("cn", "p\(index)")])
+            try await root.add(dn: "cn=p\(index),\(parent)".parsedDN, attributes: [LDAPAttribute("objectClass", ["device"]), LDAPAttribute("cn", "p\(index)")])
         }
         let pool: any LDAPOperations = LDAPConnectionPool(configuration: LDAPConfiguration(uri: slapd.uri, credentials: .simple(dn: slapd.rootDN, password: slapd.rootPassword)), size: 3)
         var names = Set<String>()
-        for try await entry in pool.pagedSearch(base: parent, scope: .oneLevel, filter: "(objectClass=device)", attributes: ["cn"], pageSize: 4, controls: []) {
+        for try await entry in pool.pagedSearch(base: parent, scope: .oneLevel, filter: .equal("objectClass", "device"), attributes: ["cn"], pageSize: 4, controls: []) {
             names.insert(entry.string("cn") ?? "")
         }
         #expect(names.count == 45)

@@ -31,4 +31,13 @@ import Testing
         #expect(rebuilt == entry)
         #expect(rebuilt != LDAPEntry(dn: entry.dn, attributes: attributes))
     }
+
+    /// A DN that does not parse is an error, never the root DSE (which a write would then target).
+    @Test func unparsableDNIsADecodingErrorNotTheRoot() throws {
+        #expect(try LDAPEntry(dn: "uid=a,dc=example,dc=com", attributes: []).distinguishedName == DistinguishedName("uid=a,dc=example,dc=com"))
+        #expect(try LDAPEntry(dn: "", attributes: []).distinguishedName == .root)
+        let error = #expect(throws: LDAPError.self) { try LDAPEntry(dn: "uid=a;dc=example", attributes: []).distinguishedName }
+        #expect(error?.code == .decodingError)
+        #expect(error?.dn == "uid=a;dc=example")
+    }
 }

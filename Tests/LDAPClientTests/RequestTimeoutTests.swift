@@ -67,13 +67,13 @@ import TestSupport
         server.freeze()
         defer { server.thaw() }
 
-        let search = await Self.timed { _ = try await reader.search(base: TestSlapd.baseDN, scope: .base) }
+        let search = await Self.timed { _ = try await reader.search(base: TestSlapd.baseDN.parsedDN, scope: .base) }
         #expect(search.error?.code == .timeout)
         #expect(search.error?.operation == .search)
         #expect(search.error?.message == "did not answer within 1 s")
         #expect(search.seconds >= 0.9 && search.seconds < 3, "took \(search.seconds) s")
 
-        let add = await Self.timed { _ = try await writer.add(dn: "cn=frozen,\(TestSlapd.baseDN)", attributes: Self.device("frozen")) }
+        let add = await Self.timed { _ = try await writer.add(dn: "cn=frozen,\(TestSlapd.baseDN)".parsedDN, attributes: Self.device("frozen")) }
         #expect(add.error?.code == .timeout)
         #expect(add.error?.operation == .add)
         #expect(add.error?.message == "did not answer within 1 s; the add may or may not have been applied")
@@ -89,10 +89,10 @@ import TestSupport
         #expect(try await writer.whoAmI() == "dn:\(server.slapd.rootDN)")
         // Whether the timed-out add was applied is exactly what the error said it cannot know;
         // either way the entry is readable and consistent now.
-        let frozenEntry = try await reader.entry("cn=frozen,\(TestSlapd.baseDN)")
+        let frozenEntry = try await reader.entry("cn=frozen,\(TestSlapd.baseDN)".parsedDN)
         if let frozenEntry { #expect(frozenEntry.string("cn") == "frozen") }
-        try await writer.add(dn: "cn=after,\(TestSlapd.baseDN)", attributes: Self.device("after"))
-        #expect(try await reader.entry("cn=after,\(TestSlapd.baseDN)") != nil)
+        try await writer.add(dn: "cn=after,\(TestSlapd.baseDN)".parsedDN, attributes: Self.device("after"))
+        #expect(try await reader.entry("cn=after,\(TestSlapd.baseDN)".parsedDN) != nil)
     }
 
     /// Many requests in flight on one connection when the server freezes all fail together
@@ -112,9 +112,9 @@ import TestSupport
                     group.addTask {
                         do {
                             if index.isMultiple(of: 2) {
-                                _ = try await connection.search(base: TestSlapd.baseDN, filter: "(cn=c\(index))")
+                                _ = try await connection.search(base: TestSlapd.baseDN.parsedDN, filter: .equal("cn", "c\(index)"))
                             } else {
-                                _ = try await connection.add(dn: "cn=c\(index),\(TestSlapd.baseDN)", attributes: Self.device("c\(index)"))
+                                _ = try await connection.add(dn: "cn=c\(index),\(TestSlapd.baseDN)".parsedDN, attributes: Self.device("c\(index)"))
                             }
                             return nil
                         } catch let error as LDAPError {
@@ -177,7 +177,7 @@ import TestSupport
                 for index in 0..<300 {
                     group.addTask {
                         do {
-                            try await impatient.add(dn: "cn=r\(round)-\(index),\(parent)", attributes: Self.device("r\(round)-\(index)"))
+                            try await impatient.add(dn: "cn=r\(round)-\(index),\(parent)".parsedDN, attributes: Self.device("r\(round)-\(index)"))
                             return "applied"
                         } catch let error as LDAPError where error.code == .timeout {
                             return "timeout"

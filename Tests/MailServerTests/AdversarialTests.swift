@@ -169,7 +169,7 @@ struct AdversaryWorld: Sendable {
         var result: [String: [String]] = [:]
         let skip = Set(skipPasswordOf.map { $0.lowercased() })
         for base in [acmeDN, betaDN] {
-            for entry in try await root.search(base: base, scope: .subtree, attributes: ["*"]).entries {
+            for entry in try await root.search(base: base.parsedDN, scope: .subtree, attributes: ["*"]).entries {
                 let dn = entry.dn.lowercased()
                 var lines: [String] = []
                 for attribute in entry.attributes {
@@ -189,9 +189,9 @@ struct AdversaryWorld: Sendable {
         let root = fixture.rootConnection()
         defer { root.close() }
         let t = attackTag
-        let filter = "(|(o=*\(t)*)(ou=*\(t)*)(cn=*\(t)*)(uid=*\(t)*)(mail=*\(t)*)(gwInvitationId=*\(t)*)(gwEventId=*\(t)*)(gwMailDomain=\(squatDomain)))"
-        var found = try await root.search(base: base, scope: .subtree, filter: filter, attributes: ["1.1"]).entries.map(\.dn)
-        let members = try await root.search(base: superAdminsDN, scope: .base, attributes: ["member"]).entries.first?.strings("member") ?? []
+        let filter: LDAPFilter = .or(["o", "ou", "cn", "uid", "mail", "gwInvitationId", "gwEventId"].map { .contains($0, t) } + [.equal("gwMailDomain", squatDomain)])
+        var found = try await root.search(base: base.parsedDN, scope: .subtree, filter: filter, attributes: ["1.1"]).entries.map(\.dn)
+        let members = try await root.search(base: superAdminsDN.parsedDN, scope: .base, attributes: ["member"]).entries.first?.strings("member") ?? []
         let ours = Set(Role.allCases.compactMap(bindDN).map { $0.lowercased() })
         found += members.filter { ours.contains($0.lowercased()) }.map { "\(superAdminsDN) member \($0)" }
         return found
@@ -447,7 +447,7 @@ struct AttackGenerator {
                             let attrs = attributes
                             attempts.append(Attempt(role: role, operation: .add, target: position.name, dn: dn,
                                                     detail: "\(set.name)\(classes.count > set.classes.count ? "+extensibleObject" : "") \(rdnType)= mail=\(mail ?? "-")", controls: controlName) { connection in
-                                _ = try await connection.add(dn: dn, attributes: attrs, controls: controls)
+                                _ = try await connection.add(dn: dn.parsedDN, attributes: attrs, controls: controls)
                             })
                         }
                     }
@@ -514,7 +514,7 @@ struct AttackGenerator {
                 for (controlName, controls) in Self.controlSets {
                     let dn = target.dn
                     attempts.append(Attempt(role: role, operation: .modify, target: target.name, dn: dn, detail: detail, controls: controlName) { connection in
-                        _ = try await connection.modify(dn: dn, [modification], controls: controls)
+                        _ = try await connection.modify(dn: dn.parsedDN, [modification], controls: controls)
                     })
                 }
             }
@@ -543,7 +543,7 @@ struct AttackGenerator {
                     let dn = target.dn
                     attempts.append(Attempt(role: role, operation: .modrdn, target: target.name, dn: dn,
                                             detail: "\(detail): \(newRDN)\(newSuperior.map { " under \($0)" } ?? "")", controls: controlName) { connection in
-                        _ = try await connection.rename(dn: dn, newRDN: newRDN, deleteOldRDN: true, newSuperior: newSuperior, controls: controls)
+                        _ = try await connection.rename(dn: dn.parsedDN, newRDN: newRDN.parsedRDN, deleteOldRDN: true, newSuperior: newSuperior.map(\.parsedDN), controls: controls)
                     })
                 }
             }
@@ -556,7 +556,7 @@ struct AttackGenerator {
             Self.controlSets.map { controlName, controls in
                 let dn = target.dn
                 return Attempt(role: role, operation: .delete, target: target.name, dn: dn, detail: "", controls: controlName) { connection in
-                    _ = try await connection.delete(dn: dn, controls: controls)
+                    _ = try await connection.delete(dn: dn.parsedDN, controls: controls)
                 }
             }
         }
@@ -570,7 +570,7 @@ struct AttackGenerator {
                                                    controls: "", perform: { _ in }), world)
             let password = selfChange ? AdversaryWorld.selfPassword(target.name) : AdversaryWorld.attackPassword
             return Attempt(role: role, operation: .passwordModify, target: target.name, dn: dn, detail: "new password", controls: "none") { connection in
-                _ = try await connection.passwordModify(userDN: dn, newPassword: password)
+                _ = try await connection.passwordModify(userDN: dn.parsedDN, newPassword: password)
             }
         }
     }
@@ -679,20 +679,20 @@ func expectDovecotUnchanged(_ dovecot: DovecotServer, _ world: AdversaryWorld, s
 extension AdversaryWorld {
     func add(_ role: Role, _ dn: String, _ attributes: [LDAPAttribute], controls: [LDAPRequestControl] = [], _ label: String = "") -> Attempt {
         Attempt(role: role, operation: .add, target: label, dn: dn, detail: attributes.map(\.name).joined(separator: ","), controls: "\(controls.count)") {
-            _ = try await $0.add(dn: dn, attributes: attributes, controls: controls)
+            _ = try await $0.add(dn: dn.parsedDN, attributes: attributes, controls: controls)
         }
     }
 
     func modify(_ role: Role, _ dn: String, _ modifications: [LDAPModification], controls: [LDAPRequestControl] = [], _ label: String = "") -> Attempt {
         Attempt(role: role, operation: .modify, target: label, dn: dn,
                 detail: modifications.map { "\($0.operation) \($0.attribute.name)" }.joined(separator: ","), controls: "\(controls.count)") {
-            _ = try await $0.modify(dn: dn, modifications, controls: controls)
+            _ = try await $0.modify(dn: dn.parsedDN, modifications, controls: controls)
         }
     }
 
     func rename(_ role: Role, _ dn: String, to newRDN: String, under newSuperior: String? = nil, _ label: String = "") -> Attempt {
         Attempt(role: role, operation: .modrdn, target: label, dn: dn, detail: "\(newRDN) under \(newSuperior ?? "-")", controls: "0") {
-            _ = try await $0.rename(dn: dn, newRDN: newRDN, deleteOldRDN: true, newSuperior: newSuperior)
+            _ = try await $0.rename(dn: dn.parsedDN, newRDN: newRDN.parsedRDN, deleteOldRDN: true, newSuperior: newSuperior.map(\.parsedDN))
         }
     }
 
@@ -714,7 +714,7 @@ extension AdversaryWorld {
     func entry(_ dn: String, _ attributes: [String] = ["*", "+"]) async throws -> LDAPEntry? {
         let root = fixture.rootConnection()
         defer { root.close() }
-        return try await root.search(base: dn, scope: .base, attributes: attributes).entries.first
+        return try await root.search(base: dn.parsedDN, scope: .base, attributes: attributes).entries.first
     }
 }
 
@@ -762,9 +762,9 @@ extension AdversarialTests {
         // the forged credential child has an existing parent and only the ACLs can refuse it.
         let root = w.fixture.rootConnection()
         let pending = "gwInvitationId=\(w.attackTag)-pending,ou=invitations,\(w.acmeDN)"
-        _ = try await root.add(dn: "ou=invitations,\(w.acmeDN)", attributes: [
+        _ = try await root.add(dn: "ou=invitations,\(w.acmeDN)".parsedDN, attributes: [
             LDAPAttribute("objectClass", ["organizationalUnit"]), LDAPAttribute("ou", "invitations")])
-        _ = try await root.add(dn: pending, attributes: [
+        _ = try await root.add(dn: pending.parsedDN, attributes: [
             LDAPAttribute("objectClass", ["gwInvitation"]), LDAPAttribute("gwInvitationId", "\(w.attackTag)-pending"),
             LDAPAttribute("mail", w.acmeAddress("newcomer"))])
         root.close()

@@ -58,7 +58,7 @@ struct ForgedShapes: Sendable {
         let root = sample.fixture.rootConnection()
         defer { root.close() }
         func add(_ dn: String, _ attributes: [LDAPAttribute]) async throws {
-            _ = try await root.add(dn: dn, attributes: attributes)
+            _ = try await root.add(dn: dn.parsedDN, attributes: attributes)
         }
         try await add(unitDN, [
             LDAPAttribute("objectClass", ["organizationalUnit", "gwOrgUnit"]), LDAPAttribute("ou", "forged"),
@@ -215,7 +215,7 @@ private func expectLegitimateDovecot(_ dovecot: DovecotServer, _ sample: SampleD
         ]
         for (uid, classes, extra) in cases {
             let error = await #expect(throws: LDAPError.self, "\(classes)") {
-                _ = try await root.add(dn: "uid=\(uid),\(forged.unitDN)", attributes: [
+                _ = try await root.add(dn: "uid=\(uid),\(forged.unitDN)".parsedDN, attributes: [
                     LDAPAttribute("objectClass", classes), LDAPAttribute("uid", uid),
                     LDAPAttribute("cn", uid), LDAPAttribute("sn", uid), LDAPAttribute("mail", forged.address(uid)),
                 ] + extra, controls: [.relax])

@@ -17,8 +17,8 @@ import Testing
         let address = try MailAddress(sample.address(local))
         let ownerDN = uid == "minjun" ? "uid=minjun,\(sample.koreanUnitDN)" : "uid=\(uid),\(sample.salesDN)"
         let dn = "mail=\(address),\(ownerDN)"
-        _ = try? await root.delete(dn: dn)
-        _ = try await root.add(dn: dn, attributes: [
+        _ = try? await root.delete(dn: dn.parsedDN)
+        _ = try await root.add(dn: dn.parsedDN, attributes: [
             LDAPAttribute("objectClass", ["gwMailAlias"]),
             LDAPAttribute("mail", address.description),
             LDAPAttribute("gwAliasFolder", try FolderName.validate(folder)),

@@ -15,7 +15,7 @@ import Testing
             let accountPassword = "Account-Pw-\(uid)", mailPassword = "Mail-Only-\(uid)"
             let root = fixture.rootConnection()
             defer { root.close() }
-            try await root.add(dn: accountDN, attributes: [
+            try await root.add(dn: accountDN.parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["inetOrgPerson", "gwAccount"]),
                 LDAPAttribute("uid", uid), LDAPAttribute("cn", uid), LDAPAttribute("sn", uid),
                 LDAPAttribute("mail", address), LDAPAttribute("userPassword", accountPassword),
@@ -62,7 +62,7 @@ import Testing
             let accountPassword = "Account-Pw-\(uid)", mailPassword = "Mail-Only-\(uid)"
             let root = fixture.rootConnection()
             defer { root.close() }
-            try await root.add(dn: "uid=\(uid),\(sample.salesDN)", attributes: [
+            try await root.add(dn: "uid=\(uid),\(sample.salesDN)".parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["inetOrgPerson", "gwAccount"]),
                 LDAPAttribute("uid", uid), LDAPAttribute("cn", uid), LDAPAttribute("sn", uid),
                 LDAPAttribute("mail", address), LDAPAttribute("userPassword", accountPassword),

@@ -84,12 +84,12 @@ struct SampleDirectory: Sendable {
         if !services.isEmpty { attributes.append(LDAPAttribute("gwEnabledService", services)) }
         if let quota { attributes.append(LDAPAttribute("gwMailQuota", quota)) }
         if mailPasswordSet { attributes.append(LDAPAttribute("gwMailPasswordSet", "TRUE")) }
-        _ = try await root.add(dn: dn, attributes: attributes)
+        _ = try await root.add(dn: dn.parsedDN, attributes: attributes)
         return dn
     }
 
     private func credential(_ root: LDAPConnection, under accountDN: String, for owner: String, password: String) async throws {
-        _ = try await root.add(dn: "cn=mail-password,\(accountDN)", attributes: [
+        _ = try await root.add(dn: "cn=mail-password,\(accountDN)".parsedDN, attributes: [
             LDAPAttribute("objectClass", ["gwMailCredential"]),
             LDAPAttribute("cn", "mail-password"),
             LDAPAttribute("userPassword", password),
@@ -100,14 +100,14 @@ struct SampleDirectory: Sendable {
     private func populate() async throws {
         let root = fixture.rootConnection()
         defer { root.close() }
-        _ = try await root.add(dn: workspaceDN, attributes: [
+        _ = try await root.add(dn: workspaceDN.parsedDN, attributes: [
             LDAPAttribute("objectClass", ["gwWorkspace"]),
             LDAPAttribute("o", String(workspaceDN.dropFirst(2).prefix { $0 != "," })),
             LDAPAttribute("gwMailDomain", [domain, altDomain]),
         ])
         for unit in [salesDN, koreanUnitDN] {
             let name = String(unit.dropFirst(3).prefix { $0 != "," })
-            _ = try await root.add(dn: unit, attributes: [
+            _ = try await root.add(dn: unit.parsedDN, attributes: [
                 LDAPAttribute("objectClass", ["organizationalUnit", "gwOrgUnit"]),
                 LDAPAttribute("ou", name),
             ])
@@ -138,36 +138,36 @@ struct SampleDirectory: Sendable {
             names: (cn: "김민준", sn: "김", given: "민준")
         )
         // Sub-account alias of alice, filed into her "Sales" folder.
-        _ = try await root.add(dn: "mail=\(address("al")),\(alice)", attributes: [
+        _ = try await root.add(dn: "mail=\(address("al")),\(alice)".parsedDN, attributes: [
             LDAPAttribute("objectClass", ["gwMailAlias"]),
             LDAPAttribute("mail", address("al")),
             LDAPAttribute("gwAliasFolder", "Sales"),
             LDAPAttribute("gwDeliverTo", address("alice+Sales")),
             LDAPAttribute("gwOwnerAddress", address("alice")),
         ])
-        _ = try await root.modify(dn: alice, [.replace("gwAliasCount", ["1"])])
+        _ = try await root.modify(dn: alice.parsedDN, [.replace("gwAliasCount", ["1"])])
         // Groups: team = alice, bob, minjun, the nested group "inner" (dave) and the refint placeholder.
         let inner = "cn=inner,\(salesDN)"
-        _ = try await root.add(dn: inner, attributes: [
+        _ = try await root.add(dn: inner.parsedDN, attributes: [
             LDAPAttribute("objectClass", ["groupOfNames", "gwMailGroup"]),
             LDAPAttribute("cn", "inner"),
             LDAPAttribute("mail", address("inner")),
             LDAPAttribute("member", [dave]),
         ])
-        _ = try await root.add(dn: "cn=team,\(salesDN)", attributes: [
+        _ = try await root.add(dn: "cn=team,\(salesDN)".parsedDN, attributes: [
             LDAPAttribute("objectClass", ["groupOfNames", "gwMailGroup"]),
             LDAPAttribute("cn", "team"),
             LDAPAttribute("mail", address("team")),
             LDAPAttribute("member", [alice, bob, minjun, inner, "cn=nobody,ou=system,\(fixture.baseDN)"]),
         ])
-        _ = try await root.add(dn: "uid=help,\(salesDN)", attributes: [
+        _ = try await root.add(dn: "uid=help,\(salesDN)".parsedDN, attributes: [
             LDAPAttribute("objectClass", ["inetOrgPerson", "gwSharedMailbox"]),
             LDAPAttribute("uid", "help"),
             LDAPAttribute("cn", "Help desk"),
             LDAPAttribute("sn", "help"),
             LDAPAttribute("mail", address("help")),
         ])
-        _ = try await root.add(dn: "uid=closed,\(salesDN)", attributes: [
+        _ = try await root.add(dn: "uid=closed,\(salesDN)".parsedDN, attributes: [
             LDAPAttribute("objectClass", ["inetOrgPerson", "gwSharedMailbox"]),
             LDAPAttribute("uid", "closed"),
             LDAPAttribute("cn", "Closed"),

@@ -60,7 +60,7 @@ import TestSupport
         let root = stack.sample.fixture.rootConnection()
         defer { root.close() }
         let dn = "uid=\(uid),\(stack.sample.salesDN)"
-        try await root.add(dn: dn, attributes: [
+        try await root.add(dn: dn.parsedDN, attributes: [
             LDAPAttribute("objectClass", ["inetOrgPerson", "gwAccount"]),
             LDAPAttribute("uid", uid), LDAPAttribute("cn", uid), LDAPAttribute("sn", uid),
             LDAPAttribute("mail", stack.address(uid)), LDAPAttribute("userPassword", stack.sample.password(uid)),

@@ -296,8 +296,8 @@ private func withPostfix(_ body: (PostfixServer, DovecotServer, SampleDirectory)
         defer { root.close() }
         let address = try MailAddress(sample.address(local))
         let dn = "mail=\(address),uid=\(uid),\(sample.salesDN)"
-        _ = try? await root.delete(dn: dn)
-        _ = try await root.add(dn: dn, attributes: [
+        _ = try? await root.delete(dn: dn.parsedDN)
+        _ = try await root.add(dn: dn.parsedDN, attributes: [
             LDAPAttribute("objectClass", ["gwMailAlias"]),
             LDAPAttribute("mail", address.description),
             LDAPAttribute("gwAliasFolder", try FolderName.validate(folder)),

@@ -78,7 +78,7 @@ func eventually(
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         do {
-            let result = try await connection.search(base: dn, scope: .base, attributes: ["*", "+"])
+            let result = try await connection.search(base: dn.parsedDN, scope: .base, attributes: ["*", "+"])
             if predicate(result.entries.first) { return true }
         } catch let error as LDAPError where error.code == .noSuchObject {
             if predicate(nil) { return true }
@@ -114,30 +114,30 @@ func account(_ uid: String, under parent: String) -> (String, [LDAPAttribute]) {
 
         // Add on A -> appears on B (main database).
         let (dn, attributes) = account("alice", under: base)
-        try await a.add(dn: dn, attributes: attributes)
+        try await a.add(dn: dn.parsedDN, attributes: attributes)
         #expect(await eventually(b, dn) { $0?.string("mail") == "alice@acme.example" })
 
         // Modify on B -> appears on A; the entryCSN names server 2 as the origin.
-        try await b.modify(dn: dn, [.replace("gwAccountStatus", ["suspended"]), .replace("sn", ["김"])])
+        try await b.modify(dn: dn.parsedDN, [.replace("gwAccountStatus", ["suspended"]), .replace("sn", ["김"])])
         #expect(await eventually(a, dn) { $0?.string("gwAccountStatus") == "suspended" && $0?.string("sn") == "김" })
-        let onA = try await a.search(base: dn, scope: .base, attributes: ["entryCSN"]).entries.first
+        let onA = try await a.search(base: dn.parsedDN, scope: .base, attributes: ["entryCSN"]).entries.first
         #expect(onA?.string("entryCSN")?.contains("#002#") == true)
 
         // The glued audit database replicates too, both ways.
         let eventID = "e-\(UUID().uuidString.prefix(8))"
         let event = "gwEventId=\(eventID),ou=audit,\(base)"
-        try await b.add(dn: event, attributes: [
+        try await b.add(dn: event.parsedDN, attributes: [
             LDAPAttribute("objectClass", ["gwLoginEvent"]),
             LDAPAttribute("gwEventId", eventID),
             LDAPAttribute("gwLoginResult", "failure"),
             LDAPAttribute("gwEventCount", "1"),
         ])
         #expect(await eventually(a, event) { $0?.string("gwLoginResult") == "failure" })
-        try await a.modify(dn: event, [.increment("gwEventCount", by: 2)])
+        try await a.modify(dn: event.parsedDN, [.increment("gwEventCount", by: 2)])
         #expect(await eventually(b, event) { $0?.string("gwEventCount") == "3" })
 
         // Delete on A -> gone on B.
-        try await a.delete(dn: dn)
+        try await a.delete(dn: dn.parsedDN)
         #expect(await eventually(b, dn) { $0 == nil })
     }
 
@@ -151,17 +151,17 @@ func account(_ uid: String, under parent: String) -> (String, [LDAPAttribute]) {
         #expect(await eventually(b, base) { $0 != nil })
         let (kept, keptAttributes) = account("kept", under: base)
         let (gone, goneAttributes) = account("gone", under: base)
-        try await a.add(dn: kept, attributes: keptAttributes)
-        try await a.add(dn: gone, attributes: goneAttributes)
+        try await a.add(dn: kept.parsedDN, attributes: keptAttributes)
+        try await a.add(dn: gone.parsedDN, attributes: goneAttributes)
         #expect(await eventually(b, gone) { $0 != nil })
 
         pair.a.stop()
         let (added, addedAttributes) = account("added", under: base)
-        try await b.add(dn: added, attributes: addedAttributes)
-        try await b.modify(dn: kept, [.replace("gwAccountStatus", ["disabled"])])
-        try await b.delete(dn: gone)
+        try await b.add(dn: added.parsedDN, attributes: addedAttributes)
+        try await b.modify(dn: kept.parsedDN, [.replace("gwAccountStatus", ["disabled"])])
+        try await b.delete(dn: gone.parsedDN)
         let event = "gwEventId=while-down,ou=audit,\(base)"
-        try await b.add(dn: event, attributes: [
+        try await b.add(dn: event.parsedDN, attributes: [
             LDAPAttribute("objectClass", ["gwLoginEvent"]), LDAPAttribute("gwEventId", "while-down"),
         ])
 
@@ -172,7 +172,7 @@ func account(_ uid: String, under parent: String) -> (String, [LDAPAttribute]) {
         #expect(await eventually(a, event) { $0 != nil })
 
         // And A is a provider again: its writes reach B.
-        try await a.modify(dn: added, [.replace("sn", ["back"])])
+        try await a.modify(dn: added.parsedDN, [.replace("sn", ["back"])])
         #expect(await eventually(b, added) { $0?.string("sn") == "back" })
     }
 
@@ -187,17 +187,17 @@ func account(_ uid: String, under parent: String) -> (String, [LDAPAttribute]) {
         ))
         defer { connection.close() }
         let (dn, attributes) = account("reader", under: base)
-        try await connection.add(dn: dn, attributes: attributes)  // goes to A, the first URI
+        try await connection.add(dn: dn.parsedDN, attributes: attributes)  // goes to A, the first URI
         #expect(await eventually(pair.connection(pair.b), dn) { $0 != nil })
-        #expect(try await connection.search(base: dn, scope: .base).entries.count == 1)
+        #expect(try await connection.search(base: dn.parsedDN, scope: .base).entries.count == 1)
 
         pair.a.stop()
         // The open socket to A is gone; the read reconnects, libldap skips A and lands on B.
-        let afterFailover = try await connection.search(base: dn, scope: .base, attributes: ["mail"])
+        let afterFailover = try await connection.search(base: dn.parsedDN, scope: .base, attributes: ["mail"])
         #expect(afterFailover.entries.first?.string("mail") == "reader@acme.example")
         #expect(try await connection.whoAmI() == "dn:\(pair.a.rootDN)")
         // Writes go to B now (the connection re-bound there), and reach A once it is back.
-        try await connection.modify(dn: dn, [.replace("sn", ["via-b"])])
+        try await connection.modify(dn: dn.parsedDN, [.replace("sn", ["via-b"])])
         try pair.a.start()
         #expect(await eventually(pair.connection(pair.a), dn) { $0?.string("sn") == "via-b" })
     }

@@ -299,26 +299,26 @@ let aclMatrix: [Cell] = [
         case .comparePassword:
             let uid = try #require(dn.split(separator: ",").first?.split(separator: "=").last)
             let outcome = await resultCode {
-                let equal = try await actor.compare(dn: dn, attribute: "userPassword", value: Array(SampleWorkspace.password(String(uid)).utf8))
+                let equal = try await actor.compare(dn: dn.parsedDN, attribute: "userPassword", value: Array(SampleWorkspace.password(String(uid)).utf8))
                 #expect(equal, "compare answered FALSE for the right password")
             }
             try expectOutcome(outcome, cell.expected)
         case .modify(let attribute):
-            let before = try #require(try await root.entry(dn, attributes: [attribute])).strings(attribute)
+            let before = try #require(try await root.entry(dn.parsedDN, attributes: [attribute])).strings(attribute)
             let value = attribute == "gwBillingId" ? "B-\(Int.random(in: 1000...9999))" : "changed \(UUID().uuidString.prefix(8))"
-            let outcome = await resultCode { try await actor.modify(dn: dn, [.replace(attribute, [value])]) }
+            let outcome = await resultCode { try await actor.modify(dn: dn.parsedDN, [.replace(attribute, [value])]) }
             try expectOutcome(outcome, cell.expected)
-            let after = try #require(try await root.entry(dn, attributes: [attribute])).strings(attribute)
+            let after = try #require(try await root.entry(dn.parsedDN, attributes: [attribute])).strings(attribute)
             if case .allowed = cell.expected {
                 #expect(after == [value])
             } else {
                 #expect(after == before, "the refused modify changed \(attribute) of \(dn)")
             }
         case .addMember(let member):
-            let before = try #require(try await root.entry(dn, attributes: ["member"])).strings("member")
-            let outcome = await resultCode { try await actor.modify(dn: dn, [.add("member", [ws.dn(member)])]) }
+            let before = try #require(try await root.entry(dn.parsedDN, attributes: ["member"])).strings("member")
+            let outcome = await resultCode { try await actor.modify(dn: dn.parsedDN, [.add("member", [ws.dn(member)])]) }
             try expectOutcome(outcome, cell.expected)
-            let after = try #require(try await root.entry(dn, attributes: ["member"])).strings("member")
+            let after = try #require(try await root.entry(dn.parsedDN, attributes: ["member"])).strings("member")
             if case .allowed = cell.expected {
                 #expect(after.count == before.count + 1)
             } else {
@@ -326,12 +326,12 @@ let aclMatrix: [Cell] = [
             }
         case .add:
             let (child, attributes) = newChild(of: dn, ws)
-            let outcome = await resultCode { try await actor.add(dn: child, attributes: attributes) }
+            let outcome = await resultCode { try await actor.add(dn: child.parsedDN, attributes: attributes) }
             try expectOutcome(outcome, cell.expected)
-            let created = try await root.entry(child, attributes: ["1.1"])
+            let created = try await root.entry(child.parsedDN, attributes: ["1.1"])
             if case .allowed = cell.expected {
                 #expect(created != nil)
-                if created != nil { try await root.delete(dn: child) }
+                if created != nil { try await root.delete(dn: child.parsedDN) }
             } else {
                 #expect(created == nil, "the refused add created \(child)")
             }
@@ -339,34 +339,34 @@ let aclMatrix: [Cell] = [
             let tag = "u\(UUID().uuidString.prefix(8).lowercased())"
             let child = "ou=\(tag),\(dn)"
             let outcome = await resultCode {
-                try await actor.add(dn: child, attributes: ws.unit(tag, extra: [LDAPAttribute("gwBillingId", "FREE")]))
+                try await actor.add(dn: child.parsedDN, attributes: ws.unit(tag, extra: [LDAPAttribute("gwBillingId", "FREE")]))
             }
             try expectOutcome(outcome, cell.expected)
-            let created = try await root.entry(child, attributes: ["gwBillingId"])
+            let created = try await root.entry(child.parsedDN, attributes: ["gwBillingId"])
             if case .allowed = cell.expected {
                 #expect(created?.string("gwBillingId") == "FREE")
             } else {
                 #expect(created == nil, "the refused add created \(child)")
             }
-            if created != nil { try await root.delete(dn: child) }
+            if created != nil { try await root.delete(dn: child.parsedDN) }
         case .addCredential(let owner):
             let child = "cn=mail-password,\(dn)"
-            let address = try #require(try await root.entry(owner.resolve(ws), attributes: ["mail"])?.string("mail"))
+            let address = try #require(try await root.entry(owner.resolve(ws).parsedDN, attributes: ["mail"])?.string("mail"))
             let outcome = await resultCode {
-                try await actor.add(dn: child, attributes: ws.credential(for: address, password: "cred-\(UUID().uuidString)"))
+                try await actor.add(dn: child.parsedDN, attributes: ws.credential(for: address, password: "cred-\(UUID().uuidString)"))
             }
             try expectOutcome(outcome, cell.expected)
-            let created = try await root.entry(child, attributes: ["1.1"])
+            let created = try await root.entry(child.parsedDN, attributes: ["1.1"])
             if case .allowed = cell.expected {
                 #expect(created != nil)
             } else {
                 #expect(created == nil, "the refused add created \(child)")
             }
-            if created != nil { try await root.delete(dn: child) }
+            if created != nil { try await root.delete(dn: child.parsedDN) }
         case .delete:
-            let outcome = await resultCode { try await actor.delete(dn: dn) }
+            let outcome = await resultCode { try await actor.delete(dn: dn.parsedDN) }
             try expectOutcome(outcome, cell.expected)
-            let remaining = try await root.entry(dn, attributes: ["1.1"])
+            let remaining = try await root.entry(dn.parsedDN, attributes: ["1.1"])
             if case .allowed = cell.expected {
                 #expect(remaining == nil)
             } else {
@@ -374,22 +374,22 @@ let aclMatrix: [Cell] = [
             }
         case .deleteChild:
             let (child, attributes) = newChild(of: dn, ws)
-            try await root.add(dn: child, attributes: attributes)
-            let outcome = await resultCode { try await actor.delete(dn: child) }
+            try await root.add(dn: child.parsedDN, attributes: attributes)
+            let outcome = await resultCode { try await actor.delete(dn: child.parsedDN) }
             try expectOutcome(outcome, cell.expected)
-            let remaining = try await root.entry(child, attributes: ["1.1"])
+            let remaining = try await root.entry(child.parsedDN, attributes: ["1.1"])
             if case .allowed = cell.expected {
                 #expect(remaining == nil)
             } else {
                 #expect(remaining != nil, "the refused delete removed \(child)")
-                try await root.delete(dn: child)
+                try await root.delete(dn: child.parsedDN)
             }
         case .setPassword:
-            let before = try #require(try await root.entry(dn, attributes: ["userPassword"]))["userPassword"]
+            let before = try #require(try await root.entry(dn.parsedDN, attributes: ["userPassword"]))["userPassword"]
             let newPassword = "reset-\(UUID().uuidString.prefix(8))"
-            let outcome = await resultCode { try await actor.modify(dn: dn, [.replace("userPassword", [newPassword])]) }
+            let outcome = await resultCode { try await actor.modify(dn: dn.parsedDN, [.replace("userPassword", [newPassword])]) }
             try expectOutcome(outcome, cell.expected)
-            let after = try #require(try await root.entry(dn, attributes: ["userPassword"]))["userPassword"]
+            let after = try #require(try await root.entry(dn.parsedDN, attributes: ["userPassword"]))["userPassword"]
             if case .allowed = cell.expected {
                 #expect(after != before)
                 try await using(ws.fixture.connection(.anonymous)) { (probe) async throws in
@@ -404,24 +404,24 @@ let aclMatrix: [Cell] = [
 
     private func checkRead(_ actor: LDAPConnection, _ root: LDAPConnection, _ dn: String, _ attribute: String, _ expected: Expectation) async throws {
         // The attribute exists, so a missing one in the answer means slapd hid it.
-        let truth = try #require(try await root.entry(dn, attributes: [attribute]))[attribute]
+        let truth = try #require(try await root.entry(dn.parsedDN, attributes: [attribute]))[attribute]
         try #require(!truth.isEmpty, "\(attribute) is not set on \(dn)")
         switch expected {
         case .allowed:
-            let entry = try #require(try await actor.search(base: dn, scope: .base, filter: "(objectClass=*)", attributes: [attribute]).entries.first)
+            let entry = try #require(try await actor.search(base: dn.parsedDN, scope: .base, filter: .present("objectClass"), attributes: [attribute]).entries.first)
             #expect(entry[attribute] == truth)
         case .attributeHidden:
-            let entries = try await actor.search(base: dn, scope: .base, filter: "(objectClass=*)", attributes: [attribute]).entries
+            let entries = try await actor.search(base: dn.parsedDN, scope: .base, filter: .present("objectClass"), attributes: [attribute]).entries
             #expect(entries.count == 1, "the entry itself stays visible")
             #expect(entries.first?[attribute].isEmpty == true, "\(attribute) of \(dn) was disclosed")
         case .entryHidden:
-            let outcome = await resultCode { _ = try await actor.search(base: dn, scope: .base, filter: "(objectClass=*)", attributes: [attribute]) }
+            let outcome = await resultCode { _ = try await actor.search(base: dn.parsedDN, scope: .base, filter: .present("objectClass"), attributes: [attribute]) }
             #expect(outcome == .noSuchObject)
         case .unmatched:
-            let entries = try await actor.search(base: dn, scope: .base, filter: "(objectClass=*)", attributes: [attribute]).entries
+            let entries = try await actor.search(base: dn.parsedDN, scope: .base, filter: .present("objectClass"), attributes: [attribute]).entries
             #expect(entries.isEmpty, "\(dn) matched a filter for an identity that reads none of its attributes")
         case .refused(let code):
-            let outcome = await resultCode { _ = try await actor.search(base: dn, scope: .base, filter: "(objectClass=*)", attributes: [attribute]) }
+            let outcome = await resultCode { _ = try await actor.search(base: dn.parsedDN, scope: .base, filter: .present("objectClass"), attributes: [attribute]) }
             #expect(outcome == code)
         }
     }
@@ -471,7 +471,7 @@ let aclMatrix: [Cell] = [
         try await using(ws.root()) { (root) async throws in
             try await using(Role.salesAdmin.connection(ws)) { (sam) async throws in
                 #expect(try await sam.whoAmI().lowercased() == "dn:\(ws.dn("uid=sam,ou=sales"))".lowercased())
-                let before = try #require(try await root.entry(target, attributes: ["*", "+"]))
+                let before = try #require(try await root.entry(target.parsedDN, attributes: ["*", "+"]))
                 var changes: [LDAPModification] = [.replace("description", ["owned by sam"])]
                 if relative.hasPrefix("uid=") {
                     changes += [
@@ -482,9 +482,9 @@ let aclMatrix: [Cell] = [
                 } else if relative == "cn=admins" {
                     changes += [.add("member", [ws.dn("uid=sam,ou=sales")])]
                 }
-                let error = await #expect(throws: LDAPError.self) { try await sam.modify(dn: target, changes) }
+                let error = await #expect(throws: LDAPError.self) { try await sam.modify(dn: target.parsedDN, changes) }
                 #expect(error?.code == .insufficientAccessRights)
-                let after = try #require(try await root.entry(target, attributes: ["*", "+"]))
+                let after = try #require(try await root.entry(target.parsedDN, attributes: ["*", "+"]))
                 #expect(after == before, "the refused modify changed \(target)")
             }
         }
@@ -497,25 +497,25 @@ let aclMatrix: [Cell] = [
             try await using(Role.salesAdmin.connection(ws)) { (sam) async throws in
                 // Pull an account of another unit into sales.
                 let move = await #expect(throws: LDAPError.self) {
-                    try await sam.rename(dn: dave, newRDN: "uid=dave", deleteOldRDN: true, newSuperior: ws.dn("ou=sales"))
+                    try await sam.rename(dn: dave.parsedDN, newRDN: "uid=dave".parsedRDN, deleteOldRDN: true, newSuperior: ws.dn("ou=sales").parsedDN)
                 }
                 #expect(move?.code == .insufficientAccessRights)
                 // Push an account of sales out into dev.
                 let push = await #expect(throws: LDAPError.self) {
-                    try await sam.rename(dn: ws.dn("uid=erin,ou=east,ou=sales"), newRDN: "uid=erin", deleteOldRDN: true, newSuperior: ws.dn("ou=dev"))
+                    try await sam.rename(dn: ws.dn("uid=erin,ou=east,ou=sales").parsedDN, newRDN: "uid=erin".parsedRDN, deleteOldRDN: true, newSuperior: ws.dn("ou=dev").parsedDN)
                 }
                 #expect(push?.code == .insufficientAccessRights)
                 // Rename its own unit (needs write on the workspace's children).
                 let rename = await #expect(throws: LDAPError.self) {
-                    try await sam.rename(dn: ws.dn("ou=sales"), newRDN: "ou=sales2", deleteOldRDN: true, newSuperior: nil)
+                    try await sam.rename(dn: ws.dn("ou=sales").parsedDN, newRDN: "ou=sales2".parsedRDN, deleteOldRDN: true, newSuperior: nil)
                 }
                 #expect(rename?.code == .insufficientAccessRights)
-                let delete = await #expect(throws: LDAPError.self) { try await sam.delete(dn: dave) }
+                let delete = await #expect(throws: LDAPError.self) { try await sam.delete(dn: dave.parsedDN) }
                 #expect(delete?.code == .insufficientAccessRights)
-                #expect(try await root.entry(dave) != nil)
-                #expect(try await root.entry(ws.dn("uid=dave,ou=sales")) == nil)
-                #expect(try await root.entry(ws.dn("uid=erin,ou=east,ou=sales")) != nil)
-                #expect(try await root.entry(ws.dn("ou=sales")) != nil)
+                #expect(try await root.entry(dave.parsedDN) != nil)
+                #expect(try await root.entry(ws.dn("uid=dave,ou=sales").parsedDN) == nil)
+                #expect(try await root.entry(ws.dn("uid=erin,ou=east,ou=sales").parsedDN) != nil)
+                #expect(try await root.entry(ws.dn("ou=sales").parsedDN) != nil)
             }
         }
     }

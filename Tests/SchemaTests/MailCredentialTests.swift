@@ -12,15 +12,15 @@ import TestSupport
     private func dovecotLookup(_ ws: SampleWorkspace, _ address: String) async throws -> [String] {
         let dovecot = ws.connection(as: ws.fixture.dovecotDN, password: ws.fixture.dovecotPassword)
         defer { dovecot.close() }
-        let filter = "(&(objectClass=gwMailCredential)(gwCredentialFor=\(address)))"
-        return try await dovecot.search(base: ws.fixture.workspacesDN, filter: filter, attributes: ["1.1"]).entries.map { $0.dn.lowercased() }
+        let filter: LDAPFilter = .and([.equal("objectClass", "gwMailCredential"), .equal("gwCredentialFor", address)])
+        return try await dovecot.search(base: ws.fixture.workspacesDN.parsedDN, filter: filter, attributes: ["1.1"]).entries.map { $0.dn.lowercased() }
     }
 
     private func newAccount(_ ws: SampleWorkspace, local: String) async throws -> (dn: String, mail: String) {
         let uid = "c\(UUID().uuidString.prefix(8).lowercased())"
         let dn = ws.dn("uid=\(uid),ou=unit")
         let mail = "\(local).\(uid)@\(ws.domain)"
-        try await using(ws.root()) { try await $0.add(dn: dn, attributes: ws.account(uid: uid, mail: mail)) }
+        try await using(ws.root()) { try await $0.add(dn: dn.parsedDN, attributes: ws.account(uid: uid, mail: mail)) }
         return (dn, mail)
     }
 
@@ -30,7 +30,7 @@ import TestSupport
         let (account, mail) = try await newAccount(ws, local: local)
         let credential = "cn=mail-password,\(account)"
         try await using(ws.connection(as: ws.fixture.gwdirDN, password: ws.fixture.gwdirPassword)) { (service) async throws in
-            try await service.add(dn: credential, attributes: ws.credential(for: mail, password: "app-pw"))
+            try await service.add(dn: credential.parsedDN, attributes: ws.credential(for: mail, password: "app-pw"))
         }
         #expect(try await dovecotLookup(ws, mail.lowercased()) == [credential.lowercased()])
         #expect(try await dovecotLookup(ws, mail.uppercased()) == [credential.lowercased()])
@@ -45,13 +45,13 @@ import TestSupport
         let (other, _) = try await newAccount(ws, local: "other")
         // The root DN is above the ACLs: it can plant what an admin no longer can.
         try await using(ws.root()) { (root) async throws in
-            try await root.add(dn: ws.dn("cn=forged-\(UUID().uuidString.prefix(6)),ou=unit"), attributes: ws.credential(for: mail, password: "x", cn: "forged"))
-            try await root.add(dn: "cn=mail-password,\(other)", attributes: ws.credential(for: mail, password: "x"))
+            try await root.add(dn: ws.dn("cn=forged-\(UUID().uuidString.prefix(6)),ou=unit").parsedDN, attributes: ws.credential(for: mail, password: "x", cn: "forged"))
+            try await root.add(dn: "cn=mail-password,\(other)".parsedDN, attributes: ws.credential(for: mail, password: "x"))
         }
         #expect(try await dovecotLookup(ws, mail).isEmpty)
         // The victim's own credential is the only one found.
         try await using(ws.root()) { (root) async throws in
-            try await root.add(dn: "cn=mail-password,\(victim)", attributes: ws.credential(for: mail, password: "real"))
+            try await root.add(dn: "cn=mail-password,\(victim)".parsedDN, attributes: ws.credential(for: mail, password: "real"))
         }
         #expect(try await dovecotLookup(ws, mail) == ["cn=mail-password,\(victim)".lowercased()])
     }
@@ -62,23 +62,23 @@ import TestSupport
         let credential = "cn=mail-password,\(account)"
         let uid = String(account.split(separator: ",")[0].dropFirst(4))
         try await using(ws.root()) { (root) async throws in
-            try await root.add(dn: credential, attributes: ws.credential(for: mail, password: "app-pw"))
-            try await root.add(dn: ws.dn("cn=admins,ou=unit"), attributes: ws.adminGroup([ws.dn("uid=\(uid)x,ou=unit")]))
-            try await root.add(dn: ws.dn("uid=\(uid)x,ou=unit"), attributes: ws.account(uid: "\(uid)x", mail: ws.mail("\(uid)x")))
+            try await root.add(dn: credential.parsedDN, attributes: ws.credential(for: mail, password: "app-pw"))
+            try await root.add(dn: ws.dn("cn=admins,ou=unit").parsedDN, attributes: ws.adminGroup([ws.dn("uid=\(uid)x,ou=unit")]))
+            try await root.add(dn: ws.dn("uid=\(uid)x,ou=unit").parsedDN, attributes: ws.account(uid: "\(uid)x", mail: ws.mail("\(uid)x")))
         }
         try await using(ws.connection(as: account, password: SampleWorkspace.password(uid))) { (user) async throws in
-            #expect(try await user.entry(credential, attributes: ["gwCredentialFor"])?.string("gwCredentialFor") == mail)
+            #expect(try await user.entry(credential.parsedDN, attributes: ["gwCredentialFor"])?.string("gwCredentialFor") == mail)
         }
         // The unit admin can not delete it raw (admins write through the service); the service can.
         try await using(ws.connection(as: ws.dn("uid=\(uid)x,ou=unit"), password: SampleWorkspace.password("\(uid)x"))) { (admin) async throws in
-            let error = await #expect(throws: LDAPError.self) { try await admin.delete(dn: credential) }
+            let error = await #expect(throws: LDAPError.self) { try await admin.delete(dn: credential.parsedDN) }
             #expect(error?.code == .insufficientAccessRights)
         }
         try await using(ws.connection(as: ws.fixture.gwdirDN, password: ws.fixture.gwdirPassword)) { (service) async throws in
-            try await service.delete(dn: credential)
+            try await service.delete(dn: credential.parsedDN)
         }
         try await using(ws.root()) { (root) async throws in
-            #expect(try await root.entry(credential) == nil)
+            #expect(try await root.entry(credential.parsedDN) == nil)
         }
     }
 }

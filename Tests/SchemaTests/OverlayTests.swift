@@ -9,9 +9,9 @@ import TestSupport
     static let sample = Task { () async throws -> SampleWorkspace in
         let ws = try await SampleWorkspace.buildSmall("ovl")
         try await using(ws.root()) { (root) async throws in
-            try await root.add(dn: ws.dn("uid=owner,ou=unit"), attributes: ws.account(uid: "owner", mail: ws.mail("owner")))
-            try await root.add(dn: ws.dn("uid=other,ou=unit"), attributes: ws.account(uid: "other", mail: ws.mail("other")))
-            try await root.add(dn: ws.dn("mail=\(ws.mail("taken")),uid=owner,ou=unit"), attributes: ws.alias(ws.mail("taken"), owner: ws.mail("owner"), folder: "taken"))
+            try await root.add(dn: ws.dn("uid=owner,ou=unit").parsedDN, attributes: ws.account(uid: "owner", mail: ws.mail("owner")))
+            try await root.add(dn: ws.dn("uid=other,ou=unit").parsedDN, attributes: ws.account(uid: "other", mail: ws.mail("other")))
+            try await root.add(dn: ws.dn("mail=\(ws.mail("taken")),uid=owner,ou=unit").parsedDN, attributes: ws.alias(ws.mail("taken"), owner: ws.mail("owner"), folder: "taken"))
         }
         return ws
     }
@@ -29,17 +29,17 @@ import TestSupport
         let aliasDN = ws.dn("mail=\(address),uid=owner,ou=unit")
         try await using(gwdir(ws)) { (service) async throws in
             let error = await #expect(throws: LDAPError.self) {
-                try await service.add(dn: aliasDN, attributes: ws.alias(address, owner: ws.mail("owner"), folder: "x"))
+                try await service.add(dn: aliasDN.parsedDN, attributes: ws.alias(address, owner: ws.mail("owner"), folder: "x"))
             }
             #expect(error?.code == .constraintViolation)
         }
         // The root DN is held to it too (no relax control is sent).
         try await using(ws.root()) { (root) async throws in
             let error = await #expect(throws: LDAPError.self) {
-                try await root.add(dn: aliasDN, attributes: ws.alias(address, owner: ws.mail("owner"), folder: "x"))
+                try await root.add(dn: aliasDN.parsedDN, attributes: ws.alias(address, owner: ws.mail("owner"), folder: "x"))
             }
             #expect(error?.code == .constraintViolation)
-            #expect(try await root.entry(aliasDN) == nil)
+            #expect(try await root.entry(aliasDN.parsedDN) == nil)
         }
     }
 
@@ -48,18 +48,18 @@ import TestSupport
         let dn = ws.dn("uid=taken,ou=unit")
         try await using(gwdir(ws)) { (service) async throws in
             let error = await #expect(throws: LDAPError.self) {
-                try await service.add(dn: dn, attributes: ws.account(uid: "taken", mail: ws.mail("taken")))
+                try await service.add(dn: dn.parsedDN, attributes: ws.account(uid: "taken", mail: ws.mail("taken")))
             }
             #expect(error?.code == .constraintViolation)
             // Nor can an existing account be re-addressed onto it.
             let modify = await #expect(throws: LDAPError.self) {
-                try await service.modify(dn: ws.dn("uid=other,ou=unit"), [.replace("mail", [ws.mail("taken")])])
+                try await service.modify(dn: ws.dn("uid=other,ou=unit").parsedDN, [.replace("mail", [ws.mail("taken")])])
             }
             #expect(modify?.code == .constraintViolation)
         }
         try await using(ws.root()) { (root) async throws in
-            #expect(try await root.entry(dn) == nil)
-            #expect(try await root.entry(ws.dn("uid=other,ou=unit"), attributes: ["mail"])?.string("mail") == ws.mail("other"))
+            #expect(try await root.entry(dn.parsedDN) == nil)
+            #expect(try await root.entry(ws.dn("uid=other,ou=unit").parsedDN, attributes: ["mail"])?.string("mail") == ws.mail("other"))
         }
     }
 
@@ -78,7 +78,7 @@ import TestSupport
                 let connection = pool[i % connections]
                 let dn = ws.dn("uid=race\(connections)x\(i),ou=unit")
                 let attributes = ws.account(uid: "race\(connections)x\(i)", mail: address)
-                group.addTask { await resultCode { try await connection.add(dn: dn, attributes: attributes) } }
+                group.addTask { await resultCode { try await connection.add(dn: dn.parsedDN, attributes: attributes) } }
             }
             var all: [LDAPError.Code?] = []
             for await outcome in group { all.append(outcome) }
@@ -87,7 +87,7 @@ import TestSupport
         #expect(outcomes.count(where: { $0 == nil }) == 1)
         #expect(outcomes.count(where: { $0 == .constraintViolation }) == 19)
         try await using(ws.root()) { (root) async throws in
-            let holders = try await root.search(base: ws.fixture.workspacesDN, filter: "(mail=\(address))", attributes: ["1.1"])
+            let holders = try await root.search(base: ws.fixture.workspacesDN.parsedDN, filter: .equal("mail", "\(address)"), attributes: ["1.1"])
             #expect(holders.entries.count == 1)
         }
     }
@@ -97,7 +97,7 @@ import TestSupport
     private func counterAccount(_ ws: SampleWorkspace, _ label: String) async throws -> String {
         let uid = "count\(label)\(UUID().uuidString.prefix(4).lowercased())"
         let dn = ws.dn("uid=\(uid),ou=unit")
-        try await using(ws.root()) { try await $0.add(dn: dn, attributes: ws.account(uid: uid, mail: ws.mail(uid))) }
+        try await using(ws.root()) { try await $0.add(dn: dn.parsedDN, attributes: ws.account(uid: uid, mail: ws.mail(uid))) }
         return dn
     }
 
@@ -106,12 +106,12 @@ import TestSupport
         let ws = try await Self.sample.value
         let dn = try await counterAccount(ws, "r")
         try await using(gwdir(ws)) { (service) async throws in
-            try await service.modify(dn: dn, [.replace("gwAliasCount", ["5"])])
+            try await service.modify(dn: dn.parsedDN, [.replace("gwAliasCount", ["5"])])
             let error = await #expect(throws: LDAPError.self) {
-                try await service.modify(dn: dn, [.replace("gwAliasCount", [value])])
+                try await service.modify(dn: dn.parsedDN, [.replace("gwAliasCount", [value])])
             }
             #expect(error?.code == .constraintViolation)
-            #expect(try await service.entry(dn, attributes: ["gwAliasCount"])?.string("gwAliasCount") == "5")
+            #expect(try await service.entry(dn.parsedDN, attributes: ["gwAliasCount"])?.string("gwAliasCount") == "5")
         }
     }
 
@@ -128,7 +128,7 @@ import TestSupport
                 let connection = pool[i % pool.count]
                 group.addTask {
                     await resultCode {
-                        try await connection.modify(dn: dn, [.increment("gwAliasCount")], controls: [.assertion("(gwAliasCount<=4)")])
+                        try await connection.modify(dn: dn.parsedDN, [.increment("gwAliasCount")], controls: [.assertion(.lessOrEqual("gwAliasCount", "4"))])
                     }
                 }
             }
@@ -139,7 +139,7 @@ import TestSupport
         #expect(outcomes.count(where: { $0 == nil }) == 5)
         #expect(outcomes.count(where: { $0 == .assertionFailed }) == 15)
         try await using(ws.root()) { (root) async throws in
-            #expect(try await root.entry(dn, attributes: ["gwAliasCount"])?.string("gwAliasCount") == "5")
+            #expect(try await root.entry(dn.parsedDN, attributes: ["gwAliasCount"])?.string("gwAliasCount") == "5")
         }
     }
 
@@ -150,8 +150,8 @@ import TestSupport
         let admin = ws.dn("uid=unitadmin,ou=unit")
         let target = try await counterAccount(ws, "x")
         try await using(ws.root()) { (root) async throws in
-            try await root.add(dn: admin, attributes: ws.account(uid: "unitadmin", mail: ws.mail("unitadmin")))
-            try await root.add(dn: ws.dn("cn=admins,ou=unit"), attributes: ws.adminGroup([admin]))
+            try await root.add(dn: admin.parsedDN, attributes: ws.account(uid: "unitadmin", mail: ws.mail("unitadmin")))
+            try await root.add(dn: ws.dn("cn=admins,ou=unit").parsedDN, attributes: ws.adminGroup([admin]))
         }
         try await using(ws.connection(as: admin, password: SampleWorkspace.password("unitadmin"))) { (unitAdmin) async throws in
             // Admins hold no raw write right, so neither control opens anything: slapo-constraint,
@@ -164,13 +164,13 @@ import TestSupport
             ]
             for (modification, controls) in writes {
                 let error = await #expect(throws: LDAPError.self) {
-                    try await unitAdmin.modify(dn: target, [modification], controls: controls)
+                    try await unitAdmin.modify(dn: target.parsedDN, [modification], controls: controls)
                 }
                 #expect(error?.code == .insufficientAccessRights)
             }
         }
         try await using(ws.root()) { (root) async throws in
-            #expect(try await root.entry(target, attributes: ["gwAliasCount"])?.string("gwAliasCount") != "9")
+            #expect(try await root.entry(target.parsedDN, attributes: ["gwAliasCount"])?.string("gwAliasCount") != "9")
         }
     }
 
@@ -181,7 +181,7 @@ import TestSupport
         let uid = "locked\(UUID().uuidString.prefix(4).lowercased())"
         let dn = ws.dn("uid=\(uid),ou=unit")
         let password = SampleWorkspace.password(uid)
-        try await using(ws.root()) { try await $0.add(dn: dn, attributes: ws.account(uid: uid, mail: ws.mail(uid))) }
+        try await using(ws.root()) { try await $0.add(dn: dn.parsedDN, attributes: ws.account(uid: uid, mail: ws.mail(uid))) }
 
         try await using(ws.anonymous()) { (client) async throws in
             // The right password works before.
@@ -203,13 +203,13 @@ import TestSupport
             #expect(explained?.passwordPolicy?.error == .accountLocked)
         }
         try await using(ws.root()) { (root) async throws in
-            let entry = try #require(try await root.entry(dn, attributes: ["pwdAccountLockedTime", "pwdFailureTime"]))
+            let entry = try #require(try await root.entry(dn.parsedDN, attributes: ["pwdAccountLockedTime", "pwdFailureTime"]))
             #expect(entry.string("pwdAccountLockedTime") != nil)
             #expect(entry.strings("pwdFailureTime").count >= 5)
         }
         // The service unlocks it (deletes pwdAccountLockedTime) and the password works again.
         try await using(gwdir(ws)) { (service) async throws in
-            try await service.modify(dn: dn, [.delete("pwdAccountLockedTime")])
+            try await service.modify(dn: dn.parsedDN, [.delete("pwdAccountLockedTime")])
         }
         try await using(ws.anonymous()) { (client) async throws in
             try await client.bind(.simple(dn: dn, password: password))

@@ -50,7 +50,7 @@ struct SampleWorkspace: Sendable {
         let root = ws.root()
         defer { root.close() }
         for (dn, attributes) in ws.entries() {
-            try await root.add(dn: dn, attributes: attributes)
+            try await root.add(dn: dn.parsedDN, attributes: attributes)
         }
         return ws
     }
@@ -60,8 +60,8 @@ struct SampleWorkspace: Sendable {
         let ws = SampleWorkspace(fixture: try DirectoryFixture.shared(), name: uniqueName(label))
         let root = ws.root()
         defer { root.close() }
-        try await root.add(dn: ws.dn, attributes: ws.workspace(name: ws.name, domain: ws.domain))
-        try await root.add(dn: ws.dn("ou=unit"), attributes: ws.unit("unit"))
+        try await root.add(dn: ws.dn.parsedDN, attributes: ws.workspace(name: ws.name, domain: ws.domain))
+        try await root.add(dn: ws.dn("ou=unit").parsedDN, attributes: ws.unit("unit"))
         return ws
     }
 

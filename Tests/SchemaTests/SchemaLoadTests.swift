@@ -20,11 +20,11 @@ import TestSupport
         try await using(LDAPConnection(configuration: LDAPConfiguration(uri: fixture.slapd.ldapiURI, credentials: .saslExternal()))) { (root) async throws in
             #expect(try await root.whoAmI() == "dn:gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth")
             // cn={N}gwdir: back-config numbers the schema entries in load order.
-            let found = try await root.search(base: "cn=schema,cn=config", scope: .oneLevel, filter: "(cn=*gwdir)", attributes: ["cn"])
+            let found = try await root.search(base: "cn=schema,cn=config".parsedDN, scope: .oneLevel, filter: .suffix("cn", "gwdir"), attributes: ["cn"])
             let dn = try #require(found.entries.first?.dn)
             #expect(found.entries.count == 1)
             #expect(dn.hasPrefix("cn={") && dn.hasSuffix("}gwdir,cn=schema,cn=config"))
-            let entry = try #require(try await root.entry(dn, attributes: ["olcObjectClasses", "olcAttributeTypes"]))
+            let entry = try #require(try await root.entry(dn.parsedDN, attributes: ["olcObjectClasses", "olcAttributeTypes"]))
             let classes = entry.strings("olcObjectClasses").joined(separator: "\n")
             for name in Self.objectClasses {
                 #expect(classes.contains("NAME '\(name)'"), "\(name) missing from \(dn)")
@@ -41,7 +41,7 @@ import TestSupport
         let fixture = try DirectoryFixture.shared()
         try await using(fixture.gwdirConnection()) { (gwdir) async throws in
             let error = await #expect(throws: LDAPError.self) {
-                _ = try await gwdir.search(base: "cn=config", scope: .base, filter: "(objectClass=*)", attributes: [])
+                _ = try await gwdir.search(base: "cn=config".parsedDN, scope: .base, filter: .present("objectClass"), attributes: [])
             }
             #expect(error?.code == .noSuchObject)
         }
@@ -73,7 +73,7 @@ import TestSupport
         let fixture = try DirectoryFixture.shared()
         let client = fixture.connection(.anonymous)
         defer { client.close() }
-        let entry = try #require(try await client.search(base: "cn=Subschema", scope: .base, filter: "(objectClass=subschema)", attributes: [attribute]).entries.first)
+        let entry = try #require(try await client.search(base: "cn=Subschema".parsedDN, scope: .base, filter: .equal("objectClass", "subschema"), attributes: [attribute]).entries.first)
         return entry.strings(attribute)
     }
 }

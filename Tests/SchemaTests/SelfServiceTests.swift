@@ -12,7 +12,7 @@ import TestSupport
     private func newUser(_ ws: SampleWorkspace) async throws -> (dn: String, password: String) {
         let uid = "u\(UUID().uuidString.prefix(8).lowercased())"
         let dn = ws.dn("uid=\(uid),ou=unit")
-        try await using(ws.root()) { try await $0.add(dn: dn, attributes: ws.account(uid: uid, mail: ws.mail(uid))) }
+        try await using(ws.root()) { try await $0.add(dn: dn.parsedDN, attributes: ws.account(uid: uid, mail: ws.mail(uid))) }
         return (dn, SampleWorkspace.password(uid))
     }
 
@@ -34,9 +34,9 @@ import TestSupport
         try await using(ws.connection(as: dn, password: old)) { (user) async throws in
             // A wrong old password is refused and changes nothing.
             await #expect(throws: LDAPError.self) {
-                _ = try await user.passwordModify(userDN: dn, oldPassword: "not-it", newPassword: "x-\(UUID())")
+                _ = try await user.passwordModify(userDN: dn.parsedDN, oldPassword: "not-it", newPassword: "x-\(UUID())")
             }
-            let generated = try await user.passwordModify(userDN: dn, oldPassword: old, newPassword: "새 비밀번호 1")
+            let generated = try await user.passwordModify(userDN: dn.parsedDN, oldPassword: old, newPassword: "새 비밀번호 1")
             #expect(generated == nil)
         }
         try await expectBind(ws, dn, "새 비밀번호 1", succeeds: true)
@@ -47,13 +47,13 @@ import TestSupport
         let ws = try await Self.sample.value
         let (dn, old) = try await newUser(ws)
         try await using(ws.connection(as: dn, password: old)) { (user) async throws in
-            try await user.modify(dn: dn, [.replace("userPassword", ["replaced-secret"])])
+            try await user.modify(dn: dn.parsedDN, [.replace("userPassword", ["replaced-secret"])])
         }
         try await expectBind(ws, dn, "replaced-secret", succeeds: true)
         try await expectBind(ws, dn, old, succeeds: false)
         // ppolicy hashed the cleartext.
         try await using(ws.root()) { (root) async throws in
-            let stored = try #require(try await root.entry(dn, attributes: ["userPassword"])?["userPassword"].first)
+            let stored = try #require(try await root.entry(dn.parsedDN, attributes: ["userPassword"])?["userPassword"].first)
             #expect(String(decoding: stored, as: UTF8.self).hasPrefix("{SSHA}"))
         }
     }
@@ -70,19 +70,19 @@ import TestSupport
         let ws = try await Self.sample.value
         let (dn, password) = try await newUser(ws)
         try await using(ws.root()) { (root) async throws in
-            let before = try #require(try await root.entry(dn, attributes: ["*"]))
+            let before = try #require(try await root.entry(dn.parsedDN, attributes: ["*"]))
             try await using(ws.connection(as: dn, password: password)) { (user) async throws in
                 let error = await #expect(throws: LDAPError.self) {
-                    try await user.modify(dn: dn, [.replace(attribute, [value])])
+                    try await user.modify(dn: dn.parsedDN, [.replace(attribute, [value])])
                 }
                 #expect(error?.code == .insufficientAccessRights)
                 // Not even alongside a permitted password change.
                 let mixed = await #expect(throws: LDAPError.self) {
-                    try await user.modify(dn: dn, [.replace("userPassword", ["mixed"]), .replace(attribute, [value])])
+                    try await user.modify(dn: dn.parsedDN, [.replace("userPassword", ["mixed"]), .replace(attribute, [value])])
                 }
                 #expect(mixed?.code == .insufficientAccessRights)
             }
-            #expect(try await root.entry(dn, attributes: ["*"]) == before)
+            #expect(try await root.entry(dn.parsedDN, attributes: ["*"]) == before)
         }
         try await expectBind(ws, dn, password, succeeds: true)
     }

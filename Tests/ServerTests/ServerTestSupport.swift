@@ -30,10 +30,10 @@ struct PolicyWorld: Sendable {
         )
         let root = fixture.rootConnection()
         defer { root.close() }
-        try await root.add(dn: world.workspaceDN, attributes: [
+        try await root.add(dn: world.workspaceDN.parsedDN, attributes: [
             LDAPAttribute("objectClass", ["gwWorkspace"]), LDAPAttribute("o", id), LDAPAttribute("gwMailDomain", "\(id).test"),
         ])
-        try await root.add(dn: world.unitDN, attributes: [
+        try await root.add(dn: world.unitDN.parsedDN, attributes: [
             LDAPAttribute("objectClass", ["organizationalUnit", "gwOrgUnit"]), LDAPAttribute("ou", "unit"),
         ])
         return world
@@ -44,7 +44,7 @@ struct PolicyWorld: Sendable {
         let root = fixture.rootConnection()
         defer { root.close() }
         let dn = accountDN(uid)
-        try await root.add(dn: dn, attributes: [
+        try await root.add(dn: dn.parsedDN, attributes: [
             LDAPAttribute("objectClass", ["inetOrgPerson", "gwAccount"]),
             LDAPAttribute("uid", uid), LDAPAttribute("cn", "User \(uid)"), LDAPAttribute("sn", uid),
             LDAPAttribute("mail", address(uid)), LDAPAttribute("userPassword", "pw-\(uid)"),

@@ -32,9 +32,9 @@ public enum TestSlapd {
     }
 
     /// Creates `ou=<unique name>` under the base for one test and returns its DN.
-    public static func scratch(_ connection: LDAPConnection, _ label: String = "t") async throws -> String {
+    public static func scratch(_ connection: LDAPConnection, _ label: String = "t") async throws -> DistinguishedName {
         let name = "\(label)-\(UUID().uuidString.prefix(8))"
-        let dn = "ou=\(name),\(baseDN)"
+        let dn = try DistinguishedName(baseDN).child(type: "ou", value: name)
         try await connection.add(dn: dn, attributes: [
             LDAPAttribute("objectClass", ["organizationalUnit"]),
             LDAPAttribute("ou", name),

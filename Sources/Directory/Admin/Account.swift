@@ -44,7 +44,7 @@ public struct LastLogin: Sendable, Hashable {
 
 /// An account: one login and (for mail and both) one mailbox.
 public struct Account: Sendable, Hashable {
-    public var dn: String
+    public var dn: DistinguishedName
     public var workspace: String
     public var unit: UnitPath?
     public var loginId: String
@@ -81,9 +81,9 @@ public struct Account: Sendable, Hashable {
         .and([.equal("objectClass", "gwAccount"), .equal("mail", mail.description)])
     }
 
-    init(entry: LDAPEntry, layout: DirectoryLayout) {
-        dn = entry.dn
-        let location = layout.location(of: entry.distinguishedName)
+    init(entry: LDAPEntry, layout: DirectoryLayout) throws {
+        dn = try entry.distinguishedName
+        let location = layout.location(of: dn)
         workspace = location?.workspace ?? ""
         unit = location?.unit
         loginId = entry.string("uid") ?? ""

@@ -22,7 +22,7 @@ public struct AccountService: Sendable {
         guard !new.firstName.isEmpty || !new.lastName.isEmpty else {
             throw DirectoryError(.invalidArgument, "an account needs a first or a last name")
         }
-        if let existing = try await account(loginId: loginId, workspaceDN: DistinguishedName(workspace.dn)) {
+        if let existing = try await account(loginId: loginId, workspaceDN: workspace.dn) {
             throw DirectoryError(.alreadyExists, "login id \(loginId) is already used in workspace \(new.workspace) (\(existing.mail))")
         }
         try await requireUnused(address)
@@ -42,7 +42,7 @@ public struct AccountService: Sendable {
             LDAPAttribute("gwAccountStatus", AccountStatus.active.rawValue),
             LDAPAttribute("gwServiceType", new.serviceType.rawValue),
             LDAPAttribute("gwAliasCount", 0),
-            LDAPAttribute("gwHomeWorkspace", workspace.dn),
+            LDAPAttribute("gwHomeWorkspace", workspace.dn.description),
             LDAPAttribute("gwLoginKey", Account.loginKey(workspace: workspace.id, loginId: loginId)),
             // Cleartext to slapd only: slapo-ppolicy hashes it on add.
             LDAPAttribute("userPassword", new.password),
@@ -56,7 +56,7 @@ public struct AccountService: Sendable {
             throw DirectoryError(.alreadyExists, "login id \(loginId) is already used in workspace \(new.workspace)", underlying: error)
         } catch let error as LDAPError where error.code == .constraintViolation {
             // slapo-unique refused either the address or the login key (<workspace>/<login id>).
-            if try await account(loginId: loginId, workspaceDN: DistinguishedName(workspace.dn)) != nil {
+            if try await account(loginId: loginId, workspaceDN: workspace.dn) != nil {
                 throw DirectoryError(.alreadyExists, "login id \(loginId) is already used in workspace \(new.workspace)", underlying: error)
             }
             throw DirectoryError(.addressInUse, "address \(address) is already in use", underlying: error)
@@ -71,7 +71,7 @@ public struct AccountService: Sendable {
     /// The account whose primary address is `address`, with its aliases.
     public func show(_ address: String) async throws -> Account {
         var account = try await require(address)
-        account.aliases = try await AliasService(context).list(ownerDN: DistinguishedName(account.dn))
+        account.aliases = try await AliasService(context).list(ownerDN: account.dn)
         return account
     }
 
@@ -81,7 +81,7 @@ public struct AccountService: Sendable {
         if let account = try await account(mail: parsed) { return account }
         let owners = try await context.owners(of: parsed)
         if let owner = owners.first {
-            if owner.hasObjectClass("gwMailAlias"), let ownerAddress = owner.distinguishedName.parent {
+            if owner.hasObjectClass("gwMailAlias"), let ownerAddress = try owner.distinguishedName.parent {
                 let ownerMail = try await context.read(ownerAddress, attributes: ["mail"], doing: "reading \(parsed)")?.string("mail")
                 throw DirectoryError(.notFound, "\(parsed) is an alias of \(ownerMail ?? ownerAddress.description), not an account")
             }
@@ -93,12 +93,12 @@ public struct AccountService: Sendable {
 
     public func account(mail: MailAddress) async throws -> Account? {
         try await context.search(context.layout.workspaces, .subtree, Account.filter(mail: mail),
-                                 attributes: Account.attributes, doing: "looking up \(mail)").first.map { Account(entry: $0, layout: context.layout) }
+                                 attributes: Account.attributes, doing: "looking up \(mail)").first.map { try Account(entry: $0, layout: context.layout) }
     }
 
     func account(loginId: String, workspaceDN: DistinguishedName) async throws -> Account? {
         try await context.search(workspaceDN, .subtree, .and([.equal("objectClass", "gwAccount"), .equal("uid", loginId)]),
-                                 attributes: Account.attributes, doing: "looking up login id \(loginId)").first.map { Account(entry: $0, layout: context.layout) }
+                                 attributes: Account.attributes, doing: "looking up login id \(loginId)").first.map { try Account(entry: $0, layout: context.layout) }
     }
 
     /// `user find`: by primary address, first name or last name, exact or prefix, in a unit
@@ -113,13 +113,13 @@ public struct AccountService: Sendable {
         if let unit {
             base = try await UnitService(context).existingUnitDN(unit, workspace: workspace)
         } else {
-            base = try DistinguishedName(try await WorkspaceService(context).show(workspace).dn)
+            base = try await WorkspaceService(context).show(workspace).dn
         }
         let value = field == .mail ? trimmed.lowercased() : trimmed
         var filters: [LDAPFilter] = [.equal("objectClass", "gwAccount"), prefix ? .prefix(field.attribute, value) : .equal(field.attribute, value)]
         if !includeDeleted { filters.append(.not(.equal("gwAccountStatus", AccountStatus.deleted.rawValue))) }
         let entries = try await context.search(base, .subtree, .and(filters), attributes: Account.attributes, doing: "finding accounts")
-        return entries.map { Account(entry: $0, layout: context.layout) }.sorted(by: Self.order(field))
+        return try entries.map { try Account(entry: $0, layout: context.layout) }.sorted(by: Self.order(field))
     }
 
     static func order(_ field: AccountSearchField) -> (Account, Account) -> Bool {
@@ -200,7 +200,7 @@ public struct AccountService: Sendable {
     public func setPassword(_ address: String, to password: String) async throws {
         guard !password.isEmpty else { throw DirectoryError(.invalidArgument, "the password must not be empty") }
         let account = try await require(address)
-        try await AdminPasswordReset(context: context).reset(accountDN: DistinguishedName(account.dn), newPassword: password)
+        try await AdminPasswordReset(context: context).reset(accountDN: account.dn, newPassword: password)
     }
 
     // MARK: Status
@@ -257,7 +257,7 @@ public struct AccountService: Sendable {
             .equal("objectClass", "gwAccount"), .equal("gwAccountStatus", AccountStatus.deleted.rawValue), .lessOrEqual("gwDeletedAt", cutoff),
         ]), attributes: ["mail"], doing: "finding expired deleted accounts")
         for entry in expired {
-            try await ldapCall("purging \(entry.string("mail") ?? entry.dn)") { try await context.ldap.deleteSubtree(dn: entry.dn) }
+            try await ldapCall("purging \(entry.string("mail") ?? entry.dn)") { try await context.ldap.deleteSubtree(dn: entry.distinguishedName) }
         }
         return expired.compactMap { $0.string("mail") }.sorted()
     }
@@ -269,7 +269,7 @@ public struct AccountService: Sendable {
     public func move(_ address: String, to unit: UnitPath) async throws -> Account {
         let account = try await require(address)
         let target = try await UnitService(context).existingUnitDN(unit, workspace: account.workspace)
-        let dn = try DistinguishedName(account.dn)
+        let dn = account.dn
         if dn.parent?.normalizedForComparison == target.normalizedForComparison { return try await show(address) }
         do {
             try await context.ldap.move(dn, newSuperior: target)
@@ -285,7 +285,7 @@ public struct AccountService: Sendable {
 
     func modify(_ account: Account, _ modifications: [LDAPModification], asserting: LDAPFilter? = nil, doing: String) async throws {
         do {
-            try await context.ldap.modify(dn: try DistinguishedName(account.dn), modifications, controls: asserting.map { [.assertion($0)] } ?? [])
+            try await context.ldap.modify(dn: account.dn, modifications, controls: asserting.map { [.assertion($0)] } ?? [])
         } catch let error as LDAPError where error.code == .assertionFailed && account.statusVisible {
             throw DirectoryError(.alreadyExists, "\(doing): the account changed meanwhile; try again", underlying: error)
         } catch let error as LDAPError where error.code == .assertionFailed {

@@ -33,13 +33,13 @@ public struct AdminService: Sendable {
         let scope = try await scopeDN(workspace: workspace, unit: unit)
         // An admin of a unit is an account inside it: the role follows the org chart, and a unit
         // admin can not hand a role in their unit to someone from a sibling unit.
-        guard try DistinguishedName(admin.dn).isStrictlyBelow(scope) else {
+        guard admin.dn.isStrictlyBelow(scope) else {
             throw DirectoryError(.notAllowed, "\(admin.mail) is not inside \(Self.scope(workspace, unit)); an admin of a unit is an account of that unit or its sub-units")
         }
         let group = try scope.child(type: "cn", value: "admins")
         for _ in 0..<3 {
             do {
-                try await context.ldap.modify(dn: group, [.add("member", [admin.dn])])
+                try await context.ldap.modify(dn: group, [.add("member", [admin.dn.description])])
                 return true
             } catch let error as LDAPError where error.code == .attributeOrValueExists {
                 return false
@@ -48,7 +48,7 @@ public struct AdminService: Sendable {
                     try await context.ldap.add(dn: group, attributes: [
                         LDAPAttribute("objectClass", ["groupOfNames", "gwAdminGroup"]),
                         LDAPAttribute("cn", "admins"),
-                        LDAPAttribute("member", [admin.dn]),
+                        LDAPAttribute("member", [admin.dn.description]),
                     ])
                     return true
                 } catch let error as LDAPError where error.code == .entryAlreadyExists {
@@ -67,7 +67,7 @@ public struct AdminService: Sendable {
         let admin = try await AccountService(context).require(address)
         let group = try await groupDN(workspace: workspace, unit: unit)
         let members = try await context.read(group, attributes: ["member"], doing: "reading the admins of \(Self.scope(workspace, unit))")?.strings("member") ?? []
-        let normalized = try DistinguishedName(admin.dn).normalizedForComparison
+        let normalized = admin.dn.normalizedForComparison
         guard members.contains(where: { (try? DistinguishedName($0).normalizedForComparison) == normalized }) else {
             throw DirectoryError(.notFound, "\(admin.mail) is not an admin of \(Self.scope(workspace, unit))")
         }
@@ -77,7 +77,7 @@ public struct AdminService: Sendable {
         }
         // The last admin is replaced by the placeholder in the same modify: atomic, so a grant
         // racing with it is never lost, and the empty group grants nothing.
-        var modifications: [LDAPModification] = [.delete("member", [admin.dn])]
+        var modifications: [LDAPModification] = [.delete("member", [admin.dn.description])]
         if others.isEmpty, !members.contains(where: { (try? DistinguishedName($0).normalizedForComparison) == context.layout.nobody.normalizedForComparison }) {
             modifications.append(.add("member", [context.layout.nobody.description]))
         }
@@ -94,7 +94,7 @@ public struct AdminService: Sendable {
                                               attributes: ["member"], doing: "listing admins of \(Self.scope(workspace, unit))")
         var roles: [AdminRole] = []
         for group in groups {
-            guard let location = context.layout.location(of: group.distinguishedName) else { continue }
+            guard let location = context.layout.location(of: try group.distinguishedName) else { continue }
             for member in group.strings("member") {
                 guard let dn = try? DistinguishedName(member), dn.normalizedForComparison != context.layout.nobody.normalizedForComparison,
                       let mail = try await context.read(dn, attributes: ["mail"], doing: "reading admins")?.string("mail")
@@ -107,7 +107,7 @@ public struct AdminService: Sendable {
 
     private func scopeDN(workspace: String, unit: UnitPath?) async throws -> DistinguishedName {
         if let unit { return try await UnitService(context).existingUnitDN(unit, workspace: workspace) }
-        return try DistinguishedName(try await WorkspaceService(context).show(workspace).dn)
+        return try await WorkspaceService(context).show(workspace).dn
     }
 
     private func groupDN(workspace: String, unit: UnitPath?) async throws -> DistinguishedName {

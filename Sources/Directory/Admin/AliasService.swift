@@ -4,14 +4,14 @@ import Logging
 
 /// A sub-account alias: `mail=<alias>,<owner dn>`, delivered into a folder of the owner's mailbox.
 public struct Alias: Sendable, Hashable {
-    public var dn: String
+    public var dn: DistinguishedName
     public var address: String
     public var folder: String
     /// What Postfix rewrites the alias to: the alias address itself (``FolderName/deliveryAddress(alias:)``).
     public var deliverTo: String
     public var owner: String
 
-    init(dn: String, address: String, folder: String, deliverTo: String, owner: String) {
+    init(dn: DistinguishedName, address: String, folder: String, deliverTo: String, owner: String) {
         self.dn = dn
         self.address = address
         self.folder = folder
@@ -19,8 +19,8 @@ public struct Alias: Sendable, Hashable {
         self.owner = owner
     }
 
-    init(entry: LDAPEntry) {
-        dn = entry.dn
+    init(entry: LDAPEntry) throws {
+        dn = try entry.distinguishedName
         address = entry.string("mail") ?? ""
         folder = entry.string("gwAliasFolder") ?? ""
         deliverTo = entry.string("gwDeliverTo") ?? ""
@@ -54,10 +54,10 @@ public struct AliasService: Sendable {
         try AccountService.requireDomain(address, of: workspace)
         let folder = try Self.validateFolder(folder ?? address.localPart)
         try await AccountService(context).requireUnused(address)
-        let ownerDN = try DistinguishedName(owner.dn)
+        let ownerDN = owner.dn
         let ownerMail = try MailAddress(owner.mail)
 
-        let alias = Alias(dn: try ownerDN.child(type: "mail", value: address.description).description, address: address.description,
+        let alias = Alias(dn: try ownerDN.child(type: "mail", value: address.description), address: address.description,
                           folder: folder, deliverTo: FolderName.deliveryAddress(alias: address), owner: ownerMail.description)
         try await reserveSlot(owner: owner, ownerDN: ownerDN)
         do {
@@ -95,7 +95,7 @@ public struct AliasService: Sendable {
 
     public func list(owner ownerAddress: String) async throws -> [Alias] {
         let owner = try await requireOwner(ownerAddress, forAdding: false)
-        return try await list(ownerDN: DistinguishedName(owner.dn))
+        return try await list(ownerDN: owner.dn)
     }
 
     func list(ownerDN: DistinguishedName) async throws -> [Alias] {
@@ -108,7 +108,7 @@ public struct AliasService: Sendable {
     public func remove(owner ownerAddress: String, alias aliasAddress: String) async throws {
         let owner = try await requireOwner(ownerAddress, forAdding: false)
         let address = try MailAddress(aliasAddress)
-        let ownerDN = try DistinguishedName(owner.dn)
+        let ownerDN = owner.dn
         let aliasDN = try ownerDN.child(type: "mail", value: address.description)
         do {
             try await context.ldap.delete(dn: aliasDN)

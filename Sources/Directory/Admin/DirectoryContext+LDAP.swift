@@ -33,7 +33,6 @@ extension DirectoryContext {
 }
 
 extension LDAPEntry {
-    var distinguishedName: DistinguishedName { (try? DistinguishedName(dn)) ?? .root }
 
     func hasObjectClass(_ name: String) -> Bool {
         strings("objectClass").contains { $0.caseInsensitiveCompare(name) == .orderedSame }

@@ -6,7 +6,7 @@ import LDAPClient
 public struct MailGroup: Sendable, Hashable {
     public enum Kind: String, Sendable { case group, shared }
     public var kind: Kind
-    public var dn: String
+    public var dn: DistinguishedName
     public var address: String
     public var displayName: String?
     public var workspace: String
@@ -38,7 +38,7 @@ public struct GroupService: Sendable {
             throw DirectoryError(.notAllowed, "\(address): \"\(name)\" is reserved for admin and member groups; choose another address")
         }
         try await AccountService(context).requireUnused(address)
-        let memberDNs = try await resolveMembers(members, workspaceDN: DistinguishedName(ws.dn))
+        let memberDNs = try await resolveMembers(members, workspaceDN: ws.dn)
         let dn: DistinguishedName
         var attributes: [LDAPAttribute]
         switch kind {
@@ -82,7 +82,7 @@ public struct GroupService: Sendable {
 
     public func list(_ kind: MailGroup.Kind, workspace: String) async throws -> [MailGroup] {
         let ws = try await WorkspaceService(context).show(workspace)
-        let entries = try await context.search(DistinguishedName(ws.dn), .subtree, .equal("objectClass", Self.objectClass(kind)),
+        let entries = try await context.search(ws.dn, .subtree, .equal("objectClass", Self.objectClass(kind)),
                                                attributes: ["objectClass", "mail", "displayName", "member"], doing: "listing groups")
         var groups: [MailGroup] = []
         for entry in entries { groups.append(try await group(from: entry)) }
@@ -93,7 +93,7 @@ public struct GroupService: Sendable {
     public func editMembers(_ address: String, add: [String] = [], remove: [String] = []) async throws -> MailGroup {
         let entry = try await requireEntry(address)
         let current = try await group(from: entry)
-        guard let location = context.layout.location(of: entry.distinguishedName) else { throw DirectoryError(.notFound, "no group \(address)") }
+        guard let location = context.layout.location(of: try entry.distinguishedName) else { throw DirectoryError(.notFound, "no group \(address)") }
         let workspaceDN = try context.layout.workspace(location.workspace)
         let toAdd = try await resolveMembers(add, workspaceDN: workspaceDN)
         let toRemove = try await resolveMembers(remove, workspaceDN: workspaceDN, mustExist: false)
@@ -110,13 +110,13 @@ public struct GroupService: Sendable {
             if remaining > 0, existing.contains(nobody) { modifications.append(.delete("member", [context.layout.nobody.description])) }
         }
         guard !modifications.isEmpty else { return current }
-        _ = try await ldapCall("changing the members of \(address)") { try await context.ldap.modify(dn: entry.distinguishedName, modifications) }
+        _ = try await ldapCall("changing the members of \(address)") { try await context.ldap.modify(dn: try entry.distinguishedName, modifications) }
         return try await show(address)
     }
 
     public func remove(_ address: String) async throws {
         let entry = try await requireEntry(address)
-        _ = try await ldapCall("removing \(address)") { try await context.ldap.deleteSubtree(dn: entry.dn) }
+        _ = try await ldapCall("removing \(address)") { try await context.ldap.deleteSubtree(dn: entry.distinguishedName) }
     }
 
     // MARK: Helpers
@@ -133,13 +133,13 @@ public struct GroupService: Sendable {
     }
 
     private func group(from entry: LDAPEntry) async throws -> MailGroup {
-        let location = context.layout.location(of: entry.distinguishedName)
+        let location = context.layout.location(of: try entry.distinguishedName)
         var members: [String] = []
         for member in entry.strings("member") {
             guard let dn = try? DistinguishedName(member), dn.normalizedForComparison != context.layout.nobody.normalizedForComparison else { continue }
             if let mail = try await context.read(dn, attributes: ["mail"], doing: "reading members")?.string("mail") { members.append(mail) }
         }
-        return MailGroup(kind: entry.hasObjectClass("gwMailGroup") ? .group : .shared, dn: entry.dn, address: entry.string("mail") ?? "",
+        return MailGroup(kind: entry.hasObjectClass("gwMailGroup") ? .group : .shared, dn: try entry.distinguishedName, address: entry.string("mail") ?? "",
                          displayName: entry.string("displayName"), workspace: location?.workspace ?? "", unit: location?.unit,
                          members: members.sorted())
     }
@@ -157,7 +157,7 @@ public struct GroupService: Sendable {
                 if mustExist { throw DirectoryError(.notFound, "no account, group or shared mailbox \(address) in this workspace") }
                 continue
             }
-            dns.append(entry.distinguishedName)
+            dns.append(try entry.distinguishedName)
         }
         return dns
     }

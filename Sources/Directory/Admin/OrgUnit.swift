@@ -5,7 +5,7 @@ import LDAPClient
 public struct OrgUnit: Sendable, Hashable {
     public var workspace: String
     public var path: UnitPath
-    public var dn: String
+    public var dn: DistinguishedName
     public var displayName: String?
     public var billingId: String?
     /// Accounts directly in the unit (not in sub-units).
@@ -59,24 +59,24 @@ public struct UnitService: Sendable {
             throw DirectoryError(.notFound, "no unit \(path) in workspace \(workspace)")
         }
         let accounts = try await context.search(dn, .oneLevel, .equal("objectClass", "gwAccount"), attributes: ["1.1"], doing: "counting accounts of \(path)")
-        return OrgUnit(workspace: workspace, path: path, dn: entry.dn, displayName: entry.string("displayName"),
+        return OrgUnit(workspace: workspace, path: path, dn: dn, displayName: entry.string("displayName"),
                        billingId: entry.string("gwBillingId"), accountCount: accounts.count)
     }
 
     /// Every unit of the workspace, parents before children (a depth-first tree order).
     public func list(workspace: String) async throws -> [OrgUnit] {
         let workspaceDN = try await WorkspaceService(context).show(workspace).dn
-        let base = try DistinguishedName(workspaceDN)
+        let base = workspaceDN
         let units = try await context.search(base, .subtree, .equal("objectClass", "gwOrgUnit"), attributes: Self.attributes, doing: "listing units of \(workspace)")
         let accounts = try await context.search(base, .subtree, .equal("objectClass", "gwAccount"), attributes: ["1.1"], doing: "counting accounts of \(workspace)")
         var counts: [DistinguishedName: Int] = [:]
         for account in accounts {
-            if let parent = account.distinguishedName.parent { counts[parent.normalizedForComparison, default: 0] += 1 }
+            if let parent = try account.distinguishedName.parent { counts[parent.normalizedForComparison, default: 0] += 1 }
         }
-        return units.compactMap { entry -> OrgUnit? in
-            let dn = entry.distinguishedName
+        return try units.compactMap { entry -> OrgUnit? in
+            let dn = try entry.distinguishedName
             guard let location = context.layout.location(of: dn), let path = location.unit else { return nil }
-            return OrgUnit(workspace: workspace, path: path, dn: entry.dn, displayName: entry.string("displayName"),
+            return OrgUnit(workspace: workspace, path: path, dn: dn, displayName: entry.string("displayName"),
                            billingId: entry.string("gwBillingId"), accountCount: counts[dn.normalizedForComparison] ?? 0)
         }.sorted { $0.path.components.lexicographicallyPrecedes($1.path.components) }
     }
@@ -118,13 +118,14 @@ public struct UnitService: Sendable {
     public func delete(_ path: UnitPath, workspace: String) async throws {
         let dn = try await existingUnitDN(path, workspace: workspace)
         let children = try await context.search(dn, .oneLevel, .present("objectClass"), attributes: ["objectClass", "mail", "ou", "cn"], doing: "reading unit \(path)")
-        let adminGroups = children.filter { $0.distinguishedName.rdn?.type.lowercased() == "cn" && $0.string("cn") == "admins" }
+        let adminGroups = try children.filter { try $0.distinguishedName.rdn?.type.lowercased() == "cn" && $0.string("cn") == "admins" }
         let contents = children.filter { child in !adminGroups.contains { $0.dn == child.dn } }
         if !contents.isEmpty {
-            throw DirectoryError(.notEmpty, "unit \(path) is not empty: \(Self.summary(of: contents)); move or delete them first")
+            let summary = try Self.summary(of: contents)
+            throw DirectoryError(.notEmpty, "unit \(path) is not empty: \(summary); move or delete them first")
         }
         for group in adminGroups {
-            _ = try await ldapCall("deleting the admins of \(path)") { try await context.ldap.delete(dn: group.dn, controls: []) }
+            _ = try await ldapCall("deleting the admins of \(path)") { try await context.ldap.delete(dn: group.distinguishedName, controls: []) }
         }
         do {
             try await context.ldap.delete(dn: dn)
@@ -136,7 +137,7 @@ public struct UnitService: Sendable {
     }
 
     /// "2 accounts (a@x, b@x), 1 unit (east)": what a non-empty unit holds, named.
-    static func summary(of entries: [LDAPEntry]) -> String {
+    static func summary(of entries: [LDAPEntry]) throws -> String {
         var kinds: [(String, String, [String])] = [("account", "accounts", []), ("unit", "units", []), ("group", "groups", []),
                                                    ("shared mailbox", "shared mailboxes", []), ("other entry", "other entries", [])]
         for entry in entries {
@@ -146,7 +147,7 @@ public struct UnitService: Sendable {
             else if entry.hasObjectClass("gwMailGroup") { index = 2 }
             else if entry.hasObjectClass("gwSharedMailbox") { index = 3 }
             else { index = 4 }
-            kinds[index].2.append(entry.string("mail") ?? entry.string("ou") ?? entry.distinguishedName.rdn?.value ?? entry.dn)
+            kinds[index].2.append(try entry.string("mail") ?? entry.string("ou") ?? entry.distinguishedName.rdn?.value ?? entry.dn)
         }
         return kinds.filter { !$0.2.isEmpty }.map { singular, plural, names in
             let shown = names.sorted().prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : "")
@@ -166,6 +167,6 @@ public struct UnitService: Sendable {
 
     private func parentDN(workspace: String, parent: UnitPath?) async throws -> DistinguishedName {
         if let parent { return try await existingUnitDN(parent, workspace: workspace) }
-        return try DistinguishedName(try await WorkspaceService(context).show(workspace).dn)
+        return try await WorkspaceService(context).show(workspace).dn
     }
 }

@@ -4,7 +4,7 @@ import LDAPClient
 /// A company's workspace: `o=<id>,ou=workspaces,<base>`.
 public struct Workspace: Sendable, Hashable {
     public var id: String
-    public var dn: String
+    public var dn: DistinguishedName
     public var displayName: String
     public var domains: [String]
     /// `key=value` settings (`gwPolicy`), e.g. `otp=required`.
@@ -12,9 +12,9 @@ public struct Workspace: Sendable, Hashable {
     public var allowedNetworks: [String]
     public var description: String?
 
-    init(entry: LDAPEntry) {
+    init(entry: LDAPEntry) throws {
         id = entry.string("o") ?? ""
-        dn = entry.dn
+        dn = try entry.distinguishedName
         displayName = entry.string("displayName") ?? id
         domains = entry.strings("gwMailDomain").sorted()
         policies = entry.strings("gwPolicy").sorted()
@@ -62,13 +62,13 @@ public struct WorkspaceService: Sendable {
         guard let entry = try await context.read(dn, attributes: Workspace.attributes, doing: "reading workspace \(id)"),
               entry.hasObjectClass("gwWorkspace")
         else { throw DirectoryError(.notFound, "no workspace \(id)") }
-        return Workspace(entry: entry)
+        return try Workspace(entry: entry)
     }
 
     public func list() async throws -> [Workspace] {
         try await context.search(context.layout.workspaces, .oneLevel, .equal("objectClass", "gwWorkspace"),
                                  attributes: Workspace.attributes, doing: "listing workspaces")
-            .map(Workspace.init).sorted { $0.id < $1.id }
+            .map { try Workspace(entry: $0) }.sorted { $0.id < $1.id }
     }
 
     public struct Changes: Sendable {
@@ -130,7 +130,7 @@ public struct WorkspaceService: Sendable {
     public func workspace(servingDomain domain: String) async throws -> Workspace? {
         try await context.search(context.layout.workspaces, .oneLevel,
                                  .and([.equal("objectClass", "gwWorkspace"), .equal("gwMailDomain", domain)]),
-                                 attributes: Workspace.attributes, doing: "looking up domain \(domain)").first.map(Workspace.init)
+                                 attributes: Workspace.attributes, doing: "looking up domain \(domain)").first.map { try Workspace(entry: $0) }
     }
 
     static func policyPair(_ text: String) -> (String, String)? {

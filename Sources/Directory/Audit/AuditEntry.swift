@@ -5,7 +5,7 @@ import LDAPClient
 /// One `gwLoginEvent` entry as read back: a single login, or a run of folded mail-protocol
 /// logins with its first and last time and count.
 public struct AuditEntry: Sendable, Hashable {
-    public var dn: String
+    public var dn: DistinguishedName
     public var eventID: String
     public var accountDN: String?
     public var accountUUID: String?
@@ -27,28 +27,28 @@ public struct AuditEntry: Sendable, Hashable {
 
     /// The attributes a listing reads.
     public static let attributes = [
-        "gwEventId", "gwAccountRef", "gwAccountUUID", "gwLoginName", "gwLoginType", "gwLoginClient", "gwClientIP",
-        "gwCountry", "gwLoginResult", "gwFailureReason", "gwFirstTime", "gwLastTime", "gwEventCount", "gwWorkspaceRef",
+        AttributeName.eventId, AttributeName.accountRef, AttributeName.accountUUID, AttributeName.loginName, AttributeName.loginType, AttributeName.loginClient, AttributeName.clientIP,
+        AttributeName.country, AttributeName.loginResult, AttributeName.failureReason, AttributeName.firstTime, AttributeName.lastTime, AttributeName.eventCount, AttributeName.workspaceRef,
     ]
 
-    public init(_ entry: LDAPEntry) {
-        dn = entry.dn
-        eventID = entry.string("gwEventId") ?? ""
-        accountDN = entry.string("gwAccountRef")
-        accountUUID = entry.string("gwAccountUUID")
-        loginName = entry.string("gwLoginName") ?? ""
-        typeCode = entry.string("gwLoginType") ?? ""
+    public init(_ entry: LDAPEntry) throws {
+        dn = try entry.distinguishedName
+        eventID = entry.string(AttributeName.eventId) ?? ""
+        accountDN = entry.string(AttributeName.accountRef)
+        accountUUID = entry.string(AttributeName.accountUUID)
+        loginName = entry.string(AttributeName.loginName) ?? ""
+        typeCode = entry.string(AttributeName.loginType) ?? ""
         type = LoginType(rawValue: typeCode.lowercased())
-        client = entry.string("gwLoginClient")
-        ip = entry.string("gwClientIP")
-        country = entry.string("gwCountry") ?? AuditLog.unknownCountry
-        result = entry.string("gwLoginResult").flatMap { LoginResult(rawValue: $0.lowercased()) }
-        reasonCode = entry.string("gwFailureReason")
+        client = entry.string(AttributeName.loginClient)
+        ip = entry.string(AttributeName.clientIP)
+        country = entry.string(AttributeName.country) ?? AuditLog.unknownCountry
+        result = entry.string(AttributeName.loginResult).flatMap { LoginResult(rawValue: $0.lowercased()) }
+        reasonCode = entry.string(AttributeName.failureReason)
         reason = reasonCode.flatMap { LoginFailureReason(rawValue: $0.lowercased()) }
-        firstTime = entry.string("gwFirstTime").flatMap(GeneralizedTime.parse)
-        lastTime = entry.string("gwLastTime").flatMap(GeneralizedTime.parse)
-        count = entry.string("gwEventCount").flatMap { Int($0) } ?? 1
-        workspaceDN = entry.string("gwWorkspaceRef")
+        firstTime = entry.string(AttributeName.firstTime).flatMap(GeneralizedTime.parse)
+        lastTime = entry.string(AttributeName.lastTime).flatMap(GeneralizedTime.parse)
+        count = entry.string(AttributeName.eventCount).flatMap { Int($0) } ?? 1
+        workspaceDN = entry.string(AttributeName.workspaceRef)
     }
 
     /// Newest first (by last time, then first time), ties broken by DN so the order is stable.
@@ -57,7 +57,7 @@ public struct AuditEntry: Sendable, Hashable {
         if aLast != bLast { return aLast > bLast }
         let aFirst = a.firstTime ?? .distantPast, bFirst = b.firstTime ?? .distantPast
         if aFirst != bFirst { return aFirst > bFirst }
-        return a.dn < b.dn
+        return a.dn.description < b.dn.description
     }
 }
 
@@ -134,20 +134,20 @@ enum AuditRecords {
         let time = GeneralizedTime.format(event.time)
         var attributes: [LDAPAttribute] = []
         attributes.reserveCapacity(14)
-        attributes.append(LDAPAttribute("objectClass", "gwLoginEvent"))
-        attributes.append(LDAPAttribute("gwEventId", id))
-        if let dn = event.accountDN { attributes.append(LDAPAttribute("gwAccountRef", dn)) }
-        if !event.loginName.isEmpty { attributes.append(LDAPAttribute("gwLoginName", event.loginName)) }
-        attributes.append(LDAPAttribute("gwLoginType", event.type.rawValue))
-        if !event.client.isEmpty { attributes.append(LDAPAttribute("gwLoginClient", event.client)) }
-        if let ip = event.ip { attributes.append(LDAPAttribute("gwClientIP", ip.description)) }
-        attributes.append(LDAPAttribute("gwCountry", country))
-        attributes.append(LDAPAttribute("gwLoginResult", event.result.rawValue))
-        if let reason = event.reason { attributes.append(LDAPAttribute("gwFailureReason", reason.rawValue)) }
-        attributes.append(LDAPAttribute("gwFirstTime", time))
-        attributes.append(LDAPAttribute("gwLastTime", time))
-        attributes.append(LDAPAttribute("gwEventCount", "1"))
-        if let workspace { attributes.append(LDAPAttribute("gwWorkspaceRef", workspace)) }
+        attributes.append(LDAPAttribute("objectClass", ObjectClassName.loginEvent))
+        attributes.append(LDAPAttribute(AttributeName.eventId, id))
+        if let dn = event.accountDN { attributes.append(LDAPAttribute(AttributeName.accountRef, dn)) }
+        if !event.loginName.isEmpty { attributes.append(LDAPAttribute(AttributeName.loginName, event.loginName)) }
+        attributes.append(LDAPAttribute(AttributeName.loginType, event.type.rawValue))
+        if !event.client.isEmpty { attributes.append(LDAPAttribute(AttributeName.loginClient, event.client)) }
+        if let ip = event.ip { attributes.append(LDAPAttribute(AttributeName.clientIP, ip.description)) }
+        attributes.append(LDAPAttribute(AttributeName.country, country))
+        attributes.append(LDAPAttribute(AttributeName.loginResult, event.result.rawValue))
+        if let reason = event.reason { attributes.append(LDAPAttribute(AttributeName.failureReason, reason.rawValue)) }
+        attributes.append(LDAPAttribute(AttributeName.firstTime, time))
+        attributes.append(LDAPAttribute(AttributeName.lastTime, time))
+        attributes.append(LDAPAttribute(AttributeName.eventCount, "1"))
+        if let workspace { attributes.append(LDAPAttribute(AttributeName.workspaceRef, workspace)) }
         return attributes
     }
 
@@ -176,17 +176,17 @@ enum AuditRecords {
     /// The summary of a candidate for `event`'s account; the server matched the account, so
     /// only protocol, IP, result and reason are read from the entry.
     static func summary(of entry: LDAPEntry, account: AuditFoldingKey.Account) -> AuditEntrySummary? {
-        guard let first = entry.string("gwFirstTime").flatMap(GeneralizedTime.parse),
-              let last = entry.string("gwLastTime").flatMap(GeneralizedTime.parse)
+        guard let first = entry.string(AttributeName.firstTime).flatMap(GeneralizedTime.parse),
+              let last = entry.string(AttributeName.lastTime).flatMap(GeneralizedTime.parse)
         else { return nil }
         var key: AuditFoldingKey?
-        if let type = entry.string("gwLoginType").flatMap({ LoginType(rawValue: $0.lowercased()) }), type.isMailProtocol,
-           let result = entry.string("gwLoginResult").flatMap({ LoginResult(rawValue: $0.lowercased()) }) {
-            let reasonCode = entry.string("gwFailureReason")
+        if let type = entry.string(AttributeName.loginType).flatMap({ LoginType(rawValue: $0.lowercased()) }), type.isMailProtocol,
+           let result = entry.string(AttributeName.loginResult).flatMap({ LoginResult(rawValue: $0.lowercased()) }) {
+            let reasonCode = entry.string(AttributeName.failureReason)
             let reason = reasonCode.flatMap { LoginFailureReason(rawValue: $0.lowercased()) }
             // An unknown reason code never equals a new event's key: it stays its own entry.
             if reasonCode == nil || reason != nil {
-                key = AuditFoldingKey(account: account, type: type, ip: entry.string("gwClientIP").flatMap(IPAddress.init),
+                key = AuditFoldingKey(account: account, type: type, ip: entry.string(AttributeName.clientIP).flatMap(IPAddress.init),
                                       result: result, reason: reason)
             }
         }

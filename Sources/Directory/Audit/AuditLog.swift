@@ -43,8 +43,8 @@ public struct AuditLog: LoginRecorder {
     /// Housekeeping failures (retention, the sweep) that must not fail a recording are logged here.
     public let logger: Logger
     let state: AuditLogState
-    /// `ou=events,ou=audit,<base>`, rendered once: every new entry is a child of it.
-    private let eventsDN: String
+    /// `ou=events,ou=audit,<base>`: every new entry is a child of it.
+    private let eventsDN: DistinguishedName
 
     public init(
         context: DirectoryContext,
@@ -63,17 +63,17 @@ public struct AuditLog: LoginRecorder {
         self.purgeInterval = purgeInterval
         self.logger = logger
         self.state = AuditLogState(folding: folding, lastLoginInterval: lastLoginInterval)
-        self.eventsDN = context.layout.auditEvents.description
+        self.eventsDN = context.layout.auditEvents
     }
 
     /// What ``write(_:)`` did, with the entry's DN.
     public enum Written: Sendable, Hashable {
         /// A new entry, count 1.
-        case added(String)
+        case added(DistinguishedName)
         /// One more event in an existing entry.
-        case folded(String)
+        case folded(DistinguishedName)
 
-        public var dn: String {
+        public var dn: DistinguishedName {
             switch self {
             case .added(let dn), .folded(let dn): dn
             }
@@ -228,13 +228,13 @@ public struct AuditLog: LoginRecorder {
         let found = try await context.ldap.search(
             base: context.layout.auditEvents, scope: .oneLevel,
             filter: AuditRecords.foldCandidatesFilter(for: event, since: since),
-            attributes: ["gwLoginType", "gwClientIP", "gwLoginResult", "gwFailureReason", "gwFirstTime", "gwLastTime"]
+            attributes: [AttributeName.loginType, AttributeName.clientIP, AttributeName.loginResult, AttributeName.failureReason, AttributeName.firstTime, AttributeName.lastTime]
         )
         var newest: AuditFoldMachine.Newest?
         for entry in found.entries {
             guard let summary = AuditRecords.summary(of: entry, account: account) else { continue }
             if newest.map({ summary.lastTime > $0.summary.lastTime }) ?? true {
-                newest = AuditFoldMachine.Newest(dn: entry.dn, summary: summary)
+                newest = AuditFoldMachine.Newest(dn: try entry.distinguishedName, summary: summary)
             }
         }
         return newest
@@ -245,15 +245,15 @@ public struct AuditLog: LoginRecorder {
     /// assertion, so a write overtaken by a concurrent one (two processes, or a retry) never
     /// narrows it: the count is then added alone and each time moved separately if it is
     /// still an extension.
-    private func increment(_ dn: String, _ batch: FoldBatch) async throws {
+    private func increment(_ dn: DistinguishedName, _ batch: FoldBatch) async throws {
         let ldap = context.ldap
-        let count = [LDAPModification.increment("gwEventCount", by: batch.count)] + (batch.mark.map(Self.markModifications) ?? [])
+        let count = [LDAPModification.increment(AttributeName.eventCount, by: batch.count)] + (batch.mark.map(Self.markModifications) ?? [])
         var widen: [(LDAPModification, LDAPFilter)] = []
         if let last = batch.lastTime.map(GeneralizedTime.format) {
-            widen.append((.replace("gwLastTime", last), .not(.greaterOrEqual("gwLastTime", last))))
+            widen.append((.replace(AttributeName.lastTime, last), .not(.greaterOrEqual("gwLastTime", last))))
         }
         if let first = batch.firstTime.map(GeneralizedTime.format) {
-            widen.append((.replace("gwFirstTime", first), .not(.lessOrEqual("gwFirstTime", first))))
+            widen.append((.replace(AttributeName.firstTime, first), .not(.lessOrEqual("gwFirstTime", first))))
         }
         if widen.isEmpty {
             _ = try await Self.uncancelled { try await ldap.modify(dn: dn, count, controls: []) }
@@ -274,33 +274,27 @@ public struct AuditLog: LoginRecorder {
     }
 
     static func markModifications(_ mark: AuditSpoolMark) -> [LDAPModification] {
-        [.replace("gwSpoolId", mark.spool), .replace("gwSpoolSeq", String(mark.sequence))]
+        [.replace(AttributeName.spoolId, mark.spool), .replace(AttributeName.spoolSeq, String(mark.sequence))]
     }
 
-    /// A fresh entry's id and DN. The id is digits, hex and '-', which need no escaping
-    /// (AuditRecordsTests checks that it is its own escaped form), so the DN is the id
-    /// before the events DN rendered once.
+    /// A fresh entry's id and DN, built from RDNs like every other DN.
     private func newEntry(_ event: LoginEvent) -> NewEntry {
         let id = state.newEventID(time: event.time)
-        var dn = "gwEventId="
-        dn.reserveCapacity(dn.utf8.count + id.utf8.count + 1 + eventsDN.utf8.count)
-        dn += id
-        dn += ","
-        dn += eventsDN
-        return NewEntry(id: id, dn: dn)
+        // A constant type and a non-empty id: the builder cannot fail.
+        return NewEntry(id: id, dn: try! eventsDN.child(type: AttributeName.eventId, value: id))
     }
 
     struct NewEntry: Sendable {
         var id: String
-        var dn: String
+        var dn: DistinguishedName
     }
 
     private func attributes(for event: LoginEvent, id: String, mark: AuditSpoolMark?) -> [LDAPAttribute] {
         let workspace = state.homeWorkspace(of: event.accountDN) { AuditRecords.homeWorkspace(of: $0, layout: context.layout)?.description }
         var attributes = AuditRecords.attributes(for: event, id: id, country: event.country ?? Self.unknownCountry, workspace: workspace)
         if let mark {
-            attributes.append(LDAPAttribute("gwSpoolId", mark.spool))
-            attributes.append(LDAPAttribute("gwSpoolSeq", String(mark.sequence)))
+            attributes.append(LDAPAttribute(AttributeName.spoolId, mark.spool))
+            attributes.append(LDAPAttribute(AttributeName.spoolSeq, String(mark.sequence)))
         }
         return attributes
     }
@@ -372,14 +366,15 @@ public struct AuditLog: LoginRecorder {
     }
 
     private func writeLastLogin(_ event: LoginEvent) async throws {
-        guard let account = event.accountDN else { return }
+        guard let accountDN = event.accountDN else { return }
+        let account = try DistinguishedName(accountDN)
         let time = GeneralizedTime.format(event.time)
         let ldap = context.ldap
         let modifications: [LDAPModification] = [
-            .replace("gwLastLoginTime", time),
-            .replace("gwLastLoginType", event.type.rawValue),
-            event.ip.map { .replace("gwLastLoginIP", $0.description) } ?? .replace("gwLastLoginIP", []),
-            .replace("gwLastLoginCountry", event.country ?? Self.unknownCountry),
+            .replace(AttributeName.lastLoginTime, time),
+            .replace(AttributeName.lastLoginType, event.type.rawValue),
+            event.ip.map { .replace(AttributeName.lastLoginIP, $0.description) } ?? .replace(AttributeName.lastLoginIP, []),
+            .replace(AttributeName.lastLoginCountry, event.country ?? Self.unknownCountry),
         ]
         do {
             _ = try await Self.uncancelled {
@@ -406,7 +401,7 @@ public struct AuditLog: LoginRecorder {
             for try await entry in context.ldap.pagedSearch(
                 base: context.layout.auditEvents, scope: .oneLevel, filter: filter, attributes: AuditEntry.attributes, pageSize: 1000
             ) {
-                entries.append(AuditEntry(entry))
+                entries.append(try AuditEntry(entry))
             }
         }
         entries.sort(by: AuditEntry.newestFirst)
@@ -446,7 +441,7 @@ public struct AuditLog: LoginRecorder {
                 for entry in page {
                     group.addTask {
                         do {
-                            _ = try await ldap.delete(dn: entry.dn, controls: [])
+                            _ = try await ldap.delete(dn: try entry.distinguishedName, controls: [])
                             return 1
                         } catch let error as LDAPError where error.code == .noSuchObject {
                             return 0

@@ -1,4 +1,5 @@
 import Foundation
+import LDAPClient
 
 /// Where a spooled event came from, written into the audit entry by the same LDAP operation
 /// that counts the event, so a replay after a crash can tell what slapd already has
@@ -43,14 +44,14 @@ struct FoldBatch: Sendable, Hashable {
 /// the batch is sent as one `increment by n` once the previous write is answered.
 struct AuditFoldMachine: Sendable {
     struct Newest: Sendable {
-        var dn: String
+        var dn: DistinguishedName
         var summary: AuditEntrySummary
         /// The entry's latest write (its add, or a batch of increments), the next batch's cue.
         var lastWrite: WriteOutcome?
         /// The batch new repeats join until its sender takes it.
         var open: (batch: FoldBatch, outcome: WriteOutcome)?
 
-        init(dn: String, summary: AuditEntrySummary, lastWrite: WriteOutcome? = nil) {
+        init(dn: DistinguishedName, summary: AuditEntrySummary, lastWrite: WriteOutcome? = nil) {
             self.dn = dn
             self.summary = summary
             self.lastWrite = lastWrite
@@ -73,9 +74,9 @@ struct AuditFoldMachine: Sendable {
         /// Add the entry (this event is its first), then finish the outcome.
         case add(AuditLog.NewEntry, WriteOutcome)
         /// Once `previous` is answered, take the batch (``takeBatch``), send it, finish `outcome`.
-        case send(dn: String, previous: WriteOutcome?, outcome: WriteOutcome)
+        case send(dn: DistinguishedName, previous: WriteOutcome?, outcome: WriteOutcome)
         /// Wait for the batch this event joined.
-        case join(dn: String, WriteOutcome)
+        case join(dn: DistinguishedName, WriteOutcome)
     }
 
     static let evictionThreshold = 50_000
@@ -140,7 +141,7 @@ struct AuditFoldMachine: Sendable {
     }
 
     /// Forgets an entry that turned out to be gone, unless a newer one replaced it already.
-    mutating func forget(_ account: AuditFoldingKey.Account, dn: String) {
+    mutating func forget(_ account: AuditFoldingKey.Account, dn: DistinguishedName) {
         guard case .known(let newest?) = slots[account], newest.dn == dn else { return }
         slots[account] = .known(nil)
     }

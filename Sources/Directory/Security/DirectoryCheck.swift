@@ -99,10 +99,10 @@ public struct DirectoryCheck: Sendable {
         for violation in wrong {
             // The violation's DN came from slapd's own entry: a parse failure is a bug to report.
             let dn = try DistinguishedName(violation.dn)
-            guard let account = try await context.read(dn, attributes: ["gwAliasCount", "modifyTimestamp"], doing: "reading \(dn)") else { continue }
+            guard let account = try await context.read(dn, attributes: [AttributeName.aliasCount, "modifyTimestamp"], doing: "reading \(dn)") else { continue }
             let aliases = try await context.search(dn, .oneLevel, .equal("objectClass", "gwMailAlias"), attributes: ["1.1"],
                                                    doing: "counting the aliases of \(dn)").count
-            let counts = account.strings("gwAliasCount")
+            let counts = account.strings(AttributeName.aliasCount)
             if counts == [String(aliases)] { continue }
             var repair = AliasCountRepair(dn: violation.dn, previous: counts.first, aliases: aliases, outcome: .repaired)
             if aliases > AliasService.maximumPerAccount {
@@ -114,9 +114,9 @@ public struct DirectoryCheck: Sendable {
                 let modification: LDAPModification
                 let assertion: LDAPFilter
                 switch counts.count {
-                case 0: (modification, assertion) = (.add("gwAliasCount", [String(aliases)]), .not(.present("gwAliasCount")))
-                case 1: (modification, assertion) = (.replace("gwAliasCount", [String(aliases)]), .equal("gwAliasCount", counts[0]))
-                default: (modification, assertion) = (.replace("gwAliasCount", [String(aliases)]), .and(counts.map { .equal("gwAliasCount", $0) }))
+                case 0: (modification, assertion) = (.add(AttributeName.aliasCount, [String(aliases)]), .not(.present("gwAliasCount")))
+                case 1: (modification, assertion) = (.replace(AttributeName.aliasCount, [String(aliases)]), .equal("gwAliasCount", counts[0]))
+                default: (modification, assertion) = (.replace(AttributeName.aliasCount, [String(aliases)]), .and(counts.map { .equal("gwAliasCount", $0) }))
                 }
                 do {
                     try await context.ldap.modify(dn: dn, [modification], controls: [.assertion(assertion)])

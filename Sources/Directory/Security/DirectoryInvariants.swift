@@ -109,8 +109,8 @@ public struct SnapshotEntry: Sendable, Hashable {
 public enum DirectoryInvariants {
     /// What the checker reads of each entry (`pwdPolicySubentry` is operational, so it is named).
     public static let attributes = [
-        "objectClass", "mail", "uid", "gwMailDomain", "gwCredentialFor", "gwOwnerAddress", "gwDeliverTo", "gwAliasFolder",
-        "gwAliasCount", "gwHomeWorkspace", "member", "gwLoginKey", "pwdPolicySubentry", "gwAccountStatus",
+        "objectClass", "mail", "uid", AttributeName.mailDomain, AttributeName.credentialFor, AttributeName.ownerAddress, AttributeName.deliverTo, AttributeName.aliasFolder,
+        AttributeName.aliasCount, AttributeName.homeWorkspace, "member", AttributeName.loginKey, "pwdPolicySubentry", AttributeName.accountStatus,
     ]
 
     public struct Options: Sendable, Hashable {
@@ -247,7 +247,7 @@ private struct Checker {
         var owners: [String: [Node]] = [:]
         for key in order {
             guard let node = nodes[key], let workspace = node.workspace, DirectoryInvariants.key(workspace) == key else { continue }
-            let values = Set(node.entry.values("gwMailDomain").map { $0.lowercased() })
+            let values = Set(node.entry.values(AttributeName.mailDomain).map { $0.lowercased() })
             domains[key] = values
             for domain in values { owners[domain, default: []].append(node) }
         }
@@ -330,7 +330,7 @@ private struct Checker {
             report(.passwordPolicyOverride, node, "pwdPolicySubentry names \(policy); entries below ou=workspaces use the default policy (cn=default,ou=policies: lockout)")
         }
         let statuses = Set(AccountStatus.allCases.map(\.rawValue))
-        for status in node.entry.values("gwAccountStatus") where !statuses.contains(status) {
+        for status in node.entry.values(AttributeName.accountStatus) where !statuses.contains(status) {
             report(.statusInvalid, node, "gwAccountStatus \"\(status)\" is not one of active, suspended, disabled, deleted")
         }
     }
@@ -351,7 +351,7 @@ private struct Checker {
         if aliases > AliasService.maximumPerAccount {
             report(.aliasCapExceeded, node, "has \(aliases) aliases; at most \(AliasService.maximumPerAccount) are allowed")
         }
-        let counts = node.entry.values("gwAliasCount")
+        let counts = node.entry.values(AttributeName.aliasCount)
         if counts.isEmpty {
             if aliases > 0 { report(.aliasCountMismatch, node, "has \(aliases) \(aliases == 1 ? "alias" : "aliases") but no gwAliasCount") }
         } else if counts.count > 1 || Int(counts[0]) != aliases {
@@ -360,7 +360,7 @@ private struct Checker {
 
         if let workspaceId = node.workspaceId, let loginId = node.dn.rdn?.value {
             let expected = "\(workspaceId)/\(loginId)".lowercased()
-            let keys = node.entry.values("gwLoginKey")
+            let keys = node.entry.values(AttributeName.loginKey)
             if keys.isEmpty {
                 if options.requireLoginKey { report(.loginKeyMissing, node, "has no gwLoginKey (expected \(expected))") }
             } else if keys != [expected] {
@@ -368,7 +368,7 @@ private struct Checker {
             }
         }
 
-        let homes = node.entry.values("gwHomeWorkspace")
+        let homes = node.entry.values(AttributeName.homeWorkspace)
         let workspace = node.workspace.map(DirectoryInvariants.key)
         if homes.isEmpty {
             report(.homeWorkspaceMismatch, node, "has no gwHomeWorkspace (expected \(node.workspace?.description ?? "its workspace"))")
@@ -379,7 +379,7 @@ private struct Checker {
 
     mutating func checkCredential(_ node: Node) {
         let accountMails = parent(of: node)?.entry.values("mail") ?? []
-        let target = node.entry.values("gwCredentialFor")
+        let target = node.entry.values(AttributeName.credentialFor)
         if target.count != 1 || !accountMails.contains(where: { $0.lowercased() == target[0].lowercased() }) {
             report(.credentialMismatch, node, "gwCredentialFor is \(target.isEmpty ? "missing" : target.joined(separator: ", ")) but the account's mail is \(accountMails.joined(separator: ", "))")
         }
@@ -388,12 +388,12 @@ private struct Checker {
     /// Exactly what ``AliasService/add(owner:alias:folder:)`` writes.
     mutating func checkAlias(_ node: Node) {
         let ownerMail = parent(of: node)?.entry.values("mail").first ?? ""
-        let owner = node.entry.values("gwOwnerAddress")
+        let owner = node.entry.values(AttributeName.ownerAddress)
         if owner.count != 1 || owner[0].lowercased() != ownerMail.lowercased() {
             report(.aliasOwnerMismatch, node, "gwOwnerAddress is \(owner.isEmpty ? "missing" : owner.joined(separator: ", ")) but the owning account's mail is \(ownerMail)")
         }
-        let folders = node.entry.values("gwAliasFolder")
-        let deliverTo = node.entry.values("gwDeliverTo")
+        let folders = node.entry.values(AttributeName.aliasFolder)
+        let deliverTo = node.entry.values(AttributeName.deliverTo)
         guard folders.count == 1, let folder = try? AliasService.validateFolder(folders[0]), folder == folders[0] else {
             report(.aliasDeliveryMismatch, node, folders.isEmpty ? "has no gwAliasFolder" : "gwAliasFolder \(folders.joined(separator: ", ")) is not a folder name gwdir writes (letters, digits, '.', '_', '-', single spaces)")
             return

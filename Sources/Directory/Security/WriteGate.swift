@@ -21,19 +21,19 @@ public struct WriteGate: LDAPOperations {
     // MARK: Reads: the admin's own view
 
     public func search(
-        base: String, scope: LDAPSearchScope, filter: String, attributes: [String],
+        base: DistinguishedName, scope: LDAPSearchScope, filter: LDAPFilter, attributes: [String],
         sizeLimit: Int, timeLimit: Duration?, controls: [LDAPRequestControl]
     ) async throws -> LDAPSearchResult {
         try await reader.search(base: base, scope: scope, filter: filter, attributes: attributes, sizeLimit: sizeLimit, timeLimit: timeLimit, controls: controls)
     }
 
     public func pagedSearch(
-        base: String, scope: LDAPSearchScope, filter: String, attributes: [String], pageSize: Int, controls: [LDAPRequestControl]
+        base: DistinguishedName, scope: LDAPSearchScope, filter: LDAPFilter, attributes: [String], pageSize: Int, controls: [LDAPRequestControl]
     ) -> LDAPPagedSearch {
         reader.pagedSearch(base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize, controls: controls)
     }
 
-    public func compare(dn: String, attribute: String, value: [UInt8], controls: [LDAPRequestControl]) async throws -> Bool {
+    public func compare(dn: DistinguishedName, attribute: String, value: [UInt8], controls: [LDAPRequestControl]) async throws -> Bool {
         try await reader.compare(dn: dn, attribute: attribute, value: value, controls: controls)
     }
 
@@ -41,16 +41,14 @@ public struct WriteGate: LDAPOperations {
 
     // MARK: Writes: checked, then made by the service
 
-    public func add(dn: String, attributes: [LDAPAttribute], controls: [LDAPRequestControl]) async throws -> LDAPResult {
-        let target = try Self.parse(dn, "add")
+    public func add(dn: DistinguishedName, attributes: [LDAPAttribute], controls: [LDAPRequestControl]) async throws -> LDAPResult {
         let classes = attributes.filter { $0.name.lowercased() == "objectclass" }.flatMap(\.strings)
-        try await authorize(.add(target, objectClasses: classes, attributes: Set(attributes.map(\.name))), dn: dn, operation: "add")
+        try await authorize(.add(dn, objectClasses: classes, attributes: Set(attributes.map(\.name))), dn: dn, operation: "add")
         return try await writer.add(dn: dn, attributes: attributes, controls: try Self.allowed(controls, dn: dn, operation: "add"))
     }
 
-    public func modify(dn: String, _ modifications: [LDAPModification], controls: [LDAPRequestControl]) async throws -> LDAPResult {
-        let target = try Self.parse(dn, "modify")
-        try await authorize(.modify(target, attributes: Set(modifications.map(\.attribute.name))), dn: dn, operation: "modify")
+    public func modify(dn: DistinguishedName, _ modifications: [LDAPModification], controls: [LDAPRequestControl]) async throws -> LDAPResult {
+        try await authorize(.modify(dn, attributes: Set(modifications.map(\.attribute.name))), dn: dn, operation: "modify")
         // Clearing ppolicy's lock state needs Relax (pwdFailureTime is NO-USER-MODIFICATION);
         // that modify only deletes, so Relax skips no constraint there.
         let unlock = !modifications.isEmpty && modifications.allSatisfy {
@@ -60,36 +58,36 @@ public struct WriteGate: LDAPOperations {
         return try await writer.modify(dn: dn, modifications, controls: passed)
     }
 
-    public func delete(dn: String, controls: [LDAPRequestControl]) async throws -> LDAPResult {
-        try await authorize(.delete(try Self.parse(dn, "delete")), dn: dn, operation: "delete")
+    public func delete(dn: DistinguishedName, controls: [LDAPRequestControl]) async throws -> LDAPResult {
+        try await authorize(.delete(dn), dn: dn, operation: "delete")
         return try await writer.delete(dn: dn, controls: try Self.allowed(controls, dn: dn, operation: "delete"))
     }
 
-    public func rename(dn: String, newRDN: String, deleteOldRDN: Bool, newSuperior: String?, controls: [LDAPRequestControl]) async throws -> LDAPResult {
-        let target = try Self.parse(dn, "rename")
-        let rdn = try Self.parse(newRDN, "rename")
-        guard let first = rdn.rdn, rdn.rdns.count == 1, let parent = target.parent else {
-            throw Self.refusal("\(newRDN) is not one RDN", dn: dn, operation: "rename")
+    public func rename(
+        dn: DistinguishedName, newRDN: RelativeDistinguishedName, deleteOldRDN: Bool, newSuperior: DistinguishedName?,
+        controls: [LDAPRequestControl]
+    ) async throws -> LDAPResult {
+        guard let parent = dn.parent else {
+            throw Self.refusal("the root DSE cannot be renamed", dn: dn, operation: "rename")
         }
-        let newParent = try newSuperior.map { try Self.parse($0, "rename") } ?? parent
-        try await authorize(.rename(target, newRDN: first, newParent: newParent), dn: dn, operation: "rename")
+        try await authorize(.rename(dn, newRDN: newRDN, newParent: newSuperior ?? parent), dn: dn, operation: "rename")
         return try await writer.rename(dn: dn, newRDN: newRDN, deleteOldRDN: deleteOldRDN, newSuperior: newSuperior,
                                        controls: try Self.allowed(controls, dn: dn, operation: "rename"))
     }
 
-    public func passwordModify(userDN: String?, oldPassword: String?, newPassword: String?, controls: [LDAPRequestControl]) async throws -> String? {
+    public func passwordModify(userDN: DistinguishedName?, oldPassword: String?, newPassword: String?, controls: [LDAPRequestControl]) async throws -> String? {
         // A password change of the admin's own (no user DN) is theirs to make; a reset of
         // someone else's is a modify of userPassword and goes through the policy.
         guard let userDN else {
             return try await reader.passwordModify(userDN: nil, oldPassword: oldPassword, newPassword: newPassword, controls: controls)
         }
-        try await authorize(.modify(try Self.parse(userDN, "password modify"), attributes: ["userPassword"]), dn: userDN, operation: "password modify")
+        try await authorize(.modify(userDN, attributes: ["userPassword"]), dn: userDN, operation: "password modify")
         return try await writer.passwordModify(userDN: userDN, oldPassword: oldPassword, newPassword: newPassword, controls: controls)
     }
 
     // MARK: The check
 
-    func authorize(_ request: WriteRequest, dn: String, operation: String) async throws {
+    func authorize(_ request: WriteRequest, dn: DistinguishedName, operation: String) async throws {
         var facts = TargetFacts()
         if let target = request.existingTarget { facts = try await self.facts(about: target) }
         if case .denied(let reason) = policy.decide(request, facts: facts) {
@@ -101,7 +99,7 @@ public struct WriteGate: LDAPOperations {
     func facts(about dn: DistinguishedName) async throws -> TargetFacts {
         var facts = TargetFacts()
         if let account = Self.enclosingAccount(of: dn) {
-            let memberOf = try await writer.entry(account.description, attributes: ["memberOf"])?.strings("memberOf") ?? []
+            let memberOf = try await writer.entry(account, attributes: ["memberOf"])?.strings("memberOf") ?? []
             facts.belongsToAnAdmin = memberOf.contains { value in
                 guard let group = try? DistinguishedName(value) else { return true } // unreadable: treat as protected
                 return group.sameEntry(as: policy.layout.superAdmins)
@@ -109,7 +107,7 @@ public struct WriteGate: LDAPOperations {
             }
         }
         if dn.rdn?.type.lowercased() == "ou" {
-            facts.isBilledUnit = try await writer.entry(dn.description, attributes: ["gwBillingId"])?.string("gwBillingId") != nil
+            facts.isBilledUnit = try await writer.entry(dn, attributes: [AttributeName.billingId])?.string(AttributeName.billingId) != nil
         }
         return facts
     }
@@ -126,7 +124,7 @@ public struct WriteGate: LDAPOperations {
 
     /// The service never sends Relax for an admin (it would skip slapo-constraint), nor
     /// ManageDsaIT except on a delete (where it only makes a referral deletable like an entry).
-    static func allowed(_ controls: [LDAPRequestControl], dn: String, operation: String) throws -> [LDAPRequestControl] {
+    static func allowed(_ controls: [LDAPRequestControl], dn: DistinguishedName, operation: String) throws -> [LDAPRequestControl] {
         for control in controls where control.oid == LDAPRequestControl.relax.oid
             || (control.oid == LDAPRequestControl.manageDsaIT.oid && operation != "delete") {
             throw refusal("control \(control.oid) is not sent for an admin", dn: dn, operation: operation)
@@ -136,11 +134,7 @@ public struct WriteGate: LDAPOperations {
 
     static let lockStateAttributes: Set<String> = ["pwdfailuretime", "pwdaccountlockedtime"]
 
-    static func parse(_ dn: String, _ operation: String) throws -> DistinguishedName {
-        do { return try DistinguishedName(dn) } catch { throw refusal("malformed DN", dn: dn, operation: operation) }
-    }
-
-    static func refusal(_ reason: String, dn: String, operation: String) -> LDAPError {
-        LDAPError(code: .insufficientAccessRights, message: reason, operation: LDAPError.Operation(rawValue: operation), dn: dn)
+    static func refusal(_ reason: String, dn: DistinguishedName, operation: String) -> LDAPError {
+        LDAPError(code: .insufficientAccessRights, message: reason, operation: LDAPError.Operation(rawValue: operation), dn: dn.description)
     }
 }
