@@ -52,7 +52,7 @@ import TestSupport
         #expect(output.split(separator: "\n").filter { $0.hasPrefix("adding new entry") }.count == count + 1)
         let root = LDAPConnection(configuration: LDAPConfiguration(uri: slapd.uri, credentials: .simple(dn: slapd.rootDN, password: slapd.rootPassword)))
         defer { root.close() }
-        #expect(try await root.search(base: unit, scope: .oneLevel, attributes: ["1.1"]).entries.count == count)
+        #expect(try await root.search(base: unit.parsedDN, scope: .oneLevel, attributes: ["1.1"]).entries.count == count)
     }
 }
 
