@@ -38,9 +38,7 @@ public struct RecorderHandle: Sendable {
     /// restart after `kill -9` finishes what was spooled (README, "Nothing accepted is lost").
     public static func spooled(context: DirectoryContext, geoIP: GeoIPDatabase?, directory: URL) throws -> RecorderHandle {
         let log = AuditLog(context: context, geoIP: geoIP)
-        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log, resolveAccount: { login in
-            try await MailLoginPolicy.accountDN(login: login, context: context)?.description
-        })
+        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log, resolver: MailAccountResolver(context: context))
         return RecorderHandle(
             recorder: recorder,
             services: [AuditSweepService(log: log, clock: ContinuousClock()), recorder.drainer(clock: ContinuousClock())],

@@ -223,10 +223,7 @@ import Testing
         let ldap = world.fixture.gwdirConnection()
         defer { ldap.close() }
         let log = try world.log(ldap)
-        let context = log.context
-        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log, resolveAccount: { login in
-            try await MailLoginPolicy.accountDN(login: login, context: context)?.description
-        })
+        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log, resolver: MailAccountResolver(context: log.context))
         defer { recorder.spool.close() }
         let drainer = recorder.drainer(clock: ContinuousClock(), backoff: .milliseconds(50) ... .milliseconds(500))
         let draining = Task { try await drainer.run() }
@@ -256,6 +253,40 @@ import Testing
         let r1 = try await ldap.entry(try DistinguishedName(world.accountDN("r1")), attributes: ["gwLastLoginType", "gwLastLoginIP"])
         #expect(r1?.string("gwLastLoginType") == "imap")
         #expect(r1?.string("gwLastLoginIP") != nil)
+    }
+
+    /// A success spooled without its account (the mail policy's fast path) clears an admin-reset
+    /// mark older than the login when it is drained, as a login through the authenticator does;
+    /// a mark set after the login stays.
+    @Test func aDrainedSuccessClearsAnOlderAdminResetMarkOnly() async throws {
+        let fixture = try Self.server.get()
+        let world = try await AuditWorld.make(accounts: ["m1", "m2"], fixture: fixture)
+        let directory = SpoolTests.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ldap = world.fixture.gwdirConnection()
+        defer { ldap.close() }
+        let root = world.fixture.rootConnection()
+        defer { root.close() }
+        let loginTime = world.clock.now
+        for (uid, offset) in [("m1", -3600.0), ("m2", 3600.0)] {
+            try await root.modify(dn: try DistinguishedName(world.accountDN(uid)), [
+                .replace("gwPasswordChangedByAdmin", GeneralizedTime.format(loginTime.addingTimeInterval(offset))),
+            ])
+        }
+        let log = try world.log(ldap)
+        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log, resolver: MailAccountResolver(context: log.context))
+        defer { recorder.spool.close() }
+        #expect(recorder.resolvesAccounts)
+        for uid in ["m1", "m2"] {
+            try await recorder.record(LoginEvent(time: loginTime, accountDN: nil, loginName: world.mail(uid), type: .imap, client: "imap",
+                                                 ip: IPAddress("10.7.0.1"), country: nil, outcome: .success, accountUnresolved: true))
+        }
+        #expect(try await recorder.drainAvailable() == 2)
+        #expect(try await Self.counts(log, world, ["m1", "m2"]) == ["m1": 1, "m2": 1])
+        let m1 = try await ldap.entry(try DistinguishedName(world.accountDN("m1")), attributes: ["gwPasswordChangedByAdmin"])
+        let m2 = try await ldap.entry(try DistinguishedName(world.accountDN("m2")), attributes: ["gwPasswordChangedByAdmin"])
+        #expect(m1?.string("gwPasswordChangedByAdmin") == nil)
+        #expect(m2?.string("gwPasswordChangedByAdmin") != nil)
     }
 
     @Test func aCrashBeforeTheCheckpointReplaysEveryEventExactlyOnce() async throws {

@@ -46,7 +46,7 @@ public final class LoginSpool: Sendable {
 
     /// Opens (creating if needed) the spool in `directory`.
     /// `maxPendingBytes` bounds the records queued for the next write; appends beyond it wait.
-    public init(directory: URL, segmentBytes: Int = 4 << 20, maxPendingBytes: Int = 4 << 20, logger: Logger = Logger(label: "gwdir.spool")) throws {
+    public init(directory: URL, segmentBytes: Int = 4 << 20, maxPendingBytes: Int = 4 << 20, logger: Logger = DirectoryLogging.spool) throws {
         self.directory = directory
         self.segmentBytes = segmentBytes
         self.logger = logger

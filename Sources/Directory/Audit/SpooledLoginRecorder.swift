@@ -22,16 +22,18 @@ import Synchronization
 public struct SpooledLoginRecorder: LoginRecorder {
     public let spool: LoginSpool
     public let log: AuditLog
-    /// Finds the account of a login name (nil: no such account) for events spooled while the
-    /// directory was unreachable (``LoginEvent/accountUnresolved``). Without one they are
-    /// written under the login name only.
-    public let resolveAccount: (@Sendable (String) async throws -> String?)?
+    /// Finds the account of events recorded without one (``LoginEvent/accountUnresolved``):
+    /// a success the mail policy spooled at once, or any report of a slapd outage. Without a
+    /// resolver they are written under the login name only.
+    public let resolver: (any LoginAccountResolver)?
 
-    public init(spool: LoginSpool, log: AuditLog, resolveAccount: (@Sendable (String) async throws -> String?)? = nil) {
+    public init(spool: LoginSpool, log: AuditLog, resolver: (any LoginAccountResolver)? = nil) {
         self.spool = spool
         self.log = log
-        self.resolveAccount = resolveAccount
+        self.resolver = resolver
     }
+
+    public var resolvesAccounts: Bool { resolver != nil }
 
     /// Durable on return: the event is on disk; the directory gets it from the drainer.
     public func record(_ event: LoginEvent) async throws {
@@ -59,7 +61,7 @@ public struct SpooledLoginRecorder: LoginRecorder {
     private let retrying = Flag()
 
     private func write(_ batch: [(sequence: UInt64, event: LoginEvent)], mayBeWritten: Bool) async throws {
-        let batch = try await resolved(batch)
+        let (batch, successes) = try await resolved(batch)
         var byAccount: [AuditFoldingKey.Account: [(sequence: UInt64, event: LoginEvent)]] = [:]
         for item in batch { byAccount[AuditRecords.account(of: item.event), default: []].append(item) }
         let spoolID = spool.id
@@ -81,30 +83,50 @@ public struct SpooledLoginRecorder: LoginRecorder {
             retrying.set()
             throw error
         }
+        // The events are written; completing a success (the admin-reset mark) is logged when
+        // it fails, not retried with the batch: the next success clears it.
+        if let resolver {
+            for (account, time) in successes {
+                do {
+                    try await resolver.loggedIn(account, at: time)
+                } catch {
+                    spool.logger.error("a login was recorded but the account's admin-reset mark stays", metadata: [
+                        "account": "\(account.dn)", "error": "\(error)",
+                    ])
+                }
+            }
+        }
     }
 
     /// The batch with every unresolved event's account looked up (once per login name), so
-    /// it is grouped, folded and counted as if the directory had answered at the time. The
-    /// lookup is repeated when a batch is retried; an account's entries keep a prefix of the
-    /// spool as long as the name resolves the same way, which only an account added or
-    /// removed during the outage changes.
-    private func resolved(_ batch: [(sequence: UInt64, event: LoginEvent)]) async throws -> [(sequence: UInt64, event: LoginEvent)] {
-        guard let resolveAccount, batch.contains(where: { $0.event.accountUnresolved }) else { return batch }
-        var accounts: [String: String?] = [:]
+    /// it is grouped, folded and counted as if the directory had answered at the time, and the
+    /// newest success of each account whose admin-reset mark a success clears. The lookup is
+    /// repeated when a batch is retried; an account's entries keep a prefix of the spool as
+    /// long as the name resolves the same way, which only an account added or removed in
+    /// between changes.
+    private func resolved(
+        _ batch: [(sequence: UInt64, event: LoginEvent)]
+    ) async throws -> ([(sequence: UInt64, event: LoginEvent)], [ResolvedLoginAccount: Date]) {
+        guard let resolver, batch.contains(where: { $0.event.accountUnresolved }) else { return (batch, [:]) }
+        var accounts: [String: ResolvedLoginAccount?] = [:]
+        var successes: [ResolvedLoginAccount: Date] = [:]
         var result = batch
         for index in result.indices where result[index].event.accountUnresolved {
-            let login = result[index].event.loginName
-            let account: String?
-            if let known = accounts[login] {
+            let event = result[index].event
+            let account: ResolvedLoginAccount?
+            if let known = accounts[event.loginName] {
                 account = known
             } else {
-                account = try await resolveAccount(login)
-                accounts[login] = .some(account)
+                account = try await resolver.account(of: event.loginName)
+                accounts[event.loginName] = .some(account)
             }
-            result[index].event.accountDN = account
+            result[index].event.accountDN = account?.dn
             result[index].event.accountUnresolved = false
+            if let account, account.adminResetPending, event.result == .success {
+                successes[account] = max(successes[account] ?? event.time, event.time)
+            }
         }
-        return result
+        return (result, successes)
     }
 
     /// The highest sequence number of this spool already counted in `account`'s entries

@@ -129,7 +129,7 @@ public struct MailLoginPolicy: Sendable {
     public init(
         context: DirectoryContext, recorder: any LoginRecorder, ipBlockPolicy: IPBlockPolicy = .standard,
         lockoutDuration: TimeInterval = 900, breaker: DirectoryBreakerBox = DirectoryBreakerBox(),
-        logger: Logger = Logger(label: "gwdir.directory.mail-policy")
+        logger: Logger = DirectoryLogging.auth
     ) {
         self.logger = logger
         self.context = context
@@ -171,6 +171,17 @@ public struct MailLoginPolicy: Sendable {
     public func report(_ attempt: MailLoginAttempt, success: Bool, policyRejected: Bool) async throws -> LoginEvent? {
         guard let mailProtocol = attempt.mailProtocol else { return nil }
         let now = context.now()
+        // A success needs nothing derived now: a recorder that finds accounts itself (the
+        // spool's drainer, a batch of logins at a time) takes it as it is, and the report
+        // costs no LDAP read (``MailAccountResolver``).
+        if success, recorder.resolvesAccounts {
+            let event = LoginEvent(
+                time: now, accountDN: nil, loginName: attempt.login, type: mailProtocol.loginType,
+                client: mailProtocol.loginType.rawValue, ip: attempt.ip, country: nil, outcome: .success, accountUnresolved: true
+            )
+            try await recorder.record(event)
+            return event
+        }
         // slapd is away, but Dovecot's attempt happened: record what is known so the spool
         // keeps it until slapd is back. The drainer then finds the account; a failure keeps
         // `mail_server_error`: Dovecot's passdb reads the same slapd, so the outage is the
@@ -272,11 +283,6 @@ public struct MailLoginPolicy: Sendable {
         return (account.dn, state)
     }
 
-    /// The account whose primary address is `login`, as the policy finds it; nil when there is
-    /// none (or it is deleted). The spool's drainer resolves logins of an outage with it.
-    public static func accountDN(login: String, context: DirectoryContext) async throws -> DistinguishedName? {
-        try await account(login: login, context: context)?.account.dn
-    }
 
     static func account(login: String, context: DirectoryContext, extraAttributes: [String] = []) async throws -> (entry: LDAPEntry, account: LoginAccount)? {
         // A login that is no address names no account (Dovecot logs in by primary address).
@@ -292,5 +298,36 @@ public struct MailLoginPolicy: Sendable {
         let account = try LoginAccount(entry: entry)
         guard account.status != .deleted else { return nil }
         return (entry, account)
+    }
+}
+
+/// Finds the account of a Dovecot login (its primary address) for the spool's drainer, as
+/// ``MailLoginPolicy`` finds it, and clears the admin-reset mark a success outdates.
+public struct MailAccountResolver: LoginAccountResolver {
+    public var context: DirectoryContext
+
+    public init(context: DirectoryContext) {
+        self.context = context
+    }
+
+    public func account(of login: String) async throws -> ResolvedLoginAccount? {
+        guard let (_, account) = try await MailLoginPolicy.account(login: login, context: context) else { return nil }
+        return ResolvedLoginAccount(
+            dn: account.dn.description, adminResetPending: !account.mailPasswordSet && account.passwordChangedByAdmin != nil
+        )
+    }
+
+    /// Only a mark older than the login goes: an admin who reset the password again after it
+    /// keeps the new mark (the assertion fails and nothing changes).
+    public func loggedIn(_ account: ResolvedLoginAccount, at time: Date) async throws {
+        let dn = try DistinguishedName(account.dn)
+        try await ldapCall("clearing the admin-reset mark of \(dn)") {
+            do {
+                _ = try await context.ldap.modify(
+                    dn: dn, [.replace("gwPasswordChangedByAdmin", [])],
+                    controls: [.assertion(.lessOrEqual("gwPasswordChangedByAdmin", GeneralizedTime.format(time)))]
+                )
+            } catch let error as LDAPError where error.code == .assertionFailed {}
+        }
     }
 }

@@ -13,8 +13,7 @@ public enum DirectoryLogging {
     public static let authLabel = "gwdir.directory.auth"
     /// The audit log and its sweeps.
     public static let auditLabel = "gwdir.directory.audit"
-    /// The login spool between the server and slapd (`LoginSpool`'s default is still
-    /// "gwdir.spool").
+    /// The login spool between the server and slapd.
     public static let spoolLabel = "gwdir.directory.spool"
 
     public static var admin: Logger { Logger(label: adminLabel) }
