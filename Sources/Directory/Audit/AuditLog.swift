@@ -344,25 +344,10 @@ public struct AuditLog: LoginRecorder {
         return (taken.actions.count, taken.nextDue)
     }
 
-    /// Writes of different accounts go out together; every one is attempted, the first failure is thrown.
+    /// Writes of different accounts go out together, at most ``maxConcurrentWrites`` at a time;
+    /// every one is attempted, the first failure is thrown.
     private func perform(_ actions: [LastLoginMachine.Action]) async throws {
-        if actions.isEmpty { return }
-        let failure = await withTaskGroup(of: (any Error)?.self) { group in
-            for action in actions {
-                group.addTask {
-                    do {
-                        try await self.perform(action)
-                        return nil
-                    } catch {
-                        return error
-                    }
-                }
-            }
-            var first: (any Error)?
-            for await failure in group where first == nil { first = failure }
-            return first
-        }
-        if let failure { throw failure }
+        try await forEachConcurrently(actions) { action in try await self.perform(action) }
     }
 
     private func writeLastLogin(_ event: LoginEvent) async throws {

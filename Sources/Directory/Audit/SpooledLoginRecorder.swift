@@ -67,17 +67,13 @@ public struct SpooledLoginRecorder: LoginRecorder {
         let spoolID = spool.id
         let log = self.log
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (account, items) in byAccount {
-                    group.addTask {
-                        let written = mayBeWritten ? try await Self.highWater(account, items[0].event, spool: spoolID, from: items[0].sequence, log: log) : 0
-                        // One after the other: the account's entries then hold a prefix of the spool.
-                        for item in items where item.sequence > written {
-                            try await log.write(item.event, mark: AuditSpoolMark(spool: spoolID, sequence: item.sequence))
-                        }
-                    }
+            // Accounts side by side (at most maxConcurrentWrites at a time), each account's
+            // events one after the other: its entries then hold a prefix of the spool.
+            try await forEachConcurrently(Array(byAccount)) { account, items in
+                let written = mayBeWritten ? try await Self.highWater(account, items[0].event, spool: spoolID, from: items[0].sequence, log: log) : 0
+                for item in items where item.sequence > written {
+                    try await log.write(item.event, mark: AuditSpoolMark(spool: spoolID, sequence: item.sequence))
                 }
-                try await group.waitForAll()
             }
         } catch {
             retrying.set()
