@@ -68,7 +68,7 @@ import Testing
     @Test func segmentsRotateAndDrainedOnesAreDeleted() async throws {
         let directory = Self.directory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let spool = try LoginSpool(directory: directory, segmentBytes: 2000)
+        let spool = try LoginSpool(directory: directory, segmentBytes: 800)
         defer { spool.close() }
         for index in 1...100 { try await spool.append(Self.event(index)) }
         let segments = try LoginSpool.segments(in: directory)
@@ -115,7 +115,7 @@ import Testing
     @Test func readsResumeWhereTheLastEndedAndRestartAnywhere() async throws {
         let directory = Self.directory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let spool = try LoginSpool(directory: directory, segmentBytes: 2000)
+        let spool = try LoginSpool(directory: directory, segmentBytes: 800)
         defer { spool.close() }
         for index in 1...50 { try await spool.append(Self.event(index)) }
         #expect(try LoginSpool.segments(in: directory).count > 3)
@@ -128,6 +128,28 @@ import Testing
         #expect(tail.map(\.sequence) == Array(51...60))
         #expect(tail.map(\.event) == (51...60).map { Self.event($0) })
         #expect(try spool.read(after: 60, limit: 100).isEmpty)
+    }
+
+    /// The binary record carries every field and every absence; a record of the earlier JSON
+    /// form still reads; anything else is an error, not a wrong event.
+    @Test func spooledEventsRoundTripInBothForms() throws {
+        var unresolved = Self.event(4)
+        unresolved.accountDN = nil
+        unresolved.accountUnresolved = true
+        unresolved.ip = nil
+        var full = Self.event(3)
+        full.country = "KR"
+        full.loginName = "영업부.담당@x.test"
+        for event in [Self.event(1), Self.event(3), full, unresolved] {
+            let record = SpooledEvent(event)
+            #expect(try SpooledEvent(payload: record.payload) == record)
+            #expect(try SpooledEvent(payload: record.payload).event == event)
+            #expect(try SpooledEvent(payload: try JSONEncoder().encode(record)).event == event)
+        }
+        let payload = SpooledEvent(full).payload
+        #expect(throws: DirectoryError.self) { try SpooledEvent(payload: payload.dropLast(3)) }
+        #expect(throws: DirectoryError.self) { try SpooledEvent(payload: payload + Data([0])) }
+        #expect(throws: DirectoryError.self) { try SpooledEvent(payload: Data("not json".utf8)) }
     }
 
     @Test func theUnresolvedMarkSurvivesTheSpool() async throws {

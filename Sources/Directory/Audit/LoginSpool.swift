@@ -43,6 +43,7 @@ public final class LoginSpool: Sendable {
     public let recoveredThrough: UInt64
     private let checkpointed: Mutex<UInt64>
     private let readCursor = Mutex<ReadCursor?>(nil)
+    private let checkpointWritten = Mutex<ContinuousClock.Instant?>(nil)
 
     /// Opens (creating if needed) the spool in `directory`.
     /// `maxPendingBytes` bounds the records queued for the next write; appends beyond it wait.
@@ -94,13 +95,7 @@ public final class LoginSpool: Sendable {
     /// Appends the event and returns its sequence number once it is on disk (fsync'd).
     @discardableResult
     public func append(_ event: LoginEvent) async throws -> UInt64 {
-        let payload: Data
-        do {
-            payload = try JSONEncoder().encode(SpooledEvent(event))
-        } catch {
-            throw DirectoryError(.failed, "encoding a login event for the spool: \(error)")
-        }
-        return try await writer.append(payload)
+        try await writer.append(SpooledEvent(event).payload)
     }
 
     /// Group commits so far: fewer than appends when callers overlap.
@@ -116,15 +111,27 @@ public final class LoginSpool: Sendable {
 
     /// Records that every event up to `sequence` is in the directory, then deletes the
     /// segments holding nothing newer (never the one being appended to).
-    func advanceCheckpoint(to sequence: UInt64) throws {
-        try Self.writeCheckpoint(sequence, directory)
+    ///
+    /// The file is written (fsync'd and renamed) at most every `checkpointInterval`, when a
+    /// segment can go, or with `durable`: the drainer advances after every small batch, and
+    /// the file only saves replay work — exactly-once does not depend on it (a restart checks
+    /// what slapd has of everything after the file's number).
+    func advanceCheckpoint(to sequence: UInt64, durable: Bool = true) throws {
         checkpointed.withLock { $0 = max($0, sequence) }
         let segments = try Self.segments(in: directory)
         let active = writer.activeSegmentFirst
+        var drained: [Segment] = []
         for (index, segment) in segments.enumerated() where segment.first < active {
             // A segment's records end before the next segment's first sequence.
             let next = index + 1 < segments.count ? segments[index + 1].first : active
-            guard next - 1 <= sequence else { continue }
+            if next - 1 <= sequence { drained.append(segment) }
+        }
+        let now = ContinuousClock.now
+        let due = checkpointWritten.withLock { last in last.map { now - $0 >= Self.checkpointInterval } ?? true }
+        guard durable || due || !drained.isEmpty else { return }
+        try Self.writeCheckpoint(checkpoint, directory)
+        checkpointWritten.withLock { $0 = now }
+        for segment in drained {
             do {
                 try FileManager.default.removeItem(at: segment.url)
             } catch {
@@ -133,6 +140,8 @@ public final class LoginSpool: Sendable {
             }
         }
     }
+
+    static let checkpointInterval: Duration = .milliseconds(250)
 
     /// Events with sequence numbers above `after`, in order, at most `limit`, none above the durable end.
     /// The drainer reads where its last read ended (``ReadCursor``), so a batch costs what it
@@ -157,7 +166,7 @@ public final class LoginSpool: Sendable {
                 guard sequence <= end else { return false }
                 guard sequence > after else { return true }
                 do {
-                    result.append((sequence, try JSONDecoder().decode(SpooledEvent.self, from: payload).event))
+                    result.append((sequence, try SpooledEvent(payload: payload).event))
                 } catch {
                     self.logger.error("an unreadable event in the login spool is skipped", metadata: ["sequence": "\(sequence)", "error": "\(error)"])
                 }
@@ -535,8 +544,15 @@ final class SpoolWriter: @unchecked Sendable {
     }
 }
 
-/// A login event as the spool stores it.
-struct SpooledEvent: Codable {
+/// A login event as the spool stores it: a compact binary record (version 1), or JSON as
+/// spools written before it hold (read, never written). The drainer decodes every event
+/// once and the server encodes every report once: Foundation's JSON coders cost more than
+/// the rest of the spool's work per event.
+///
+/// Version 1: `0x01`, the time (Double bits, u64 LE), a flags byte (success, unresolved, and
+/// which optional strings follow), then the strings, each `u32 LE length · UTF-8`: account?,
+/// login, type, client, ip?, country?, reason?.
+struct SpooledEvent: Codable, Equatable {
     var time: Double
     var account: String?
     var login: String
@@ -560,6 +576,77 @@ struct SpooledEvent: Codable {
         reason = event.reason?.rawValue
         success = event.result == .success
         unresolved = event.accountUnresolved ? true : nil
+    }
+
+    private enum Flag {
+        static let success: UInt8 = 1, unresolved: UInt8 = 2, account: UInt8 = 4, ip: UInt8 = 8, country: UInt8 = 16, reason: UInt8 = 32
+    }
+
+    /// The version 1 record.
+    var payload: Data {
+        var bytes: [UInt8] = [1]
+        bytes.reserveCapacity(64 + login.utf8.count + (account?.utf8.count ?? 0))
+        withUnsafeBytes(of: time.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        var flags: UInt8 = 0
+        if success { flags |= Flag.success }
+        if unresolved == true { flags |= Flag.unresolved }
+        if account != nil { flags |= Flag.account }
+        if ip != nil { flags |= Flag.ip }
+        if country != nil { flags |= Flag.country }
+        if reason != nil { flags |= Flag.reason }
+        bytes.append(flags)
+        func put(_ text: String) {
+            withUnsafeBytes(of: UInt32(text.utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: text.utf8)
+        }
+        account.map(put)
+        put(login)
+        put(type)
+        put(client)
+        ip.map(put)
+        country.map(put)
+        reason.map(put)
+        return Data(bytes)
+    }
+
+    /// Either form; throws on a record that is neither.
+    init(payload: Data) throws {
+        guard payload.first == 1 else {
+            do {
+                self = try JSONDecoder().decode(SpooledEvent.self, from: payload)
+                return
+            } catch {
+                throw DirectoryError(.failed, "an unreadable spooled event: \(error)")
+            }
+        }
+        let bytes = [UInt8](payload)
+        var offset = 1
+        func malformed() -> DirectoryError { DirectoryError(.failed, "a malformed spooled event at byte \(offset)") }
+        func take(_ count: Int) throws -> ArraySlice<UInt8> {
+            guard count >= 0, bytes.count - offset >= count else { throw malformed() }
+            defer { offset += count }
+            return bytes[offset..<(offset + count)]
+        }
+        func uint(_ count: Int) throws -> UInt64 {
+            try take(count).reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        }
+        func string() throws -> String {
+            let length = Int(try uint(4))
+            guard let text = String(validating: try take(length), as: UTF8.self) else { throw malformed() }
+            return text
+        }
+        time = Double(bitPattern: try uint(8))
+        let flags = try take(1).first!
+        success = flags & Flag.success != 0
+        unresolved = flags & Flag.unresolved != 0 ? true : nil
+        account = flags & Flag.account != 0 ? try string() : nil
+        login = try string()
+        type = try string()
+        client = try string()
+        ip = flags & Flag.ip != 0 ? try string() : nil
+        country = flags & Flag.country != 0 ? try string() : nil
+        reason = flags & Flag.reason != 0 ? try string() : nil
+        guard offset == bytes.count else { throw malformed() }
     }
 
     var event: LoginEvent {

@@ -51,7 +51,9 @@ public struct SpooledLoginRecorder: LoginRecorder {
             let batch = try spool.read(after: after, limit: batchSize)
             guard let last = batch.last else { return drained }
             try await write(batch, mayBeWritten: batch.first!.sequence <= spool.recoveredThrough || retrying.isSet)
-            try spool.advanceCheckpoint(to: last.sequence)
+            // The file only when the spool is caught up (or every 250 ms): a restart then
+            // replays little, and a busy drainer does not fsync after every small batch.
+            try spool.advanceCheckpoint(to: last.sequence, durable: last.sequence >= spool.durableSequence)
             retrying.clear()
             drained += batch.count
         }
@@ -104,18 +106,18 @@ public struct SpooledLoginRecorder: LoginRecorder {
         _ batch: [(sequence: UInt64, event: LoginEvent)]
     ) async throws -> ([(sequence: UInt64, event: LoginEvent)], [ResolvedLoginAccount: Date]) {
         guard let resolver, batch.contains(where: { $0.event.accountUnresolved }) else { return (batch, [:]) }
-        var accounts: [String: ResolvedLoginAccount?] = [:]
+        // One lookup per login name, side by side (bounded like the writes).
+        let logins = Array(Set(batch.lazy.filter(\.event.accountUnresolved).map(\.event.loginName)))
+        let found = Mutex<[String: ResolvedLoginAccount]>([:])
+        try await forEachConcurrently(logins) { login in
+            if let account = try await resolver.account(of: login) { found.withLock { $0[login] = account } }
+        }
+        let accounts = found.withLock { $0 }
         var successes: [ResolvedLoginAccount: Date] = [:]
         var result = batch
         for index in result.indices where result[index].event.accountUnresolved {
             let event = result[index].event
-            let account: ResolvedLoginAccount?
-            if let known = accounts[event.loginName] {
-                account = known
-            } else {
-                account = try await resolver.account(of: event.loginName)
-                accounts[event.loginName] = .some(account)
-            }
+            let account = accounts[event.loginName]
             result[index].event.accountDN = account?.dn
             result[index].event.accountUnresolved = false
             if let account, account.adminResetPending, event.result == .success {

@@ -1,6 +1,7 @@
 import Foundation
 import LDAPClient
 import Logging
+import Synchronization
 
 /// What the mail-login policy knows about an account at one moment: the pure input of
 /// ``MailLoginRules``, read by ``MailLoginPolicy`` in two searches.
@@ -305,16 +306,28 @@ public struct MailLoginPolicy: Sendable {
 /// ``MailLoginPolicy`` finds it, and clears the admin-reset mark a success outdates.
 public struct MailAccountResolver: LoginAccountResolver {
     public var context: DirectoryContext
+    /// Logins resolved in the last ``ResolvedLoginCache/ttl``: a mail server's logins repeat
+    /// (clients poll), and one search per event would cost the drainer as much as the write.
+    let cache: CacheBox
 
-    public init(context: DirectoryContext) {
+    public init(context: DirectoryContext, cache: ResolvedLoginCache = ResolvedLoginCache()) {
         self.context = context
+        self.cache = CacheBox(cache)
     }
 
     public func account(of login: String) async throws -> ResolvedLoginAccount? {
-        guard let (_, account) = try await MailLoginPolicy.account(login: login, context: context) else { return nil }
-        return ResolvedLoginAccount(
-            dn: account.dn.description, adminResetPending: !account.mailPasswordSet && account.passwordChangedByAdmin != nil
-        )
+        let now = context.now()
+        if let known = cache.state.withLock({ $0.lookUp(login, now: now) }) { return known }
+        let resolved: ResolvedLoginAccount?
+        if let (_, account) = try await MailLoginPolicy.account(login: login, context: context) {
+            resolved = ResolvedLoginAccount(
+                dn: account.dn.description, adminResetPending: !account.mailPasswordSet && account.passwordChangedByAdmin != nil
+            )
+        } else {
+            resolved = nil
+        }
+        cache.state.withLock { $0.store(login, resolved, now: now) }
+        return resolved
     }
 
     /// Only a mark older than the login goes: an admin who reset the password again after it
@@ -328,6 +341,58 @@ public struct MailAccountResolver: LoginAccountResolver {
                     controls: [.assertion(.lessOrEqual("gwPasswordChangedByAdmin", GeneralizedTime.format(time)))]
                 )
             } catch let error as LDAPError where error.code == .assertionFailed {}
+        }
+        cache.state.withLock { $0.clearedAdminReset(dn: account.dn) }
+    }
+
+    final class CacheBox: Sendable {
+        let state: Mutex<ResolvedLoginCache>
+        init(_ cache: ResolvedLoginCache) { state = Mutex(cache) }
+    }
+}
+
+/// What ``MailAccountResolver`` remembers of recent lookups, pure so tests drive it with dates.
+/// An account found is kept for `ttl` (a rename or a delete shows after at most that long: the
+/// events of those seconds name the old DN); a login without an account for `negativeTTL`. An
+/// admin reset made meanwhile is cleared by the first success after the cache forgets it.
+/// Bounded: past `capacity` the expired entries go, then all.
+public struct ResolvedLoginCache: Sendable {
+    struct Entry: Sendable {
+        var account: ResolvedLoginAccount?
+        var expires: Date
+    }
+
+    var entries: [String: Entry] = [:]
+    public let ttl: TimeInterval
+    public let negativeTTL: TimeInterval
+    public let capacity: Int
+
+    public init(ttl: TimeInterval = 30, negativeTTL: TimeInterval = 5, capacity: Int = 100_000) {
+        self.ttl = ttl
+        self.negativeTTL = negativeTTL
+        self.capacity = capacity
+    }
+
+    public var count: Int { entries.count }
+
+    /// `.some(account)` (an account or none) while remembered, nil when it must be looked up.
+    public func lookUp(_ login: String, now: Date) -> ResolvedLoginAccount?? {
+        guard let entry = entries[login], now < entry.expires else { return nil }
+        return .some(entry.account)
+    }
+
+    public mutating func store(_ login: String, _ account: ResolvedLoginAccount?, now: Date) {
+        if entries.count >= capacity {
+            entries = entries.filter { now < $0.value.expires }
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+        }
+        entries[login] = Entry(account: account, expires: now.addingTimeInterval(account == nil ? negativeTTL : ttl))
+    }
+
+    /// The mark is gone: later successes of the account need not clear it again.
+    public mutating func clearedAdminReset(dn: String) {
+        for (login, entry) in entries where entry.account?.dn == dn {
+            entries[login]?.account?.adminResetPending = false
         }
     }
 }
