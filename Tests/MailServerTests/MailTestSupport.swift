@@ -246,47 +246,27 @@ func withDovecot<T>(_ body: (DovecotServer, SampleDirectory) async throws -> T) 
 /// A minimal LMTP client (RFC 2033): one message, several recipients, one reply per recipient
 /// after DATA for each accepted recipient. Returns every final reply line, in order.
 func lmtpDeliver(port: Int, from: String, to recipients: [String], message: String) throws -> [String] {
-    guard let fd = connectLoopback(port: port) else { throw DovecotServer.StartError(description: "LMTP connect to \(port) failed") }
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 10, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var buffer: [UInt8] = []
-    func readLine() throws -> String {
-        while true {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                buffer.removeSubrange(...newline)
-                return line
-            }
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            let count = read(fd, &chunk, chunk.count)
-            guard count > 0 else { throw DovecotServer.StartError(description: "LMTP connection closed") }
-            buffer += chunk[..<count]
+    try MailClient.session(port: port, source: "127.0.0.1") { io in
+        /// A reply may span lines "250-..." ... "250 ..."; returns the last.
+        func readReply() throws -> String {
+            var line = try io.readLine()
+            while line.count >= 4, line[line.index(line.startIndex, offsetBy: 3)] == "-" { line = try io.readLine() }
+            return line
         }
+        var replies = [try readReply()]
+        try io.send("LHLO test.local\r\n"); replies.append(try readReply())
+        try io.send("MAIL FROM:<\(from)>\r\n"); replies.append(try readReply())
+        var accepted = 0
+        for recipient in recipients {
+            try io.send("RCPT TO:<\(recipient)>\r\n")
+            let reply = try readReply()
+            if reply.hasPrefix("250") { accepted += 1 }
+            replies.append(reply)
+        }
+        try io.send("DATA\r\n"); replies.append(try readReply())
+        try io.send(message.replacingOccurrences(of: "\n", with: "\r\n") + "\r\n.\r\n")
+        for _ in 0..<accepted { replies.append(try readReply()) }
+        try io.send("QUIT\r\n"); replies.append(try readReply())
+        return replies
     }
-    /// A reply may span lines "250-..." ... "250 ..."; returns the last.
-    func readReply() throws -> String {
-        var line = try readLine()
-        while line.count >= 4, line[line.index(line.startIndex, offsetBy: 3)] == "-" { line = try readLine() }
-        return line
-    }
-    func send(_ text: String) {
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    }
-    var replies = [try readReply()]
-    send("LHLO test.local\r\n"); replies.append(try readReply())
-    send("MAIL FROM:<\(from)>\r\n"); replies.append(try readReply())
-    var accepted = 0
-    for recipient in recipients {
-        send("RCPT TO:<\(recipient)>\r\n")
-        let reply = try readReply()
-        if reply.hasPrefix("250") { accepted += 1 }
-        replies.append(reply)
-    }
-    send("DATA\r\n"); replies.append(try readReply())
-    send(message.replacingOccurrences(of: "\n", with: "\r\n") + "\r\n.\r\n")
-    for _ in 0..<accepted { replies.append(try readReply()) }
-    send("QUIT\r\n"); replies.append(try readReply())
-    return replies
 }
