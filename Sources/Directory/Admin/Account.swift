@@ -71,14 +71,14 @@ public struct Account: Sendable, Hashable {
     public var aliases: [Alias] = []
 
     static let attributes = [
-        "uid", "mail", "givenName", "sn", "cn", "displayName", "gwServiceType", "gwEnabledService", "gwAccountStatus",
-        "gwDeletedAt", "gwMailQuota", "gwMailUsage", "gwAliasCount", "gwMailPasswordSet", "gwOtpEnabled", "gwAllowedNetwork",
-        "gwPasswordChangedByAdmin", "gwLastLoginTime", "gwLastLoginType", "gwLastLoginIP", "gwLastLoginCountry", "objectClass",
+        "uid", "mail", "givenName", "sn", "cn", "displayName", AttributeName.serviceType, AttributeName.enabledService, AttributeName.accountStatus,
+        AttributeName.deletedAt, AttributeName.mailQuota, AttributeName.mailUsage, AttributeName.aliasCount, AttributeName.mailPasswordSet, AttributeName.otpEnabled, AttributeName.allowedNetwork,
+        AttributeName.passwordChangedByAdmin, AttributeName.lastLoginTime, AttributeName.lastLoginType, AttributeName.lastLoginIP, AttributeName.lastLoginCountry, AttributeName.objectClass,
     ]
 
     /// The account whose primary address is `mail` (indexed: objectClass and mail, eq).
     static func filter(mail: MailAddress) -> LDAPFilter {
-        .and([.equal("objectClass", "gwAccount"), .equal("mail", mail.description)])
+        .and([.equal("objectClass", ObjectClassName.account), .equal("mail", mail.description)])
     }
 
     init(entry: LDAPEntry, layout: DirectoryLayout) throws {
@@ -91,20 +91,20 @@ public struct Account: Sendable, Hashable {
         firstName = entry.string("givenName") ?? ""
         lastName = entry.string("sn") ?? ""
         displayName = entry.string("displayName") ?? entry.string("cn") ?? loginId
-        serviceType = entry.string("gwServiceType").flatMap { ServiceType(rawValue: $0.lowercased()) } ?? .both
-        enabledServices = entry.strings("gwEnabledService").map { $0.lowercased() }.sorted()
-        status = entry.string("gwAccountStatus").flatMap { AccountStatus(rawValue: $0.lowercased()) } ?? .active
-        statusVisible = entry.string("gwAccountStatus") != nil
-        deletedAt = entry.time("gwDeletedAt")
-        quota = entry.integer("gwMailQuota")
-        usage = entry.integer("gwMailUsage")
-        aliasCount = entry.integer("gwAliasCount") ?? 0
-        mailPasswordSet = entry.bool("gwMailPasswordSet")
-        otpEnabled = entry.bool("gwOtpEnabled")
-        allowedNetworks = entry.strings("gwAllowedNetwork")
-        passwordChangedByAdmin = entry.time("gwPasswordChangedByAdmin")
-        lastLogin = entry.time("gwLastLoginTime").map {
-            LastLogin(time: $0, type: entry.string("gwLastLoginType"), ip: entry.string("gwLastLoginIP"), country: entry.string("gwLastLoginCountry"))
+        serviceType = entry.string(AttributeName.serviceType).flatMap { ServiceType(rawValue: $0.lowercased()) } ?? .both
+        enabledServices = entry.strings(AttributeName.enabledService).map { $0.lowercased() }.sorted()
+        status = entry.string(AttributeName.accountStatus).flatMap { AccountStatus(rawValue: $0.lowercased()) } ?? .active
+        statusVisible = entry.string(AttributeName.accountStatus) != nil
+        deletedAt = entry.time(AttributeName.deletedAt)
+        quota = entry.integer(AttributeName.mailQuota)
+        usage = entry.integer(AttributeName.mailUsage)
+        aliasCount = entry.integer(AttributeName.aliasCount) ?? 0
+        mailPasswordSet = entry.bool(AttributeName.mailPasswordSet)
+        otpEnabled = entry.bool(AttributeName.otpEnabled)
+        allowedNetworks = entry.strings(AttributeName.allowedNetwork)
+        passwordChangedByAdmin = entry.time(AttributeName.passwordChangedByAdmin)
+        lastLogin = entry.time(AttributeName.lastLoginTime).map {
+            LastLogin(time: $0, type: entry.string(AttributeName.lastLoginType), ip: entry.string(AttributeName.lastLoginIP), country: entry.string(AttributeName.lastLoginCountry))
         }
     }
 

@@ -33,23 +33,23 @@ public struct AccountService: Sendable {
         }
         let displayName = new.displayName ?? NewAccount.defaultDisplayName(first: new.firstName, last: new.lastName)
         var attributes = [
-            LDAPAttribute("objectClass", ["inetOrgPerson", "gwAccount"]),
+            LDAPAttribute(AttributeName.objectClass, ["inetOrgPerson", ObjectClassName.account]),
             LDAPAttribute("uid", loginId),
             LDAPAttribute("mail", address.description),
             LDAPAttribute("cn", displayName),
             LDAPAttribute("sn", new.lastName.isEmpty ? new.firstName : new.lastName),
             LDAPAttribute("displayName", displayName),
-            LDAPAttribute("gwAccountStatus", AccountStatus.active.rawValue),
-            LDAPAttribute("gwServiceType", new.serviceType.rawValue),
-            LDAPAttribute("gwAliasCount", 0),
-            LDAPAttribute("gwHomeWorkspace", workspace.dn.description),
-            LDAPAttribute("gwLoginKey", Account.loginKey(workspace: workspace.id, loginId: loginId)),
+            LDAPAttribute(AttributeName.accountStatus, AccountStatus.active.rawValue),
+            LDAPAttribute(AttributeName.serviceType, new.serviceType.rawValue),
+            LDAPAttribute(AttributeName.aliasCount, 0),
+            LDAPAttribute(AttributeName.homeWorkspace, workspace.dn.description),
+            LDAPAttribute(AttributeName.loginKey, Account.loginKey(workspace: workspace.id, loginId: loginId)),
             // Cleartext to slapd only: slapo-ppolicy hashes it on add.
-            LDAPAttribute("userPassword", new.password),
+            LDAPAttribute(AttributeName.userPassword, new.password),
         ]
         if !new.firstName.isEmpty { attributes.append(LDAPAttribute("givenName", new.firstName)) }
-        if !services.isEmpty { attributes.append(LDAPAttribute("gwEnabledService", services)) }
-        if let quota = new.quota { attributes.append(LDAPAttribute("gwMailQuota", quota)) }
+        if !services.isEmpty { attributes.append(LDAPAttribute(AttributeName.enabledService, services)) }
+        if let quota = new.quota { attributes.append(LDAPAttribute(AttributeName.mailQuota, quota)) }
         do {
             try await context.ldap.add(dn: dn, attributes: attributes)
         } catch let error as LDAPError where error.code == .entryAlreadyExists {
@@ -81,12 +81,12 @@ public struct AccountService: Sendable {
         if let account = try await account(mail: parsed) { return account }
         let owners = try await context.owners(of: parsed)
         if let owner = owners.first {
-            if owner.hasObjectClass("gwMailAlias"), let ownerAddress = try owner.distinguishedName.parent {
+            if owner.hasObjectClass(ObjectClassName.mailAlias), let ownerAddress = try owner.distinguishedName.parent {
                 let ownerMail = try await context.read(ownerAddress, attributes: ["mail"], doing: "reading \(parsed)")?.string("mail")
                 throw DirectoryError(.notFound, "\(parsed) is an alias of \(ownerMail ?? ownerAddress.description), not an account")
             }
-            if owner.hasObjectClass("gwMailGroup") { throw DirectoryError(.notFound, "\(parsed) is a group mail, not an account") }
-            if owner.hasObjectClass("gwSharedMailbox") { throw DirectoryError(.notFound, "\(parsed) is a shared mailbox, not an account") }
+            if owner.hasObjectClass(ObjectClassName.mailGroup) { throw DirectoryError(.notFound, "\(parsed) is a group mail, not an account") }
+            if owner.hasObjectClass(ObjectClassName.sharedMailbox) { throw DirectoryError(.notFound, "\(parsed) is a shared mailbox, not an account") }
         }
         throw DirectoryError(.notFound, "no account \(parsed)")
     }
@@ -97,7 +97,7 @@ public struct AccountService: Sendable {
     }
 
     func account(loginId: String, workspaceDN: DistinguishedName) async throws -> Account? {
-        try await context.search(workspaceDN, .subtree, .and([.equal("objectClass", "gwAccount"), .equal("uid", loginId)]),
+        try await context.search(workspaceDN, .subtree, .and([.equal("objectClass", ObjectClassName.account), .equal("uid", loginId)]),
                                  attributes: Account.attributes, doing: "looking up login id \(loginId)").first.map { try Account(entry: $0, layout: context.layout) }
     }
 
@@ -116,7 +116,7 @@ public struct AccountService: Sendable {
             base = try await WorkspaceService(context).show(workspace).dn
         }
         let value = field == .mail ? trimmed.lowercased() : trimmed
-        var filters: [LDAPFilter] = [.equal("objectClass", "gwAccount"), prefix ? .prefix(field.attribute, value) : .equal(field.attribute, value)]
+        var filters: [LDAPFilter] = [.equal("objectClass", ObjectClassName.account), prefix ? .prefix(field.attribute, value) : .equal(field.attribute, value)]
         if !includeDeleted { filters.append(.not(.equal("gwAccountStatus", AccountStatus.deleted.rawValue))) }
         let entries = try await context.search(base, .subtree, .and(filters), attributes: Account.attributes, doing: "finding accounts")
         return try entries.map { try Account(entry: $0, layout: context.layout) }.sorted(by: Self.order(field))
@@ -169,7 +169,7 @@ public struct AccountService: Sendable {
             if !type.hasMailbox, account.aliasCount > 0 {
                 throw DirectoryError(.notAllowed, "\(account.mail) has \(account.aliasCount) aliases; remove them before making it groupware-only")
             }
-            modifications.append(.replace("gwServiceType", [type.rawValue]))
+            modifications.append(.replace(AttributeName.serviceType, [type.rawValue]))
         }
         var services = Set(account.enabledServices)
         if changes.serviceType != nil, !serviceType.hasMailbox { services.subtract(["imap", "pop3", "smtp"]) }
@@ -178,17 +178,17 @@ public struct AccountService: Sendable {
         if !serviceType.hasMailbox, let mailService = services.sorted().first(where: { $0 != "web" }) {
             throw DirectoryError(.notAllowed, "a groupware-only account has no mailbox, so \(mailService) can not be enabled")
         }
-        if services != Set(account.enabledServices) { modifications.append(.replace("gwEnabledService", services.sorted())) }
-        if let quota = changes.quota { modifications.append(.replace("gwMailQuota", [String(quota)])) }
+        if services != Set(account.enabledServices) { modifications.append(.replace(AttributeName.enabledService, services.sorted())) }
+        if let quota = changes.quota { modifications.append(.replace(AttributeName.mailQuota, [String(quota)])) }
         let add = try changes.addAllowedNetworks.map(WorkspaceService.network).filter { !account.allowedNetworks.contains($0) }
-        if !add.isEmpty { modifications.append(.add("gwAllowedNetwork", add)) }
+        if !add.isEmpty { modifications.append(.add(AttributeName.allowedNetwork, add)) }
         let remove = try changes.removeAllowedNetworks.map(WorkspaceService.network)
         for network in remove where !account.allowedNetworks.contains(network) {
             throw DirectoryError(.notFound, "\(account.mail) has no allowed network \(network)")
         }
-        if !remove.isEmpty { modifications.append(.delete("gwAllowedNetwork", remove)) }
+        if !remove.isEmpty { modifications.append(.delete(AttributeName.allowedNetwork, remove)) }
         if let recovery = changes.recoveryMail {
-            modifications.append(recovery.isEmpty ? .delete("gwRecoveryMail") : .replace("gwRecoveryMail", [try MailAddress(recovery).description]))
+            modifications.append(recovery.isEmpty ? .delete(AttributeName.recoveryMail) : .replace(AttributeName.recoveryMail, [try MailAddress(recovery).description]))
         }
         guard !modifications.isEmpty else { return try await show(address) }
         try await modify(account, modifications, doing: "editing \(account.mail)")
@@ -213,7 +213,7 @@ public struct AccountService: Sendable {
         let account = try await require(address)
         guard account.statusVisible else {
             // Not readable for this identity: let slapd's ACLs answer the write.
-            try await modify(account, [.replace("gwAccountStatus", [status.rawValue])], doing: "changing the status of \(account.mail)")
+            try await modify(account, [.replace(AttributeName.accountStatus, [status.rawValue])], doing: "changing the status of \(account.mail)")
             return try await show(address)
         }
         if account.status == status { return try await show(address) }
@@ -221,7 +221,7 @@ public struct AccountService: Sendable {
             throw DirectoryError(.notAllowed, "\(account.mail) is \(account.status.rawValue)" + (account.status == .deleted ? "; restore it first" : ""))
         }
         // The assertion makes a concurrent status change fail instead of being overwritten.
-        try await modify(account, [.replace("gwAccountStatus", [status.rawValue])], asserting: .equal("gwAccountStatus", account.status.rawValue),
+        try await modify(account, [.replace(AttributeName.accountStatus, [status.rawValue])], asserting: .equal("gwAccountStatus", account.status.rawValue),
                          doing: "changing the status of \(account.mail)")
         return try await show(address)
     }
@@ -232,8 +232,8 @@ public struct AccountService: Sendable {
         let account = try await require(address)
         guard account.status != .deleted else { throw DirectoryError(.notAllowed, "\(account.mail) is already deleted") }
         try await modify(account, [
-            .replace("gwAccountStatus", [AccountStatus.deleted.rawValue]),
-            .replace("gwDeletedAt", [GeneralizedTime.format(context.now())]),
+            .replace(AttributeName.accountStatus, [AccountStatus.deleted.rawValue]),
+            .replace(AttributeName.deletedAt, [GeneralizedTime.format(context.now())]),
         ], asserting: .equal("gwAccountStatus", account.status.rawValue), doing: "deleting \(account.mail)")
         return try await show(address)
     }
@@ -244,7 +244,7 @@ public struct AccountService: Sendable {
         if let deletedAt = account.deletedAt, context.now().timeIntervalSince(deletedAt) > restoreWindow {
             throw DirectoryError(.notAllowed, "\(account.mail) was deleted on \(Self.day(deletedAt)), more than \(Int(restoreWindow / 86_400)) days ago; it can not be restored")
         }
-        try await modify(account, [.replace("gwAccountStatus", [AccountStatus.active.rawValue]), .delete("gwDeletedAt")],
+        try await modify(account, [.replace(AttributeName.accountStatus, [AccountStatus.active.rawValue]), .delete(AttributeName.deletedAt)],
                          asserting: .equal("gwAccountStatus", AccountStatus.deleted.rawValue), doing: "restoring \(account.mail)")
         return try await show(address)
     }
@@ -254,7 +254,7 @@ public struct AccountService: Sendable {
     public func purgeDeleted() async throws -> [String] {
         let cutoff = GeneralizedTime.format(context.now().addingTimeInterval(-restoreWindow))
         let expired = try await context.search(context.layout.workspaces, .subtree, .and([
-            .equal("objectClass", "gwAccount"), .equal("gwAccountStatus", AccountStatus.deleted.rawValue), .lessOrEqual("gwDeletedAt", cutoff),
+            .equal("objectClass", ObjectClassName.account), .equal("gwAccountStatus", AccountStatus.deleted.rawValue), .lessOrEqual("gwDeletedAt", cutoff),
         ]), attributes: ["mail"], doing: "finding expired deleted accounts")
         for entry in expired {
             try await ldapCall("purging \(entry.string("mail") ?? entry.dn)") { try await context.ldap.deleteSubtree(dn: entry.distinguishedName) }
@@ -299,8 +299,8 @@ public struct AccountService: Sendable {
     /// message up front; slapo-unique makes the final add race free).
     func requireUnused(_ address: MailAddress) async throws {
         guard let owner = try await context.owners(of: address).first else { return }
-        let kind = owner.hasObjectClass("gwMailAlias") ? "an alias" : owner.hasObjectClass("gwMailGroup") ? "a group mail"
-            : owner.hasObjectClass("gwSharedMailbox") ? "a shared mailbox" : "an account"
+        let kind = owner.hasObjectClass(ObjectClassName.mailAlias) ? "an alias" : owner.hasObjectClass(ObjectClassName.mailGroup) ? "a group mail"
+            : owner.hasObjectClass(ObjectClassName.sharedMailbox) ? "a shared mailbox" : "an account"
         throw DirectoryError(.addressInUse, "address \(address) is already used by \(kind) (\(owner.dn))")
     }
 

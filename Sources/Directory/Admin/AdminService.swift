@@ -46,7 +46,7 @@ public struct AdminService: Sendable {
             } catch let error as LDAPError where error.code == .noSuchObject {
                 do {
                     try await context.ldap.add(dn: group, attributes: [
-                        LDAPAttribute("objectClass", ["groupOfNames", "gwAdminGroup"]),
+                        LDAPAttribute(AttributeName.objectClass, ["groupOfNames", ObjectClassName.adminGroup]),
                         LDAPAttribute("cn", "admins"),
                         LDAPAttribute("member", [admin.dn.description]),
                     ])

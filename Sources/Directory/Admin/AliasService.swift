@@ -22,12 +22,12 @@ public struct Alias: Sendable, Hashable {
     init(entry: LDAPEntry) throws {
         dn = try entry.distinguishedName
         address = entry.string("mail") ?? ""
-        folder = entry.string("gwAliasFolder") ?? ""
-        deliverTo = entry.string("gwDeliverTo") ?? ""
-        owner = entry.string("gwOwnerAddress") ?? ""
+        folder = entry.string(AttributeName.aliasFolder) ?? ""
+        deliverTo = entry.string(AttributeName.deliverTo) ?? ""
+        owner = entry.string(AttributeName.ownerAddress) ?? ""
     }
 
-    static let attributes = ["mail", "gwAliasFolder", "gwDeliverTo", "gwOwnerAddress"]
+    static let attributes = ["mail", AttributeName.aliasFolder, AttributeName.deliverTo, AttributeName.ownerAddress]
 }
 
 /// Adds, lists and removes sub-account aliases. At most ``maximumPerAccount`` per account,
@@ -62,17 +62,17 @@ public struct AliasService: Sendable {
         try await reserveSlot(owner: owner, ownerDN: ownerDN)
         do {
             _ = try await context.ldap.add(dn: alias.dn, attributes: [
-                LDAPAttribute("objectClass", ["gwMailAlias"]),
+                LDAPAttribute(AttributeName.objectClass, [ObjectClassName.mailAlias]),
                 LDAPAttribute("mail", alias.address),
-                LDAPAttribute("gwAliasFolder", alias.folder),
-                LDAPAttribute("gwDeliverTo", alias.deliverTo),
-                LDAPAttribute("gwOwnerAddress", alias.owner),
+                LDAPAttribute(AttributeName.aliasFolder, alias.folder),
+                LDAPAttribute(AttributeName.deliverTo, alias.deliverTo),
+                LDAPAttribute(AttributeName.ownerAddress, alias.owner),
             ], controls: [])
         } catch {
             // Give the slot back; the alias does not exist.
             let unreleased = await releaseSlot(of: owner.mail) {
                 do {
-                    try await context.ldap.modify(dn: ownerDN, [.increment("gwAliasCount", by: -1)])
+                    try await context.ldap.modify(dn: ownerDN, [.increment(AttributeName.aliasCount, by: -1)])
                 } catch let error as LDAPError where error.code == .noSuchObject {
                     return  // the account is gone, and its counter with it
                 }
@@ -99,7 +99,7 @@ public struct AliasService: Sendable {
     }
 
     func list(ownerDN: DistinguishedName) async throws -> [Alias] {
-        try await context.search(ownerDN, .oneLevel, .equal("objectClass", "gwMailAlias"), attributes: Alias.attributes, doing: "listing aliases")
+        try await context.search(ownerDN, .oneLevel, .equal("objectClass", ObjectClassName.mailAlias), attributes: Alias.attributes, doing: "listing aliases")
             .map(Alias.init).sorted { $0.address < $1.address }
     }
 
@@ -119,7 +119,7 @@ public struct AliasService: Sendable {
         }
         do {
             _ = try await ldapCall("updating the alias count of \(owner.mail)") {
-                try await context.ldap.modify(dn: ownerDN, [.increment("gwAliasCount", by: -1)], controls: [.assertion(.greaterOrEqual("gwAliasCount", "1"))])
+                try await context.ldap.modify(dn: ownerDN, [.increment(AttributeName.aliasCount, by: -1)], controls: [.assertion(.greaterOrEqual("gwAliasCount", "1"))])
             }
         } catch var error as DirectoryError {
             // The alias is gone but its slot is still taken.
@@ -152,12 +152,12 @@ public struct AliasService: Sendable {
     private func reserveSlot(owner: Account, ownerDN: DistinguishedName) async throws {
         for attempt in 0..<2 {
             do {
-                try await context.ldap.modify(dn: ownerDN, [.increment("gwAliasCount", by: 1)],
+                try await context.ldap.modify(dn: ownerDN, [.increment(AttributeName.aliasCount, by: 1)],
                                               controls: [.assertion(.lessOrEqual("gwAliasCount", String(Self.maximumPerAccount - 1)))])
                 return
             } catch let error as LDAPError where error.code == .assertionFailed || error.code == .noSuchAttribute {
-                let current = try await context.read(ownerDN, attributes: ["gwAliasCount"], doing: "reading \(owner.mail)")
-                if current?.integer("gwAliasCount") != nil {
+                let current = try await context.read(ownerDN, attributes: [AttributeName.aliasCount], doing: "reading \(owner.mail)")
+                if current?.integer(AttributeName.aliasCount) != nil {
                     throw DirectoryError(.limitReached, "\(owner.mail) already has \(Self.maximumPerAccount) aliases, the most an account can have", underlying: error)
                 }
                 // No count visible: either this identity may not read it (slapd refuses the
@@ -166,7 +166,7 @@ public struct AliasService: Sendable {
                 guard attempt == 0 else { throw DirectoryError(.permissionDenied, "adding an alias to \(owner.mail): permission denied", underlying: error) }
                 let existing = try await list(ownerDN: ownerDN).count
                 do {
-                    try await context.ldap.modify(dn: ownerDN, [.add("gwAliasCount", [String(existing)])])
+                    try await context.ldap.modify(dn: ownerDN, [.add(AttributeName.aliasCount, [String(existing)])])
                 } catch let error as LDAPError where error.code == .attributeOrValueExists || error.code == .constraintViolation {
                     throw DirectoryError(.permissionDenied, "adding an alias to \(owner.mail): permission denied", underlying: error)
                 } catch let error as LDAPError {
@@ -182,13 +182,13 @@ public struct AliasService: Sendable {
         let parsed = try MailAddress(address)
         guard let owner = try await AccountService(context).account(mail: parsed) else {
             let kind = try await context.owners(of: parsed).first
-            if kind?.hasObjectClass("gwMailGroup") == true {
+            if kind?.hasObjectClass(ObjectClassName.mailGroup) == true {
                 throw DirectoryError(.notAllowed, "\(parsed) is a group mail; aliases belong to accounts only")
             }
-            if kind?.hasObjectClass("gwSharedMailbox") == true {
+            if kind?.hasObjectClass(ObjectClassName.sharedMailbox) == true {
                 throw DirectoryError(.notAllowed, "\(parsed) is a shared mailbox; aliases belong to accounts only")
             }
-            if kind?.hasObjectClass("gwMailAlias") == true {
+            if kind?.hasObjectClass(ObjectClassName.mailAlias) == true {
                 throw DirectoryError(.notAllowed, "\(parsed) is itself an alias; aliases belong to accounts only")
             }
             throw DirectoryError(.notFound, "no account \(parsed)")

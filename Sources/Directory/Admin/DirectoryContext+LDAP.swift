@@ -27,15 +27,15 @@ extension DirectoryContext {
 
     /// Every entry that uses `address` as `mail` anywhere below `ou=workspaces`.
     func owners(of address: MailAddress) async throws -> [LDAPEntry] {
-        try await search(layout.workspaces, .subtree, .and([.equal("mail", address.description), .not(.equal("objectClass", "gwInvitation"))]),
-                         attributes: ["objectClass", "mail"], doing: "checking \(address)")
+        try await search(layout.workspaces, .subtree, .and([.equal("mail", address.description), .not(.equal("objectClass", ObjectClassName.invitation))]),
+                         attributes: [AttributeName.objectClass, "mail"], doing: "checking \(address)")
     }
 }
 
 extension LDAPEntry {
 
     func hasObjectClass(_ name: String) -> Bool {
-        strings("objectClass").contains { $0.caseInsensitiveCompare(name) == .orderedSame }
+        strings(AttributeName.objectClass).contains { $0.caseInsensitiveCompare(name) == .orderedSame }
     }
 
     func integer(_ name: String) -> Int? { string(name).flatMap { Int($0) } }

@@ -45,21 +45,21 @@ public struct GroupService: Sendable {
         case .group:
             dn = try unitDN.child(type: "cn", value: name)
             attributes = [
-                LDAPAttribute("objectClass", ["groupOfNames", "gwMailGroup"]),
+                LDAPAttribute(AttributeName.objectClass, ["groupOfNames", ObjectClassName.mailGroup]),
                 LDAPAttribute("cn", name),
                 LDAPAttribute("member", memberDNs.isEmpty ? [context.layout.nobody.description] : memberDNs.map(\.description)),
             ]
         case .shared:
             dn = try unitDN.child(type: "uid", value: name)
             attributes = [
-                LDAPAttribute("objectClass", ["inetOrgPerson", "gwSharedMailbox"]),
+                LDAPAttribute(AttributeName.objectClass, ["inetOrgPerson", ObjectClassName.sharedMailbox]),
                 LDAPAttribute("uid", name),
                 LDAPAttribute("cn", displayName ?? name),
                 LDAPAttribute("sn", displayName ?? name),
-                LDAPAttribute("gwAccountStatus", AccountStatus.active.rawValue),
+                LDAPAttribute(AttributeName.accountStatus, AccountStatus.active.rawValue),
             ]
             if !memberDNs.isEmpty { attributes.append(LDAPAttribute("member", memberDNs.map(\.description))) }
-            if let quota { attributes.append(LDAPAttribute("gwMailQuota", quota)) }
+            if let quota { attributes.append(LDAPAttribute(AttributeName.mailQuota, quota)) }
         }
         attributes.append(LDAPAttribute("mail", address.description))
         if let displayName { attributes.append(LDAPAttribute("displayName", displayName)) }
@@ -83,7 +83,7 @@ public struct GroupService: Sendable {
     public func list(_ kind: MailGroup.Kind, workspace: String) async throws -> [MailGroup] {
         let ws = try await WorkspaceService(context).show(workspace)
         let entries = try await context.search(ws.dn, .subtree, .equal("objectClass", Self.objectClass(kind)),
-                                               attributes: ["objectClass", "mail", "displayName", "member"], doing: "listing groups")
+                                               attributes: [AttributeName.objectClass, "mail", "displayName", "member"], doing: "listing groups")
         var groups: [MailGroup] = []
         for entry in entries { groups.append(try await group(from: entry)) }
         return groups.sorted { $0.address < $1.address }
@@ -121,13 +121,13 @@ public struct GroupService: Sendable {
 
     // MARK: Helpers
 
-    static func objectClass(_ kind: MailGroup.Kind) -> String { kind == .group ? "gwMailGroup" : "gwSharedMailbox" }
+    static func objectClass(_ kind: MailGroup.Kind) -> String { kind == .group ? ObjectClassName.mailGroup : ObjectClassName.sharedMailbox }
 
     private func requireEntry(_ address: String) async throws -> LDAPEntry {
         let parsed = try MailAddress(address)
         let entries = try await context.search(context.layout.workspaces, .subtree,
-                                               .and([.equal("mail", parsed.description), .or([.equal("objectClass", "gwMailGroup"), .equal("objectClass", "gwSharedMailbox")])]),
-                                               attributes: ["objectClass", "mail", "displayName", "member"], doing: "looking up \(parsed)")
+                                               .and([.equal("mail", parsed.description), .or([.equal("objectClass", ObjectClassName.mailGroup), .equal("objectClass", ObjectClassName.sharedMailbox)])]),
+                                               attributes: [AttributeName.objectClass, "mail", "displayName", "member"], doing: "looking up \(parsed)")
         guard let entry = entries.first else { throw DirectoryError(.notFound, "no group mail or shared mailbox \(parsed)") }
         return entry
     }
@@ -139,7 +139,7 @@ public struct GroupService: Sendable {
             guard let dn = try? DistinguishedName(member), dn.normalizedForComparison != context.layout.nobody.normalizedForComparison else { continue }
             if let mail = try await context.read(dn, attributes: ["mail"], doing: "reading members")?.string("mail") { members.append(mail) }
         }
-        return MailGroup(kind: entry.hasObjectClass("gwMailGroup") ? .group : .shared, dn: try entry.distinguishedName, address: entry.string("mail") ?? "",
+        return MailGroup(kind: entry.hasObjectClass(ObjectClassName.mailGroup) ? .group : .shared, dn: try entry.distinguishedName, address: entry.string("mail") ?? "",
                          displayName: entry.string("displayName"), workspace: location?.workspace ?? "", unit: location?.unit,
                          members: members.sorted())
     }
@@ -151,7 +151,7 @@ public struct GroupService: Sendable {
             let address = try MailAddress(text)
             let entries = try await context.search(workspaceDN, .subtree, .and([
                 .equal("mail", address.description),
-                .or([.equal("objectClass", "gwAccount"), .equal("objectClass", "gwMailGroup"), .equal("objectClass", "gwSharedMailbox")]),
+                .or([.equal("objectClass", ObjectClassName.account), .equal("objectClass", ObjectClassName.mailGroup), .equal("objectClass", ObjectClassName.sharedMailbox)]),
             ]), attributes: ["1.1"], doing: "looking up member \(address)")
             guard let entry = entries.first else {
                 if mustExist { throw DirectoryError(.notFound, "no account, group or shared mailbox \(address) in this workspace") }

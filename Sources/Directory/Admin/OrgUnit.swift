@@ -21,7 +21,7 @@ public struct UnitService: Sendable {
     public let context: DirectoryContext
     public init(_ context: DirectoryContext) { self.context = context }
 
-    static let attributes = ["ou", "displayName", "gwBillingId", "objectClass"]
+    static let attributes = ["ou", "displayName", AttributeName.billingId, AttributeName.objectClass]
 
     /// `ou=invitations` below a workspace holds its invitations (``EntryKind/invitations``); a
     /// unit of that name, at any depth (a move could lift it), would be a second shape there.
@@ -40,9 +40,9 @@ public struct UnitService: Sendable {
         let parentDN = try await parentDN(workspace: workspace, parent: parent)
         let path = parent?.appending(name) ?? UnitPath(components: [name])
         let dn = try parentDN.child(type: "ou", value: name)
-        var attributes = [LDAPAttribute("objectClass", ["organizationalUnit", "gwOrgUnit"]), LDAPAttribute("ou", name)]
+        var attributes = [LDAPAttribute(AttributeName.objectClass, ["organizationalUnit", ObjectClassName.orgUnit]), LDAPAttribute("ou", name)]
         if let displayName { attributes.append(LDAPAttribute("displayName", displayName)) }
-        if let billingId { attributes.append(LDAPAttribute("gwBillingId", billingId)) }
+        if let billingId { attributes.append(LDAPAttribute(AttributeName.billingId, billingId)) }
         do {
             try await context.ldap.add(dn: dn, attributes: attributes)
         } catch let error as LDAPError where error.code == .entryAlreadyExists {
@@ -58,17 +58,17 @@ public struct UnitService: Sendable {
         guard let entry = try await context.read(dn, attributes: Self.attributes, doing: "reading unit \(path)") else {
             throw DirectoryError(.notFound, "no unit \(path) in workspace \(workspace)")
         }
-        let accounts = try await context.search(dn, .oneLevel, .equal("objectClass", "gwAccount"), attributes: ["1.1"], doing: "counting accounts of \(path)")
+        let accounts = try await context.search(dn, .oneLevel, .equal("objectClass", ObjectClassName.account), attributes: ["1.1"], doing: "counting accounts of \(path)")
         return OrgUnit(workspace: workspace, path: path, dn: dn, displayName: entry.string("displayName"),
-                       billingId: entry.string("gwBillingId"), accountCount: accounts.count)
+                       billingId: entry.string(AttributeName.billingId), accountCount: accounts.count)
     }
 
     /// Every unit of the workspace, parents before children (a depth-first tree order).
     public func list(workspace: String) async throws -> [OrgUnit] {
         let workspaceDN = try await WorkspaceService(context).show(workspace).dn
         let base = workspaceDN
-        let units = try await context.search(base, .subtree, .equal("objectClass", "gwOrgUnit"), attributes: Self.attributes, doing: "listing units of \(workspace)")
-        let accounts = try await context.search(base, .subtree, .equal("objectClass", "gwAccount"), attributes: ["1.1"], doing: "counting accounts of \(workspace)")
+        let units = try await context.search(base, .subtree, .equal("objectClass", ObjectClassName.orgUnit), attributes: Self.attributes, doing: "listing units of \(workspace)")
+        let accounts = try await context.search(base, .subtree, .equal("objectClass", ObjectClassName.account), attributes: ["1.1"], doing: "counting accounts of \(workspace)")
         var counts: [DistinguishedName: Int] = [:]
         for account in accounts {
             if let parent = try account.distinguishedName.parent { counts[parent.normalizedForComparison, default: 0] += 1 }
@@ -77,7 +77,7 @@ public struct UnitService: Sendable {
             let dn = try entry.distinguishedName
             guard let location = context.layout.location(of: dn), let path = location.unit else { return nil }
             return OrgUnit(workspace: workspace, path: path, dn: dn, displayName: entry.string("displayName"),
-                           billingId: entry.string("gwBillingId"), accountCount: counts[dn.normalizedForComparison] ?? 0)
+                           billingId: entry.string(AttributeName.billingId), accountCount: counts[dn.normalizedForComparison] ?? 0)
         }.sorted { $0.path.components.lexicographicallyPrecedes($1.path.components) }
     }
 
@@ -117,7 +117,7 @@ public struct UnitService: Sendable {
     /// sub-units, groups or shared mailboxes is refused with a list of what is inside.
     public func delete(_ path: UnitPath, workspace: String) async throws {
         let dn = try await existingUnitDN(path, workspace: workspace)
-        let children = try await context.search(dn, .oneLevel, .present("objectClass"), attributes: ["objectClass", "mail", "ou", "cn"], doing: "reading unit \(path)")
+        let children = try await context.search(dn, .oneLevel, .present("objectClass"), attributes: [AttributeName.objectClass, "mail", "ou", "cn"], doing: "reading unit \(path)")
         let adminGroups = try children.filter { try $0.distinguishedName.rdn?.type.lowercased() == "cn" && $0.string("cn") == "admins" }
         let contents = children.filter { child in !adminGroups.contains { $0.dn == child.dn } }
         if !contents.isEmpty {
@@ -142,10 +142,10 @@ public struct UnitService: Sendable {
                                                    ("shared mailbox", "shared mailboxes", []), ("other entry", "other entries", [])]
         for entry in entries {
             let index: Int
-            if entry.hasObjectClass("gwAccount") { index = 0 }
+            if entry.hasObjectClass(ObjectClassName.account) { index = 0 }
             else if entry.hasObjectClass("organizationalUnit") { index = 1 }
-            else if entry.hasObjectClass("gwMailGroup") { index = 2 }
-            else if entry.hasObjectClass("gwSharedMailbox") { index = 3 }
+            else if entry.hasObjectClass(ObjectClassName.mailGroup) { index = 2 }
+            else if entry.hasObjectClass(ObjectClassName.sharedMailbox) { index = 3 }
             else { index = 4 }
             kinds[index].2.append(try entry.string("mail") ?? entry.string("ou") ?? entry.distinguishedName.rdn?.value ?? entry.dn)
         }
@@ -158,7 +158,7 @@ public struct UnitService: Sendable {
     /// The DN of an existing unit, or a clear not-found naming the first missing level.
     func existingUnitDN(_ path: UnitPath, workspace: String) async throws -> DistinguishedName {
         let dn = try context.layout.unit(path, workspace: workspace)
-        if let entry = try await context.read(dn, attributes: ["objectClass"], doing: "looking up unit \(path)"), entry.hasObjectClass("organizationalUnit") {
+        if let entry = try await context.read(dn, attributes: [AttributeName.objectClass], doing: "looking up unit \(path)"), entry.hasObjectClass("organizationalUnit") {
             return dn
         }
         _ = try await WorkspaceService(context).show(workspace)

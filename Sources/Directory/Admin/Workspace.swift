@@ -16,13 +16,13 @@ public struct Workspace: Sendable, Hashable {
         id = entry.string("o") ?? ""
         dn = try entry.distinguishedName
         displayName = entry.string("displayName") ?? id
-        domains = entry.strings("gwMailDomain").sorted()
-        policies = entry.strings("gwPolicy").sorted()
-        allowedNetworks = entry.strings("gwAllowedNetwork")
+        domains = entry.strings(AttributeName.mailDomain).sorted()
+        policies = entry.strings(AttributeName.policy).sorted()
+        allowedNetworks = entry.strings(AttributeName.allowedNetwork)
         description = entry.string("description")
     }
 
-    static let attributes = ["objectClass", "o", "displayName", "gwMailDomain", "gwPolicy", "gwAllowedNetwork", "description"]
+    static let attributes = [AttributeName.objectClass, "o", "displayName", AttributeName.mailDomain, AttributeName.policy, AttributeName.allowedNetwork, "description"]
 }
 
 /// Adds, shows, lists and edits workspaces. Creating one takes a super admin (or the service).
@@ -42,10 +42,10 @@ public struct WorkspaceService: Sendable {
         }
         do {
             try await context.ldap.add(dn: dn, attributes: [
-                LDAPAttribute("objectClass", ["gwWorkspace"]),
+                LDAPAttribute(AttributeName.objectClass, [ObjectClassName.workspace]),
                 LDAPAttribute("o", dn.rdn?.value ?? id),
                 LDAPAttribute("displayName", displayName),
-                LDAPAttribute("gwMailDomain", domains),
+                LDAPAttribute(AttributeName.mailDomain, domains),
             ])
         } catch let error as LDAPError where error.code == .entryAlreadyExists {
             throw DirectoryError(.alreadyExists, "workspace \(id) already exists", underlying: error)
@@ -60,13 +60,13 @@ public struct WorkspaceService: Sendable {
     public func show(_ id: String) async throws -> Workspace {
         let dn = try context.layout.workspace(id)
         guard let entry = try await context.read(dn, attributes: Workspace.attributes, doing: "reading workspace \(id)"),
-              entry.hasObjectClass("gwWorkspace")
+              entry.hasObjectClass(ObjectClassName.workspace)
         else { throw DirectoryError(.notFound, "no workspace \(id)") }
         return try Workspace(entry: entry)
     }
 
     public func list() async throws -> [Workspace] {
-        try await context.search(context.layout.workspaces, .oneLevel, .equal("objectClass", "gwWorkspace"),
+        try await context.search(context.layout.workspaces, .oneLevel, .equal("objectClass", ObjectClassName.workspace),
                                  attributes: Workspace.attributes, doing: "listing workspaces")
             .map { try Workspace(entry: $0) }.sorted { $0.id < $1.id }
     }
@@ -92,12 +92,12 @@ public struct WorkspaceService: Sendable {
         for domain in remove where !current.domains.contains(domain) {
             throw DirectoryError(.notFound, "workspace \(id) has no domain \(domain)")
         }
-        if !add.isEmpty { modifications.append(.add("gwMailDomain", add)) }
+        if !add.isEmpty { modifications.append(.add(AttributeName.mailDomain, add)) }
         if !remove.isEmpty {
             guard current.domains.count + add.count > remove.count else {
                 throw DirectoryError(.notAllowed, "workspace \(id) must keep at least one domain")
             }
-            modifications.append(.delete("gwMailDomain", remove))
+            modifications.append(.delete(AttributeName.mailDomain, remove))
         }
         if !changes.setPolicies.isEmpty {
             var policies = Dictionary(current.policies.compactMap(Self.policyPair), uniquingKeysWith: { $1 })
@@ -107,12 +107,12 @@ public struct WorkspaceService: Sendable {
                 }
                 policies[key] = value.isEmpty ? nil : value
             }
-            modifications.append(.replace("gwPolicy", policies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }))
+            modifications.append(.replace(AttributeName.policy, policies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }))
         }
         let networksToAdd = try changes.addAllowedNetworks.map(Self.network).filter { !current.allowedNetworks.contains($0) }
-        if !networksToAdd.isEmpty { modifications.append(.add("gwAllowedNetwork", networksToAdd)) }
+        if !networksToAdd.isEmpty { modifications.append(.add(AttributeName.allowedNetwork, networksToAdd)) }
         let networksToRemove = try changes.removeAllowedNetworks.map(Self.network)
-        if !networksToRemove.isEmpty { modifications.append(.delete("gwAllowedNetwork", networksToRemove)) }
+        if !networksToRemove.isEmpty { modifications.append(.delete(AttributeName.allowedNetwork, networksToRemove)) }
         guard !modifications.isEmpty else { return current }
         do {
             try await context.ldap.modify(dn: try context.layout.workspace(id), modifications)
@@ -129,7 +129,7 @@ public struct WorkspaceService: Sendable {
     /// The workspace whose `gwMailDomain` is `domain`, if any.
     public func workspace(servingDomain domain: String) async throws -> Workspace? {
         try await context.search(context.layout.workspaces, .oneLevel,
-                                 .and([.equal("objectClass", "gwWorkspace"), .equal("gwMailDomain", domain)]),
+                                 .and([.equal("objectClass", ObjectClassName.workspace), .equal("gwMailDomain", domain)]),
                                  attributes: Workspace.attributes, doing: "looking up domain \(domain)").first.map { try Workspace(entry: $0) }
     }
 

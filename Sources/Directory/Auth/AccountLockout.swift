@@ -26,7 +26,7 @@ public struct AccountLockout: Sendable {
         public var mailCredentialLockedAt: Date?
     }
 
-    private static let attributes = ["pwdAccountLockedTime", "pwdFailureTime"]
+    private static let attributes = [AttributeName.pwdAccountLockedTime, AttributeName.pwdFailureTime]
 
     public func status(_ address: MailAddress) async throws -> Status {
         let dn = try await AuthLookup.accountDN(address, context: context)
@@ -34,9 +34,9 @@ public struct AccountLockout: Sendable {
         let credential = try await read(try dn.child(type: "cn", value: MailPasswordService.credentialName))
         return Status(
             accountDN: dn,
-            lockedAt: account?.string("pwdAccountLockedTime").flatMap(GeneralizedTime.parse),
-            recentFailures: account?.strings("pwdFailureTime").count ?? 0,
-            mailCredentialLockedAt: credential?.string("pwdAccountLockedTime").flatMap(GeneralizedTime.parse)
+            lockedAt: account?.string(AttributeName.pwdAccountLockedTime).flatMap(GeneralizedTime.parse),
+            recentFailures: account?.strings(AttributeName.pwdFailureTime).count ?? 0,
+            mailCredentialLockedAt: credential?.string(AttributeName.pwdAccountLockedTime).flatMap(GeneralizedTime.parse)
         )
     }
 
@@ -92,8 +92,8 @@ public struct AdminPasswordReset: Sendable {
         guard !newPassword.isEmpty else { throw DirectoryError(.invalidArgument, "the new password must not be empty") }
         _ = try await ldapCall("resetting the password of \(dn)") {
             try await context.ldap.modify(dn: dn, [
-                .replace("userPassword", [newPassword]),
-                .replace("gwPasswordChangedByAdmin", [GeneralizedTime.format(context.now())]),
+                .replace(AttributeName.userPassword, [newPassword]),
+                .replace(AttributeName.passwordChangedByAdmin, [GeneralizedTime.format(context.now())]),
             ])
         }
         do {

@@ -121,7 +121,7 @@ public struct Authenticator: Sendable {
         if !usesMailPassword, account.passwordChangedByAdmin != nil {
             // The user knows the new password now; an old one is just wrong from here on.
             do {
-                _ = try await context.ldap.modify(dn: account.dn, [.replace("gwPasswordChangedByAdmin", [])])
+                _ = try await context.ldap.modify(dn: account.dn, [.replace(AttributeName.passwordChangedByAdmin, [])])
             } catch {
                 logger.warning("clearing gwPasswordChangedByAdmin failed", metadata: ["account": "\(account.dn)", "error": "\(error)"])
             }
@@ -161,7 +161,7 @@ public struct Authenticator: Sendable {
                   let uid = try? EntryName.validate(login, what: "login id")
             else { return nil }
             base = dn
-            filter = .and([.equal("objectClass", "gwAccount"), .equal("uid", uid)])
+            filter = .and([.equal("objectClass", ObjectClassName.account), .equal("uid", uid)])
         }
         let entries: [LDAPEntry]
         do {
@@ -181,7 +181,7 @@ public struct Authenticator: Sendable {
     }
 
     private func allowedNetworks(of workspace: DistinguishedName) async throws -> [String] {
-        try await context.ldap.entry(workspace, attributes: ["gwAllowedNetwork"])?.strings("gwAllowedNetwork") ?? []
+        try await context.ldap.entry(workspace, attributes: [AttributeName.allowedNetwork])?.strings(AttributeName.allowedNetwork) ?? []
     }
 
     /// Home first: the workspace the entry sits in.
@@ -212,7 +212,7 @@ public struct Authenticator: Sendable {
         guard !ids.isEmpty else { return [] }
         let entries = try await context.ldap.search(
             base: context.layout.workspaces, scope: .oneLevel,
-            filter: .and([.equal("objectClass", "gwWorkspace"), .or(ids.map { .equal("o", $0) })]),
+            filter: .and([.equal("objectClass", ObjectClassName.workspace), .or(ids.map { .equal("o", $0) })]),
             attributes: ["o", "displayName"]
         ).entries
         var names: [String: String] = [:]

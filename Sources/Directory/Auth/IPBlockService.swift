@@ -35,14 +35,14 @@ public struct IPBlockService: Sendable {
         self.otpLimit = otpLimit
     }
 
-    private static let attributes = ["gwClientIP", "gwFailureCount", "gwWindowStart", "gwBlockedUntil"]
+    private static let attributes = [AttributeName.clientIP, AttributeName.failureCount, AttributeName.windowStart, AttributeName.blockedUntil]
 
     func dn(_ ip: IPAddress) throws -> DistinguishedName {
         try dn(key: ip.description)
     }
 
     private func dn(key: String) throws -> DistinguishedName {
-        try context.layout.ipBlocks.child(type: "gwClientIP", value: key)
+        try context.layout.ipBlocks.child(type: AttributeName.clientIP, value: key)
     }
 
     public func state(of ip: IPAddress) async throws -> IPFailureState? {
@@ -117,8 +117,8 @@ public struct IPBlockService: Sendable {
                 do {
                     if entry != nil { _ = try await ldap.delete(dn: dn) }
                     try await ldap.add(dn: dn, attributes: [
-                        LDAPAttribute("objectClass", ["gwIPBlock"]),
-                        LDAPAttribute("gwClientIP", key),
+                        LDAPAttribute(AttributeName.objectClass, [ObjectClassName.iPBlock]),
+                        LDAPAttribute(AttributeName.clientIP, key),
                     ] + Self.values(next).filter { !$0.value.isEmpty }.map { LDAPAttribute($0.key, $0.value) })
                     return blocked
                 } catch let error as LDAPError where [.entryAlreadyExists, .noSuchObject].contains(error.code) {
@@ -134,15 +134,15 @@ public struct IPBlockService: Sendable {
             do {
                 if next.windowStart == state.windowStart, next.failureCount == state.failureCount + 1 {
                     let result = try await ldap.modify(
-                        dn: dn, [.increment("gwFailureCount", by: 1)],
-                        controls: [.assertion(sameWindow), .postRead(["gwFailureCount"])]
+                        dn: dn, [.increment(AttributeName.failureCount, by: 1)],
+                        controls: [.assertion(sameWindow), .postRead([AttributeName.failureCount])]
                     )
-                    let count = result.postReadEntry?.string("gwFailureCount").flatMap { Int($0) } ?? next.failureCount
+                    let count = result.postReadEntry?.string(AttributeName.failureCount).flatMap { Int($0) } ?? next.failureCount
                     guard count >= policy.maxFailures else { return false }
                     let until = GeneralizedTime.format(now.addingTimeInterval(policy.blockDuration.timeInterval))
                     do {
                         _ = try await ldap.modify(
-                            dn: dn, [.replace("gwBlockedUntil", [until])],
+                            dn: dn, [.replace(AttributeName.blockedUntil, [until])],
                             controls: [.assertion(.and([sameWindow, .not(.present("gwBlockedUntil"))]))]
                         )
                     } catch let error as LDAPError where error.code == .assertionFailed {
@@ -152,7 +152,7 @@ public struct IPBlockService: Sendable {
                 }
                 let values = Self.values(next)
                 _ = try await ldap.modify(
-                    dn: dn, ["gwWindowStart", "gwFailureCount", "gwBlockedUntil"].map { .replace($0, values[$0] ?? []) },
+                    dn: dn, [AttributeName.windowStart, AttributeName.failureCount, AttributeName.blockedUntil].map { .replace($0, values[$0] ?? []) },
                     controls: [.assertion(sameWindow)]
                 )
                 return blocked
@@ -177,11 +177,11 @@ public struct IPBlockService: Sendable {
     /// Every entry under `ou=ipblocks`, addresses and accounts' OTP bookkeeping alike.
     private func entries() async throws -> [IPBlockEntry] {
         let result = try await ldapCall("listing IP blocks") {
-            try await context.ldap.search(base: context.layout.ipBlocks, scope: .oneLevel, filter: .equal("objectClass", "gwIPBlock"), attributes: Self.attributes)
+            try await context.ldap.search(base: context.layout.ipBlocks, scope: .oneLevel, filter: .equal("objectClass", ObjectClassName.iPBlock), attributes: Self.attributes)
         }
         return result.entries.compactMap { entry -> IPBlockEntry? in
             guard let dn = try? DistinguishedName(entry.dn), let state = Self.parse(entry)?.state else { return nil }
-            return IPBlockEntry(dn: dn, ip: entry.string("gwClientIP") ?? dn.rdn?.value ?? "", state: state)
+            return IPBlockEntry(dn: dn, ip: entry.string(AttributeName.clientIP) ?? dn.rdn?.value ?? "", state: state)
         }.sorted { $0.ip < $1.ip }
     }
 
@@ -212,17 +212,17 @@ public struct IPBlockService: Sendable {
     }
 
     static func parse(_ entry: LDAPEntry) -> (state: IPFailureState, windowText: String)? {
-        guard let windowText = entry.string("gwWindowStart"), let windowStart = GeneralizedTime.parse(windowText) else { return nil }
-        let count = entry.string("gwFailureCount").flatMap { Int($0) } ?? 0
-        let blockedUntil = entry.string("gwBlockedUntil").flatMap(GeneralizedTime.parse)
+        guard let windowText = entry.string(AttributeName.windowStart), let windowStart = GeneralizedTime.parse(windowText) else { return nil }
+        let count = entry.string(AttributeName.failureCount).flatMap { Int($0) } ?? 0
+        let blockedUntil = entry.string(AttributeName.blockedUntil).flatMap(GeneralizedTime.parse)
         return (IPFailureState(windowStart: windowStart, failureCount: count, blockedUntil: blockedUntil), windowText)
     }
 
     static func values(_ state: IPFailureState) -> [String: [String]] {
         [
-            "gwWindowStart": [GeneralizedTime.format(state.windowStart)],
-            "gwFailureCount": [String(state.failureCount)],
-            "gwBlockedUntil": state.blockedUntil.map { [GeneralizedTime.format($0)] } ?? [],
+            AttributeName.windowStart: [GeneralizedTime.format(state.windowStart)],
+            AttributeName.failureCount: [String(state.failureCount)],
+            AttributeName.blockedUntil: state.blockedUntil.map { [GeneralizedTime.format($0)] } ?? [],
         ]
     }
 }

@@ -12,9 +12,9 @@ public struct LoginAccount: Sendable {
     }
 
     public static let attributes = [
-        "uid", "mail", "cn", "displayName", "gwAccountStatus", "gwEnabledService", "gwAllowedNetwork",
-        "gwMailPasswordSet", "gwOtpSecret", "gwOtpEnabled", "gwOtpLastStep", "gwPasswordChangedByAdmin",
-        "gwLastLoginTime", "authTimestamp", "gwHomeWorkspace", "memberOf", "entryUUID",
+        "uid", "mail", "cn", "displayName", AttributeName.accountStatus, AttributeName.enabledService, AttributeName.allowedNetwork,
+        AttributeName.mailPasswordSet, AttributeName.otpSecret, AttributeName.otpEnabled, AttributeName.otpLastStep, AttributeName.passwordChangedByAdmin,
+        AttributeName.lastLoginTime, "authTimestamp", AttributeName.homeWorkspace, AttributeName.memberOf, "entryUUID",
     ]
 
     public var dn: DistinguishedName
@@ -44,18 +44,18 @@ public struct LoginAccount: Sendable {
         dn = try DistinguishedName(entry.dn)
         address = entry.string("mail") ?? ""
         displayName = entry.string("displayName") ?? entry.string("cn") ?? entry.string("uid") ?? ""
-        status = entry.string("gwAccountStatus").flatMap { Status(rawValue: $0.lowercased()) } ?? .disabled
-        enabledServices = Set(entry.strings("gwEnabledService").map { $0.lowercased() })
-        allowedNetworks = entry.strings("gwAllowedNetwork")
-        mailPasswordSet = entry.string("gwMailPasswordSet")?.uppercased() == "TRUE"
-        otpSecret = entry.string("gwOtpSecret")
-        otpEnabled = entry.string("gwOtpEnabled")?.uppercased() == "TRUE"
-        otpLastStep = entry.string("gwOtpLastStep").flatMap { Int64($0) }
-        passwordChangedByAdmin = entry.string("gwPasswordChangedByAdmin").flatMap(GeneralizedTime.parse)
-        lastSuccessfulLogin = [entry.string("gwLastLoginTime"), entry.string("authTimestamp")]
+        status = entry.string(AttributeName.accountStatus).flatMap { Status(rawValue: $0.lowercased()) } ?? .disabled
+        enabledServices = Set(entry.strings(AttributeName.enabledService).map { $0.lowercased() })
+        allowedNetworks = entry.strings(AttributeName.allowedNetwork)
+        mailPasswordSet = entry.string(AttributeName.mailPasswordSet)?.uppercased() == "TRUE"
+        otpSecret = entry.string(AttributeName.otpSecret)
+        otpEnabled = entry.string(AttributeName.otpEnabled)?.uppercased() == "TRUE"
+        otpLastStep = entry.string(AttributeName.otpLastStep).flatMap { Int64($0) }
+        passwordChangedByAdmin = entry.string(AttributeName.passwordChangedByAdmin).flatMap(GeneralizedTime.parse)
+        lastSuccessfulLogin = [entry.string(AttributeName.lastLoginTime), entry.string("authTimestamp")]
             .compactMap { $0.flatMap(GeneralizedTime.parse) }.max()
         homeWorkspace = Self.enclosingWorkspace(of: dn)
-        memberOf = entry.strings("memberOf").compactMap { try? DistinguishedName($0) }
+        memberOf = entry.strings(AttributeName.memberOf).compactMap { try? DistinguishedName($0) }
         entryUUID = entry.string("entryUUID")
     }
 

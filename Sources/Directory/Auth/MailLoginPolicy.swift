@@ -237,7 +237,7 @@ public struct MailLoginPolicy: Sendable {
         if success, let found, !found.state.mailPasswordSet, found.state.passwordChangedByAdmin != nil {
             do {
                 _ = try await ldapCall("clearing the admin-reset mark of \(found.dn)") {
-                    try await context.ldap.modify(dn: found.dn, [.replace("gwPasswordChangedByAdmin", [])])
+                    try await context.ldap.modify(dn: found.dn, [.replace(AttributeName.passwordChangedByAdmin, [])])
                 }
             } catch {
                 noteFailure(error, "a successful login was recorded but the admin-reset mark stays", ["account": "\(found.dn)"])
@@ -256,23 +256,23 @@ public struct MailLoginPolicy: Sendable {
     /// The account whose primary address is `login` (Dovecot logs in by primary address),
     /// with its workspace's networks and ppolicy lock; nil when there is none.
     public func lookUp(_ login: String, now: Date) async throws -> (dn: DistinguishedName, state: MailAccountState)? {
-        guard let (entry, account) = try await Self.account(login: login, context: context, extraAttributes: ["pwdAccountLockedTime"]) else {
+        guard let (entry, account) = try await Self.account(login: login, context: context, extraAttributes: [AttributeName.pwdAccountLockedTime]) else {
             return nil
         }
         let workspace = account.homeWorkspace
         var workspaceNetworks: [String] = []
         if let workspace {
             workspaceNetworks = try await ldapCall("reading the allowed networks of \(workspace)") {
-                try await context.ldap.entry(workspace, attributes: ["gwAllowedNetwork"])?.strings("gwAllowedNetwork") ?? []
+                try await context.ldap.entry(workspace, attributes: [AttributeName.allowedNetwork])?.strings(AttributeName.allowedNetwork) ?? []
             }
         }
         // Dovecot binds as the mail-only credential while one is set: its lock is the one that counts.
-        var lockedAt = entry.string("pwdAccountLockedTime").flatMap(GeneralizedTime.parse)
+        var lockedAt = entry.string(AttributeName.pwdAccountLockedTime).flatMap(GeneralizedTime.parse)
         if account.mailPasswordSet {
             let credential = account.mailCredentialDN
             lockedAt = try await ldapCall("reading the lock of \(credential)") {
-                try await context.ldap.entry(credential, attributes: ["pwdAccountLockedTime"])?
-                    .string("pwdAccountLockedTime").flatMap(GeneralizedTime.parse)
+                try await context.ldap.entry(credential, attributes: [AttributeName.pwdAccountLockedTime])?
+                    .string(AttributeName.pwdAccountLockedTime).flatMap(GeneralizedTime.parse)
             }
         }
         let state = MailAccountState(
@@ -337,7 +337,7 @@ public struct MailAccountResolver: LoginAccountResolver {
         try await ldapCall("clearing the admin-reset mark of \(dn)") {
             do {
                 _ = try await context.ldap.modify(
-                    dn: dn, [.replace("gwPasswordChangedByAdmin", [])],
+                    dn: dn, [.replace(AttributeName.passwordChangedByAdmin, [])],
                     controls: [.assertion(.lessOrEqual("gwPasswordChangedByAdmin", GeneralizedTime.format(time)))]
                 )
             } catch let error as LDAPError where error.code == .assertionFailed {}

@@ -27,20 +27,20 @@ public struct MailPasswordService: Sendable {
         let credential = try dn.child(type: "cn", value: Self.credentialName)
         do {
             try await context.ldap.add(dn: credential, attributes: [
-                LDAPAttribute("objectClass", ["gwMailCredential"]),
+                LDAPAttribute(AttributeName.objectClass, [ObjectClassName.mailCredential]),
                 LDAPAttribute("cn", Self.credentialName),
-                LDAPAttribute("userPassword", password),
-                LDAPAttribute("gwCredentialFor", mail),
+                LDAPAttribute(AttributeName.userPassword, password),
+                LDAPAttribute(AttributeName.credentialFor, mail),
             ])
         } catch let error as LDAPError where error.code == .entryAlreadyExists {
             _ = try await ldapCall("replacing the mail-only password of \(address)") {
-                try await context.ldap.modify(dn: credential, [.replace("userPassword", [password]), .replace("gwCredentialFor", [mail])])
+                try await context.ldap.modify(dn: credential, [.replace(AttributeName.userPassword, [password]), .replace(AttributeName.credentialFor, [mail])])
             }
         } catch let error as LDAPError {
             throw DirectoryError.ldap(error, "adding the mail-only password of \(address)")
         }
         _ = try await ldapCall("marking the mail-only password of \(address)") {
-            try await context.ldap.modify(dn: dn, [.replace("gwMailPasswordSet", ["TRUE"])])
+            try await context.ldap.modify(dn: dn, [.replace(AttributeName.mailPasswordSet, ["TRUE"])])
         }
     }
 
@@ -48,7 +48,7 @@ public struct MailPasswordService: Sendable {
     public func clear(_ address: MailAddress) async throws {
         let dn = try await AuthLookup.accountDN(address, context: context)
         _ = try await ldapCall("unmarking the mail-only password of \(address)") {
-            try await context.ldap.modify(dn: dn, [.replace("gwMailPasswordSet", [])])
+            try await context.ldap.modify(dn: dn, [.replace(AttributeName.mailPasswordSet, [])])
         }
         do {
             _ = try await context.ldap.delete(dn: try dn.child(type: "cn", value: Self.credentialName))
@@ -60,8 +60,8 @@ public struct MailPasswordService: Sendable {
 
     /// True when the flag is set and the credential exists (what Dovecot needs to use it).
     public func isSet(_ address: MailAddress) async throws -> Bool {
-        let entry = try await AuthLookup.account(address, context: context, attributes: ["gwMailPasswordSet"])
-        guard entry.string("gwMailPasswordSet")?.uppercased() == "TRUE" else { return false }
+        let entry = try await AuthLookup.account(address, context: context, attributes: [AttributeName.mailPasswordSet])
+        guard entry.string(AttributeName.mailPasswordSet)?.uppercased() == "TRUE" else { return false }
         let credential = try DistinguishedName(entry.dn).child(type: "cn", value: Self.credentialName)
         return try await ldapCall("reading the mail-only password of \(address)") {
             try await context.ldap.entry(credential, attributes: ["1.1"])

@@ -38,7 +38,7 @@ public struct OTPService: Sendable {
         public var enabled: Bool
     }
 
-    private static let attributes = ["mail", "gwOtpSecret", "gwOtpEnabled", "gwOtpLastStep"]
+    private static let attributes = ["mail", AttributeName.otpSecret, AttributeName.otpEnabled, AttributeName.otpLastStep]
 
     /// Generates and stores a new 20-byte secret; OTP stays off until ``confirm(_:code:)``.
     /// Refused while OTP is enabled: disable it first, so a stolen session cannot silently
@@ -46,15 +46,15 @@ public struct OTPService: Sendable {
     public func enrol(_ address: MailAddress) async throws -> Enrolment {
         let entry = try await AuthLookup.account(address, context: context, attributes: Self.attributes)
         let dn = try DistinguishedName(entry.dn)
-        guard entry.string("gwOtpEnabled")?.uppercased() != "TRUE" else {
+        guard entry.string(AttributeName.otpEnabled)?.uppercased() != "TRUE" else {
             throw DirectoryError(.notAllowed, "OTP is already enabled for \(address); disable it before enrolling again")
         }
         let totp = TOTP(secret: TOTP.generateSecret())
         _ = try await ldapCall("storing the OTP secret of \(address)") {
             try await context.ldap.modify(dn: dn, [
-                .replace("gwOtpSecret", [totp.base32Secret]),
-                .replace("gwOtpEnabled", ["FALSE"]),
-                .replace("gwOtpLastStep", []),
+                .replace(AttributeName.otpSecret, [totp.base32Secret]),
+                .replace(AttributeName.otpEnabled, ["FALSE"]),
+                .replace(AttributeName.otpLastStep, []),
             ])
         }
         return Enrolment(accountDN: dn, secret: totp.base32Secret, uri: totp.provisioningURI(issuer: issuer, account: address.description))
@@ -64,14 +64,14 @@ public struct OTPService: Sendable {
     public func confirm(_ address: MailAddress, code: String) async throws {
         let entry = try await AuthLookup.account(address, context: context, attributes: Self.attributes)
         let dn = try DistinguishedName(entry.dn)
-        guard entry.string("gwOtpEnabled")?.uppercased() != "TRUE" else {
+        guard entry.string(AttributeName.otpEnabled)?.uppercased() != "TRUE" else {
             throw DirectoryError(.notAllowed, "OTP is already enabled for \(address)")
         }
-        guard let secret = entry.string("gwOtpSecret").flatMap(Base32.decode), !secret.isEmpty else {
+        guard let secret = entry.string(AttributeName.otpSecret).flatMap(Base32.decode), !secret.isEmpty else {
             throw DirectoryError(.notAllowed, "\(address) has no pending OTP enrolment; run enrol first")
         }
-        let lastStep = entry.string("gwOtpLastStep").flatMap { Int64($0) }
-        guard try await consume(code, secret: secret, lastStep: lastStep, accountDN: dn, also: [.replace("gwOtpEnabled", ["TRUE"])]).isAccepted else {
+        let lastStep = entry.string(AttributeName.otpLastStep).flatMap { Int64($0) }
+        guard try await consume(code, secret: secret, lastStep: lastStep, accountDN: dn, also: [.replace(AttributeName.otpEnabled, ["TRUE"])]).isAccepted else {
             throw DirectoryError(.invalidCredentials, "wrong OTP code for \(address)")
         }
     }
@@ -81,14 +81,14 @@ public struct OTPService: Sendable {
         let dn = try await AuthLookup.accountDN(address, context: context)
         _ = try await ldapCall("disabling OTP of \(address)") {
             try await context.ldap.modify(dn: dn, [
-                .replace("gwOtpSecret", []), .replace("gwOtpEnabled", []), .replace("gwOtpLastStep", []),
+                .replace(AttributeName.otpSecret, []), .replace(AttributeName.otpEnabled, []), .replace(AttributeName.otpLastStep, []),
             ])
         }
     }
 
     public func status(_ address: MailAddress) async throws -> Status {
         let entry = try await AuthLookup.account(address, context: context, attributes: Self.attributes)
-        return Status(enrolled: entry.string("gwOtpSecret") != nil, enabled: entry.string("gwOtpEnabled")?.uppercased() == "TRUE")
+        return Status(enrolled: entry.string(AttributeName.otpSecret) != nil, enabled: entry.string(AttributeName.otpEnabled)?.uppercased() == "TRUE")
     }
 
     /// Checks `code` and, when it matches a step newer than `lastStep`, stores that step
@@ -105,7 +105,7 @@ public struct OTPService: Sendable {
         let unused: LDAPFilter = .or([.not(.present("gwOtpLastStep")), .lessOrEqual("gwOtpLastStep", String(step - 1))])
         do {
             _ = try await context.ldap.modify(
-                dn: accountDN, [.replace("gwOtpLastStep", [String(step)])] + also, controls: [.assertion(unused)]
+                dn: accountDN, [.replace(AttributeName.otpLastStep, [String(step)])] + also, controls: [.assertion(unused)]
             )
             return verification
         } catch let error as LDAPError where error.code == .assertionFailed {
