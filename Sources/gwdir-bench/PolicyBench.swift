@@ -393,7 +393,15 @@ struct PolicyClient {
     }
 
     func close() async {
-        for channel in channels { try? await channel.close() }
+        for channel in channels {
+            do {
+                try await channel.close()
+            } catch ChannelError.alreadyClosed {
+                // The server closed it first: nothing to do.
+            } catch {
+                print("policy bench: closing a client connection failed: \(error)")
+            }
+        }
     }
 }
 
@@ -416,7 +424,8 @@ enum PolicyBench {
             missed = try await report(options, bench, server, group) + allow(options, bench, server, group)
         } catch {
             await server.stop()
-            try? await group.shutdownGracefully()
+            // The benchmark's own error is the one to report; a failed shutdown is only noted.
+            do { try await group.shutdownGracefully() } catch { print("policy bench: event loop shutdown failed: \(error)") }
             throw error
         }
         await server.stop()

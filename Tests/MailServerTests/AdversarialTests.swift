@@ -752,6 +752,43 @@ extension AdversarialTests {
         }
     }
 
+    /// The ACL's credential rule lets `cn=gwdir`, `cn=dovecot` and `cn=postfix` pass by their
+    /// exact DN before its pattern. A unit admin (or the user, or the mail-only credential) who
+    /// plants an identity named like them — at any position, with any class — or renames an entry
+    /// to that name gets nothing from it: every write is refused, and the mail-only credential
+    /// still reads nothing, not even its own account.
+    @Test func serviceAccountNamesGrantNothingElsewhere() async throws {
+        let w = try await AdversaryWorld.make()
+        var attempts: [Attempt] = []
+        for role in [AdversaryWorld.Role.unitAdmin, .user, .mailCredential] {
+            for name in ["gwdir", "dovecot", "postfix"] {
+                for parent in [w.salesDN, w.aliceDN, w.eastDN] {
+                    attempts.append(w.add(role, "cn=\(name),\(parent)", [
+                        LDAPAttribute("objectClass", ["inetOrgPerson"]), LDAPAttribute("cn", name), LDAPAttribute("sn", name),
+                        LDAPAttribute("userPassword", AdversaryWorld.attackPassword),
+                    ]))
+                    attempts.append(w.add(role, "cn=\(name),\(parent)", [
+                        LDAPAttribute("objectClass", ["gwMailCredential"]), LDAPAttribute("cn", name),
+                        LDAPAttribute("gwCredentialFor", w.acmeAddress("alice")), LDAPAttribute("userPassword", AdversaryWorld.attackPassword),
+                    ]))
+                }
+                attempts.append(w.rename(role, w.credentialDN, to: "cn=\(name)"))
+                attempts.append(w.rename(role, w.eastDN, to: "cn=\(name)", under: "ou=system,\(w.fixture.baseDN)"))
+            }
+        }
+        try await w.expectChainRefused(attempts)
+        let credential = try await w.connect(.mailCredential)
+        defer { credential.close() }
+        for base in [w.aliceDN, w.salesDN, "ou=system,\(w.fixture.baseDN)"] {
+            // slapd answers noSuchObject for a base it may not disclose, or no entries: both are "nothing".
+            var seen: [LDAPEntry] = []
+            do {
+                seen = try await credential.search(base: base.parsedDN, scope: .subtree, attributes: ["*"]).entries
+            } catch let error as LDAPError where error.code == .noSuchObject || error.code == .insufficientAccessRights {}
+            #expect(seen.isEmpty, "the mail-only credential read \(seen.map(\.dn))")
+        }
+    }
+
     /// Issue 11, "cross-tenant mail takeover": a `gwInvitation` carrying `mail: victim@other`
     /// (invitations are the one entry kind slapo-unique lets repeat an address) with a
     /// `cn=mail-password` child whose `gwCredentialFor` names the victim. Dovecot must neither

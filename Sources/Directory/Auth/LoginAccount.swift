@@ -55,7 +55,8 @@ public struct LoginAccount: Sendable {
         lastSuccessfulLogin = [entry.string(AttributeName.lastLoginTime), entry.string("authTimestamp")]
             .compactMap { $0.flatMap(GeneralizedTime.parse) }.max()
         homeWorkspace = Self.enclosingWorkspace(of: dn)
-        memberOf = entry.strings(AttributeName.memberOf).compactMap { try? DistinguishedName($0) }
+        // slapd's memberof overlay writes these; one that does not parse is a broken entry, not "no role".
+        memberOf = try entry.strings(AttributeName.memberOf).map { try DistinguishedName($0) }
         entryUUID = entry.string("entryUUID")
     }
 
