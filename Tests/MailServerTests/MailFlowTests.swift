@@ -30,36 +30,7 @@ import Testing
 
     /// Logs in over IMAP and returns every folder (decoded from modified UTF-7) with its message count.
     private func imapFolders(_ dovecot: DovecotServer, _ user: String, _ password: String) throws -> [String: Int] {
-        let script = #"""
-import imaplib, base64, sys, json
-def decode(name):
-    out, i = '', 0
-    while i < len(name):
-        if name[i] == '&':
-            j = name.index('-', i)
-            if j == i + 1: out += '&'
-            else:
-                b = name[i+1:j].replace(',', '/')
-                out += base64.b64decode(b + '=' * (-len(b) % 4)).decode('utf-16-be')
-            i = j + 1
-        else:
-            out += name[i]; i += 1
-    return out
-m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
-m.login(sys.argv[2], sys.argv[3])
-result = {}
-for line in m.list()[1]:
-    raw = line.decode().rsplit(' "/" ', 1)[1].strip('"')
-    typ, data = m.select('"' + raw + '"', readonly=True)
-    result[decode(raw)] = int(data[0])
-m.logout()
-print(json.dumps(result))
-"""#
-        let run = try runTool("/usr/bin/python3", ["-c", script, String(dovecot.imapPort), user, password])
-        guard run.status == 0, let data = run.output.data(using: .utf8),
-              let folders = try JSONSerialization.jsonObject(with: data) as? [String: Int]
-        else { throw DovecotServer.StartError(description: "IMAP read-back failed: \(run) \(dovecot.logText)") }
-        return folders
+        try imapCount(port: dovecot.imapPort, user, password, subject: nil)
     }
 
     private func deliver(_ dovecot: DovecotServer, to recipients: [String], subject: String) throws -> [String] {

@@ -230,8 +230,8 @@ print(json.dumps(out))
 }
 
 /// IMAP read-back with Python's imaplib: for every folder (names decoded from modified UTF-7),
-/// how many messages carry `subject`.
-func imapCount(port: Int, _ user: String, _ password: String, subject: String) throws -> [String: Int] {
+/// how many messages carry `subject` (every message with nil).
+func imapCount(port: Int, _ user: String, _ password: String, subject: String?) throws -> [String: Int] {
     let script = #"""
 import imaplib, base64, sys, json
 def decode(name):
@@ -253,12 +253,12 @@ result = {}
 for line in m.list()[1]:
     raw = line.decode().rsplit(' "/" ', 1)[1].strip('"')
     m.select('"' + raw + '"', readonly=True)
-    typ, data = m.search(None, 'SUBJECT', '"' + sys.argv[4] + '"')
+    typ, data = m.search(None, 'SUBJECT', '"' + sys.argv[4] + '"') if len(sys.argv) > 4 else m.search(None, 'ALL')
     result[decode(raw)] = len(data[0].split())
 m.logout()
 print(json.dumps(result))
 """#
-    let run = try runTool("/usr/bin/python3", ["-c", script, String(port), user, password, subject])
+    let run = try runTool("/usr/bin/python3", ["-c", script, String(port), user, password] + (subject.map { [$0] } ?? []))
     guard run.status == 0, let folders = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Int] else {
         throw DovecotServer.StartError(description: "IMAP read-back for \(user) failed: \(run)")
     }
