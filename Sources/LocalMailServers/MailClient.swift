@@ -1,7 +1,8 @@
-// A raw IMAP and POP3 client over blocking sockets (moved here from
-// Tests/MailServerTests/PolicyDovecotTests.swift): the policy tests and gwdir-bench's IMAP
-// logins. Blocking: call it from a thread of its own, never from Swift's cooperative pool.
+// A raw IMAP and POP3 client over blocking sockets: the policy tests and gwdir-bench's IMAP
+// logins. The async entry points run each session on a thread of their own; the blocking ones
+// are for callers that already are on threads of their own (the bench's load threads).
 import Foundation
+import LocalSlapd
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,8 +15,21 @@ public enum MailClient {
         public var line: String
     }
 
-    public static func imapLogin(port: Int, source: String, user: String, password: String) throws -> Answer {
-        try session(port: port, source: source) { io in
+    public static func imapLogin(port: Int, source: String, user: String, password: String) async throws -> Answer {
+        try await onThreadOfItsOwn { try blockingIMAPLogin(port: port, source: source, user: user, password: password) }
+    }
+
+    public static func pop3Login(port: Int, source: String, user: String, password: String) async throws -> Answer {
+        try await onThreadOfItsOwn { try blockingPOP3Login(port: port, source: source, user: user, password: password) }
+    }
+
+    /// `body` over a connection from `source`, on a thread of its own.
+    public static func session<T: Sendable>(port: Int, source: String, _ body: @escaping @Sendable (IO) throws -> T) async throws -> T {
+        try await onThreadOfItsOwn { try blockingSession(port: port, source: source, body) }
+    }
+
+    public static func blockingIMAPLogin(port: Int, source: String, user: String, password: String) throws -> Answer {
+        try blockingSession(port: port, source: source) { io in
             _ = try io.readLine() // * OK greeting
             try io.send("a1 LOGIN \"\(user)\" \"\(password)\"\r\n")
             while true {
@@ -28,8 +42,8 @@ public enum MailClient {
         }
     }
 
-    public static func pop3Login(port: Int, source: String, user: String, password: String) throws -> Answer {
-        try session(port: port, source: source) { io in
+    public static func blockingPOP3Login(port: Int, source: String, user: String, password: String) throws -> Answer {
+        try blockingSession(port: port, source: source) { io in
             _ = try io.readLine() // +OK greeting
             try io.send("USER \(user)\r\n")
             _ = try io.readLine()
@@ -41,6 +55,8 @@ public enum MailClient {
     }
 
     public final class IO {
+        /// How long a read waits for the server (SO_RCVTIMEO).
+        static let answerTimeoutSeconds = 20
         let fd: Int32
         var buffer: [UInt8] = []
         init(fd: Int32) { self.fd = fd }
@@ -61,17 +77,23 @@ public enum MailClient {
                 }
                 var chunk = [UInt8](repeating: 0, count: 4096)
                 let count = read(fd, &chunk, chunk.count)
-                guard count > 0 else { throw DovecotServer.StartError(description: "connection closed (errno \(errno))") }
+                if count < 0, errno == EINTR { continue }
+                if count < 0, errno == EAGAIN || errno == EWOULDBLOCK {
+                    throw DovecotServer.StartError(description: "no answer within \(IO.answerTimeoutSeconds) s")
+                }
+                guard count > 0 else {
+                    throw DovecotServer.StartError(description: count == 0 ? "connection closed by the server" : "read failed: errno \(errno)")
+                }
                 buffer += chunk[..<count]
             }
         }
     }
 
-    public static func session<T>(port: Int, source: String, _ body: (IO) throws -> T) throws -> T {
+    public static func blockingSession<T>(port: Int, source: String, _ body: (IO) throws -> T) throws -> T {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw DovecotServer.StartError(description: "socket: errno \(errno)") }
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        var timeout = timeval(tv_sec: IO.answerTimeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var local = sockaddr_in()
         local.sin_family = sa_family_t(AF_INET)

@@ -28,7 +28,7 @@ enum ImapBench {
         let dovecots: (off: DovecotServer, on: DovecotServer)
         do {
             // Both run for the whole benchmark (an idle one costs nothing); starting blocks, so on a thread.
-            dovecots = try await onThread {
+            dovecots = try await onThreadOfItsOwn {
                 let off = try DovecotServer.start(ldapValues: values, policy: nil)
                 do {
                     return (off, try DovecotServer.start(ldapValues: values, policy: policy))
@@ -47,7 +47,7 @@ enum ImapBench {
         } catch {
             result = .failure(error)
         }
-        await onThread {
+        await onThreadOfItsOwn {
             dovecots.off.stop()
             dovecots.on.stop()
         }
@@ -108,22 +108,6 @@ enum ImapBench {
 
 }
 
-/// Runs blocking work on a thread of its own and awaits it.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
-
-func onThread(_ body: @escaping @Sendable () -> Void) async {
-    await withCheckedContinuation { continuation in
-        Thread {
-            body()
-            continuation.resume()
-        }.start()
-    }
-}
-
 /// `count` IMAP logins from `concurrency` threads with blocking sockets.
 enum ImapLoad {
     struct Result: Sendable {
@@ -136,7 +120,7 @@ enum ImapLoad {
     /// (numbered from `sourceOffset`), so no per-address limit of Dovecot's applies.
     static func run(port: Int, _ bench: BenchDirectory, accounts: [Int], count: Int, concurrency: Int, sourceOffset: Int) async throws -> Result {
         let domain = bench.domain, password = bench.userPassword
-        return try await onThread {
+        return await onThreadOfItsOwn {
             let state = LoadState()
             let start = monotonicSeconds()
             let threads = min(concurrency, count)
@@ -152,7 +136,7 @@ enum ImapLoad {
                         let user = "u\(accounts[index % accounts.count])@\(domain)"
                         let failure: String?
                         do {
-                            let answer = try MailClient.imapLogin(port: port, source: source, user: user, password: password)
+                            let answer = try MailClient.blockingIMAPLogin(port: port, source: source, user: user, password: password)
                             failure = answer.ok ? nil : answer.line
                         } catch {
                             failure = "\(error)"

@@ -118,7 +118,7 @@ import Testing
             // (here the pre-issue-12 form alice+Sales@) goes to the inbox and creates nothing.
             let replies: [String]
             do {
-                replies = try lmtpDeliver(
+                replies = try await lmtpDeliver(
                     port: dovecot.lmtpPort, from: "sender@example.net",
                     to: [sample.address("al"), sample.address("alice+Sales"), sample.address("dis")],
                     message: "From: sender@example.net\nTo: \(sample.address("al"))\nSubject: for the folder\n\nhello\n"

@@ -29,12 +29,12 @@ import Testing
     }
 
     /// Logs in over IMAP and returns every folder (decoded from modified UTF-7) with its message count.
-    private func imapFolders(_ dovecot: DovecotServer, _ user: String, _ password: String) throws -> [String: Int] {
-        try imapCount(port: dovecot.imapPort, user, password, subject: nil)
+    private func imapFolders(_ dovecot: DovecotServer, _ user: String, _ password: String) async throws -> [String: Int] {
+        try await imapCount(port: dovecot.imapPort, user, password, subject: nil)
     }
 
-    private func deliver(_ dovecot: DovecotServer, to recipients: [String], subject: String) throws -> [String] {
-        try lmtpDeliver(port: dovecot.lmtpPort, from: "sender@example.net", to: recipients,
+    private func deliver(_ dovecot: DovecotServer, to recipients: [String], subject: String) async throws -> [String] {
+        try await lmtpDeliver(port: dovecot.lmtpPort, from: "sender@example.net", to: recipients,
                         message: "From: sender@example.net\nSubject: \(subject)\n\nhello\n")
     }
 
@@ -45,13 +45,13 @@ import Testing
             let spaced = try await addAlias(sample, owner: "bob", alias: "team-b", folder: "Sales Team")
             #expect(korean == sample.address("sales-kr"))
             for (recipient, subject) in [(korean, "korean"), (dotted, "dotted"), (spaced, "spaced")] {
-                let replies = try deliver(dovecot, to: [recipient], subject: subject)
+                let replies = try await deliver(dovecot, to: [recipient], subject: subject)
                 #expect(replies.filter { $0.hasPrefix("250") }.count == 4, "\(recipient): \(replies)\n\(dovecot.logText)")
             }
-            let minjun = try imapFolders(dovecot, sample.address("minjun"), sample.password("minjun"))
+            let minjun = try await imapFolders(dovecot, sample.address("minjun"), sample.password("minjun"))
             #expect(minjun["영업부"] == 1, "\(minjun)\n\(dovecot.logText)")
             #expect(minjun["INBOX"] == 0, "\(minjun)")
-            let bob = try imapFolders(dovecot, sample.address("bob"), sample.password("bob"))
+            let bob = try await imapFolders(dovecot, sample.address("bob"), sample.password("bob"))
             #expect(bob["first.last"] == 1, "\(bob)\n\(dovecot.logText)")
             #expect(bob["Sales Team"] == 1, "\(bob)")
             #expect(bob["INBOX"] == 0, "\(bob)")
@@ -64,12 +64,12 @@ import Testing
             let alice = sample.address("alice")
             let before = try dovecot.doveadm(["mailbox", "list", "-u", alice]).output
             for detail in ["random", "Sales", "evil.folder", "x-\(UUID().uuidString.prefix(6))"] {
-                let replies = try deliver(dovecot, to: [sample.address("alice+\(detail)")], subject: detail)
+                let replies = try await deliver(dovecot, to: [sample.address("alice+\(detail)")], subject: detail)
                 #expect(replies.filter { $0.hasPrefix("250") }.count == 4, "\(detail): \(replies)")
             }
             let after = try dovecot.doveadm(["mailbox", "list", "-u", alice]).output
             #expect(before == after, "no folder may be created by +detail: \(before) -> \(after)")
-            let folders = try imapFolders(dovecot, alice, sample.password("alice"))
+            let folders = try await imapFolders(dovecot, alice, sample.password("alice"))
             #expect(folders["INBOX"] == 4, "\(folders)")
             #expect(folders.keys.allSatisfy { $0 == "INBOX" }, "\(folders)")
         }
@@ -79,12 +79,12 @@ import Testing
         try await withDovecot { dovecot, sample async throws in
             // An alias of a disabled account is refused (userdb 2 decides with the owner's entry).
             let dead = try await addAlias(sample, owner: "dis", alias: "dis-alias", folder: "x")
-            let replies = try deliver(dovecot, to: [dead, sample.address("alice")], subject: "status")
+            let replies = try await deliver(dovecot, to: [dead, sample.address("alice")], subject: "status")
             #expect(replies[3].hasPrefix("550"), "\(replies)")
             #expect(replies[4].hasPrefix("250"), "\(replies)")
             // A suspended owner still receives into the alias folder.
             let held = try await addAlias(sample, owner: "carol", alias: "carol-alias", folder: "보관")
-            let ok = try deliver(dovecot, to: [held], subject: "held")
+            let ok = try await deliver(dovecot, to: [held], subject: "held")
             #expect(ok[3].hasPrefix("250"), "\(ok)")
             let status = try dovecot.doveadm(["mailbox", "status", "-u", sample.address("carol"), "messages", "보관"])
             #expect(status.stdout.contains("messages=1"), "\(status)\n\(dovecot.logText)")

@@ -245,8 +245,8 @@ func withDovecot<T>(_ body: (DovecotServer, SampleDirectory) async throws -> T) 
 
 /// A minimal LMTP client (RFC 2033): one message, several recipients, one reply per recipient
 /// after DATA for each accepted recipient. Returns every final reply line, in order.
-func lmtpDeliver(port: Int, from: String, to recipients: [String], message: String) throws -> [String] {
-    try MailClient.session(port: port, source: "127.0.0.1") { io in
+func lmtpDeliver(port: Int, from: String, to recipients: [String], message: String) async throws -> [String] {
+    try await MailClient.session(port: port, source: "127.0.0.1") { io in
         /// A reply may span lines "250-..." ... "250 ..."; returns the last.
         func readReply() throws -> String {
             var line = try io.readLine()

@@ -85,14 +85,14 @@ import TestSupport
             let uid = "pa-\(stack.tag)"
             let dn = try await Self.addAccount(stack, uid)
             let password = stack.sample.password(uid)
-            let pop = try MailClient.pop3Login(port: stack.dovecot.pop3Port, source: "127.0.3.1", user: stack.address(uid), password: password)
+            let pop = try await MailClient.pop3Login(port: stack.dovecot.pop3Port, source: "127.0.3.1", user: stack.address(uid), password: password)
             #expect(pop.ok, "\(pop.line)")
-            let badPop = try MailClient.pop3Login(port: stack.dovecot.pop3Port, source: "127.0.3.1", user: stack.address(uid), password: "nope")
+            let badPop = try await MailClient.pop3Login(port: stack.dovecot.pop3Port, source: "127.0.3.1", user: stack.address(uid), password: "nope")
             #expect(!badPop.ok)
             try await Task.sleep(for: .milliseconds(1100)) // the IMAP login is the newer one, by a second
-            let imap = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.3.2", user: stack.address(uid), password: password)
+            let imap = try await MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.3.2", user: stack.address(uid), password: password)
             #expect(imap.ok, "\(imap.line)")
-            let badImap = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.3.3", user: stack.address(uid), password: "nope")
+            let badImap = try await MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.3.3", user: stack.address(uid), password: "nope")
             #expect(!badImap.ok)
             let entries = try await Self.entries(stack, dn, count: 4)
             let summary = Set(entries.map { "\($0.typeCode) \($0.ip ?? "-") \($0.result?.rawValue ?? "-") \($0.reasonCode ?? "-")" })
@@ -107,7 +107,7 @@ import TestSupport
             #expect(account?.string("gwLastLoginIP") == "127.0.3.2")
             // An unknown login is recorded under the name tried.
             let ghost = "ghost-\(stack.tag)@\(stack.sample.domain)"
-            let value1 = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.3.4", user: ghost, password: "x")
+            let value1 = try await MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.3.4", user: ghost, password: "x")
             #expect(!value1.ok)
             var tried: [AuditEntry] = []
             for _ in 0..<100 where tried.isEmpty {
@@ -123,7 +123,7 @@ import TestSupport
             let uid = "pf-\(stack.tag)"
             let dn = try await Self.addAccount(stack, uid)
             for _ in 0..<20 {
-                let poll = try MailClient.pop3Login(port: stack.dovecot.pop3Port, source: "127.0.4.1", user: stack.address(uid), password: stack.sample.password(uid))
+                let poll = try await MailClient.pop3Login(port: stack.dovecot.pop3Port, source: "127.0.4.1", user: stack.address(uid), password: stack.sample.password(uid))
                 #expect(poll.ok)
             }
             let entries = try await Self.entries(stack, dn, count: 20)
@@ -147,15 +147,15 @@ import TestSupport
             let port = postfix.submissionPort
             let me = stack.address(sender)
 
-            let sent = try SMTPSession.run(port: port, source: "127.0.6.1", login: (me, stack.sample.password(sender)), from: me, to: [me])
+            let sent = try await SMTPSession.run(port: port, source: "127.0.6.1", login: (me, stack.sample.password(sender)), from: me, to: [me])
             #expect(sent.auth == 235 && sent.dataCode == 250, "\(sent)\n\(postfix.logText)")
             // Each failure from an address of its own: Dovecot's auth penalty delays a failed IP.
-            let wrong = try SMTPSession.run(port: port, source: "127.0.6.2", login: (me, "not-it"), from: me, to: [me])
+            let wrong = try await SMTPSession.run(port: port, source: "127.0.6.2", login: (me, "not-it"), from: me, to: [me])
             #expect(wrong.auth == 535, "\(wrong)")
-            let disabled = try SMTPSession.run(port: port, source: "127.0.6.3", login: (stack.address(noSMTP), stack.sample.password(noSMTP)),
+            let disabled = try await SMTPSession.run(port: port, source: "127.0.6.3", login: (stack.address(noSMTP), stack.sample.password(noSMTP)),
                                                from: stack.address(noSMTP), to: [me])
             #expect(disabled.auth == 535, "\(disabled)")
-            let outside = try SMTPSession.run(port: port, source: "127.0.6.4", login: (stack.address(far), stack.sample.password(far)),
+            let outside = try await SMTPSession.run(port: port, source: "127.0.6.4", login: (stack.address(far), stack.sample.password(far)),
                                               from: stack.address(far), to: [me])
             #expect(outside.auth == 535, "\(outside)")
 
@@ -182,8 +182,8 @@ import TestSupport
             for item in cases {
                 let user = stack.address(item.uid), password = stack.sample.password(item.uid)
                 let answer = item.pop3
-                    ? try MailClient.pop3Login(port: stack.dovecot.pop3Port, source: "127.0.5.1", user: user, password: password)
-                    : try MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.5.1", user: user, password: password)
+                    ? try await MailClient.pop3Login(port: stack.dovecot.pop3Port, source: "127.0.5.1", user: user, password: password)
+                    : try await MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.5.1", user: user, password: password)
                 #expect(!answer.ok, "\(item.reason): \(answer.line)")
                 let entries = try await Self.entries(stack, item.dn, count: 1)
                 #expect(entries.map(\.reasonCode) == [item.reason.rawValue], "\(item.uid)")
@@ -203,7 +203,7 @@ import TestSupport
             // into the account's ppolicy lockout after five).
             let ghost = "ghost-\(stack.tag)@\(stack.sample.domain)"
             for _ in 0..<10 {
-                let value2 = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: source, user: ghost, password: "wrong")
+                let value2 = try await MailClient.imapLogin(port: stack.dovecot.imapPort, source: source, user: ghost, password: "wrong")
                 #expect(!value2.ok)
             }
             // Reports arrive after Dovecot answered the client.
@@ -215,10 +215,10 @@ import TestSupport
             let value3 = try await blocks.isBlocked(ip)
             #expect(value3)
             // The 11th, with the right password, is refused by the policy with the label.
-            let refused = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: source, user: stack.address(uid), password: stack.sample.password(uid))
+            let refused = try await MailClient.imapLogin(port: stack.dovecot.imapPort, source: source, user: stack.address(uid), password: stack.sample.password(uid))
             #expect(!refused.ok)
             #expect(refused.line.contains(LoginFailureReason.autoBlockedIP.englishLabel), "\(refused.line)")
-            let other = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.6.1", user: stack.address(uid), password: stack.sample.password(uid))
+            let other = try await MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.6.1", user: stack.address(uid), password: stack.sample.password(uid))
             #expect(other.ok, "\(other.line)")
             let entries = try await Self.entries(stack, dn, count: 2)
             #expect(Set(entries.map { "\($0.ip ?? "-") \($0.reasonCode ?? "success")" }) == ["\(source) auto_blocked_ip", "127.0.6.1 success"])
@@ -235,7 +235,7 @@ import TestSupport
             let dn = try await Self.addAccount(stack, uid)
             // cn=default,ou=policies locks after 5 wrong passwords.
             for _ in 0..<6 {
-                let value4 = try MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.7.1", user: stack.address(uid), password: "wrong")
+                let value4 = try await MailClient.imapLogin(port: stack.dovecot.imapPort, source: "127.0.7.1", user: stack.address(uid), password: "wrong")
                 #expect(!value4.ok)
             }
             let entries = try await Self.entries(stack, dn, count: 6)

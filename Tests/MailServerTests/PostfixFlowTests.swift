@@ -219,11 +219,12 @@ print(json.dumps(out))
     /// `source`: the client's address in 127.0.0.0/8. Dovecot's auth penalty delays every further
     /// attempt from an IP that failed (up to 15 s), so each failing login gets an address of its own.
     static func run(port: Int, source: String = "127.0.0.1", login: (String, String)? = nil, from: String, to: [String],
-                    subject: String = "test") throws -> SMTPSession {
+                    subject: String = "test") async throws -> SMTPSession {
         var request: [String: Any] = ["port": port, "source": source, "from": from, "to": to, "subject": subject]
         if let login { request["user"] = login.0; request["password"] = login.1 }
         let json = String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self)
-        let run = try runTool("/usr/bin/python3", ["-c", script, json])
+        // Its own thread: the SASL check may go through a policy server in this process.
+        let run = try await onThreadOfItsOwn { try runTool("/usr/bin/python3", ["-c", script, json]) }
         guard run.status == 0 else { throw DovecotServer.StartError(description: "smtplib: \(run)") }
         return try JSONDecoder().decode(SMTPSession.self, from: Data(run.output.utf8))
     }
@@ -231,7 +232,7 @@ print(json.dumps(out))
 
 /// IMAP read-back with Python's imaplib: for every folder (names decoded from modified UTF-7),
 /// how many messages carry `subject` (every message with nil).
-func imapCount(port: Int, _ user: String, _ password: String, subject: String?) throws -> [String: Int] {
+func imapCount(port: Int, _ user: String, _ password: String, subject: String?) async throws -> [String: Int] {
     let script = #"""
 import imaplib, base64, sys, json
 def decode(name):
@@ -258,7 +259,7 @@ for line in m.list()[1]:
 m.logout()
 print(json.dumps(result))
 """#
-    let run = try runTool("/usr/bin/python3", ["-c", script, String(port), user, password] + (subject.map { [$0] } ?? []))
+    let run = try await onThreadOfItsOwn { try runTool("/usr/bin/python3", ["-c", script, String(port), user, password] + (subject.map { [$0] } ?? [])) }
     guard run.status == 0, let folders = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Int] else {
         throw DovecotServer.StartError(description: "IMAP read-back for \(user) failed: \(run)")
     }
@@ -312,11 +313,11 @@ private func withPostfix(_ body: (PostfixServer, DovecotServer, SampleDirectory)
         try await withPostfix { postfix, dovecot, sample in
             let alias = try await addAlias(sample, owner: "bob", alias: "pf-support", folder: "고객 지원.pf")
             let tag = UUID().uuidString.prefix(8)
-            let toAlias = try SMTPSession.run(port: postfix.smtpPort, from: "sender@example.net", to: [alias], subject: "alias-\(tag)")
+            let toAlias = try await SMTPSession.run(port: postfix.smtpPort, from: "sender@example.net", to: [alias], subject: "alias-\(tag)")
             #expect(toAlias.rcptCodes == [250] && toAlias.dataCode == 250, "\(toAlias)\n\(postfix.logText)")
-            let toGroup = try SMTPSession.run(port: postfix.smtpPort, from: "sender@example.net", to: [sample.address("team")], subject: "group-\(tag)")
+            let toGroup = try await SMTPSession.run(port: postfix.smtpPort, from: "sender@example.net", to: [sample.address("team")], subject: "group-\(tag)")
             #expect(toGroup.rcptCodes == [250] && toGroup.dataCode == 250, "\(toGroup)\n\(postfix.logText)")
-            let unknown = try SMTPSession.run(port: postfix.smtpPort, from: "sender@example.net",
+            let unknown = try await SMTPSession.run(port: postfix.smtpPort, from: "sender@example.net",
                                               to: [sample.address("nobody-\(tag)"), sample.address("closed"), sample.address("dis")])
             #expect(unknown.rcptCodes.allSatisfy { (500..<600).contains($0) }, "\(unknown)")
             #expect(unknown.rcpt?.first?.last?.description.contains("User unknown") == true, "\(unknown)")
@@ -324,7 +325,7 @@ private func withPostfix(_ body: (PostfixServer, DovecotServer, SampleDirectory)
             try postfix.waitForDelivery()
 
             // (a) read back over IMAP: the alias folder, Korean with a space and a dot, holds it.
-            let bob = try imapCount(port: dovecot.imapPort, sample.address("bob"), sample.password("bob"), subject: "alias-\(tag)")
+            let bob = try await imapCount(port: dovecot.imapPort, sample.address("bob"), sample.password("bob"), subject: "alias-\(tag)")
             #expect(bob["고객 지원.pf"] == 1, "\(bob)\n\(postfix.logText)\n\(dovecot.logText)")
             #expect(bob["INBOX"] == 0, "\(bob)")
             // (b) team = alice, bob, minjun and the nested group inner (dave).
@@ -333,7 +334,7 @@ private func withPostfix(_ body: (PostfixServer, DovecotServer, SampleDirectory)
                 (sample.address("minjun"), sample.password("minjun")), (sample.address("dave"), sample.mailPassword("dave")),
             ]
             for (user, password) in members {
-                let folders = try imapCount(port: dovecot.imapPort, user, password, subject: "group-\(tag)")
+                let folders = try await imapCount(port: dovecot.imapPort, user, password, subject: "group-\(tag)")
                 #expect(folders["INBOX"] == 1, "\(user): \(folders)\n\(postfix.logText)")
             }
         }
@@ -348,47 +349,47 @@ private func withPostfix(_ body: (PostfixServer, DovecotServer, SampleDirectory)
             let tag = UUID().uuidString.prefix(8)
 
             // (f) wrong password: 535, nothing sent.
-            let wrong = try SMTPSession.run(port: port, source: "127.0.0.21", login: (alice.0, "not-\(alice.1)"), from: alice.0, to: [sample.address("bob")])
+            let wrong = try await SMTPSession.run(port: port, source: "127.0.0.21", login: (alice.0, "not-\(alice.1)"), from: alice.0, to: [sample.address("bob")])
             #expect(wrong.auth == 535, "\(wrong)\n\(postfix.logText)")
             // Postfix passed the client's address to Dovecot (the rip the auth penalty and the audit use).
             #expect(dovecot.logText.contains("127.0.0.21): Password mismatch"), "\(dovecot.logText)")
             #expect(wrong.mail == nil)
             // bob has no `smtp` in gwEnabledService; dave logs in with the mail-only password only.
-            let bob = try SMTPSession.run(port: port, source: "127.0.0.22", login: (sample.address("bob"), sample.password("bob")), from: sample.address("bob"), to: [alice.0])
+            let bob = try await SMTPSession.run(port: port, source: "127.0.0.22", login: (sample.address("bob"), sample.password("bob")), from: sample.address("bob"), to: [alice.0])
             #expect(bob.auth == 535, "\(bob)")
-            let daveAccount = try SMTPSession.run(port: port, source: "127.0.0.23", login: (sample.address("dave"), sample.password("dave")), from: sample.address("dave"), to: [alice.0])
+            let daveAccount = try await SMTPSession.run(port: port, source: "127.0.0.23", login: (sample.address("dave"), sample.password("dave")), from: sample.address("dave"), to: [alice.0])
             #expect(daveAccount.auth == 535, "\(daveAccount)")
             // Without AUTH the submission port relays nothing, not even to a local mailbox.
-            let anonymous = try SMTPSession.run(port: port, from: alice.0, to: [sample.address("bob")])
+            let anonymous = try await SMTPSession.run(port: port, from: alice.0, to: [sample.address("bob")])
             #expect(anonymous.rcptCodes.allSatisfy { (500..<600).contains($0) }, "\(anonymous)")
 
             // (d) alice may not send as bob (reject_sender_login_mismatch, smtpd_sender_login_maps).
-            let spoof = try SMTPSession.run(port: port, login: alice, from: sample.address("bob"), to: [sample.address("minjun")], subject: "spoof-\(tag)")
+            let spoof = try await SMTPSession.run(port: port, login: alice, from: sample.address("bob"), to: [sample.address("minjun")], subject: "spoof-\(tag)")
             #expect(spoof.auth == 235, "\(spoof)\n\(postfix.logText)")
             #expect(spoof.rcptCodes == [553], "\(spoof)")
             #expect(spoof.rcpt?.first?.last?.description.contains("not owned by user") == true, "\(spoof)")
             // ... nor as a group or a shared mailbox, which no login owns.
             for address in [sample.address("team"), sample.address("help")] {
-                let session = try SMTPSession.run(port: port, login: alice, from: address, to: [sample.address("minjun")])
+                let session = try await SMTPSession.run(port: port, login: alice, from: address, to: [sample.address("minjun")])
                 #expect(session.rcptCodes == [553], "\(address): \(session)")
             }
             // (e) her own alias (al@, gwOwnerAddress alice) and her primary address are allowed.
-            let asAlias = try SMTPSession.run(port: port, login: alice, from: sample.address("al"), to: [sample.address("minjun")], subject: "alias-from-\(tag)")
+            let asAlias = try await SMTPSession.run(port: port, login: alice, from: sample.address("al"), to: [sample.address("minjun")], subject: "alias-from-\(tag)")
             #expect(asAlias.rcptCodes == [250] && asAlias.dataCode == 250, "\(asAlias)\n\(postfix.logText)")
-            let asSelf = try SMTPSession.run(port: port, login: alice, from: alice.0, to: [sample.address("minjun")], subject: "self-\(tag)")
+            let asSelf = try await SMTPSession.run(port: port, login: alice, from: alice.0, to: [sample.address("minjun")], subject: "self-\(tag)")
             #expect(asSelf.rcptCodes == [250] && asSelf.dataCode == 250, "\(asSelf)")
             // dave with his mail-only password sends as himself.
-            let dave = try SMTPSession.run(port: port, login: (sample.address("dave"), sample.mailPassword("dave")), from: sample.address("dave"),
+            let dave = try await SMTPSession.run(port: port, login: (sample.address("dave"), sample.mailPassword("dave")), from: sample.address("dave"),
                                            to: [sample.address("minjun")], subject: "dave-\(tag)")
             #expect(dave.auth == 235 && dave.dataCode == 250, "\(dave)")
             try postfix.waitForDelivery()
 
             let minjun = (sample.address("minjun"), sample.password("minjun"))
             for subject in ["alias-from-\(tag)", "self-\(tag)", "dave-\(tag)"] {
-                let folders = try imapCount(port: dovecot.imapPort, minjun.0, minjun.1, subject: subject)
+                let folders = try await imapCount(port: dovecot.imapPort, minjun.0, minjun.1, subject: subject)
                 #expect(folders["INBOX"] == 1, "\(subject): \(folders)\n\(postfix.logText)")
             }
-            let spoofed = try imapCount(port: dovecot.imapPort, minjun.0, minjun.1, subject: "spoof-\(tag)")
+            let spoofed = try await imapCount(port: dovecot.imapPort, minjun.0, minjun.1, subject: "spoof-\(tag)")
             #expect(spoofed.values.reduce(0, +) == 0, "\(spoofed)")
         }
     }

@@ -55,12 +55,3 @@ import TestSupport
         #expect(try await root.search(base: unit.parsedDN, scope: .oneLevel, attributes: ["1.1"]).entries.count == count)
     }
 }
-
-/// Runs blocking work (a tool that takes seconds) on a thread of its own rather than on one of
-/// the test runner's cooperative threads, which are as many as the cores: other suites' timing
-/// tests would wait for it.
-func onThreadOfItsOwn<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
