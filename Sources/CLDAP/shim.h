@@ -4,4 +4,9 @@
 #include <lber.h>
 #include <ldap.h>
 #include <sasl/sasl.h>
+#include <pthread.h>
+
+// A GNU extension glibc declares only under _GNU_SOURCE, which Swift's Glibc module is not
+// built with: declared here so LDAPClient's connection thread can name itself (ps, top, perf).
+int pthread_setname_np(pthread_t thread, const char *name);
 #endif

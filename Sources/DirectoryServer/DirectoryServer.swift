@@ -50,6 +50,17 @@ public struct RecorderHandle: Sendable {
     }
 }
 
+/// A service run with a task-executor preference, which the tasks it starts inherit
+/// (Hummingbird's per-connection handlers, the drainer's writes).
+struct PreferringExecutor: Service {
+    var service: any Service
+    var executor: any TaskExecutor
+
+    func run() async throws {
+        try await withTaskExecutorPreference(executor) { try await service.run() }
+    }
+}
+
 /// `gwdir serve`: Dovecot's auth-policy endpoint and the health check, on Hummingbird 2,
 /// run in a swift-service-lifecycle `ServiceGroup` so SIGTERM/SIGINT stop accepting, let
 /// in-flight requests finish, and then drain the recorder.
@@ -59,14 +70,20 @@ public struct DirectoryServer: Sendable {
     public var policy: MailLoginPolicy
     public var recorder: RecorderHandle
     public var logger: Logger
+    /// Where request handlers and the recorder's services run: the LDAP connection's thread
+    /// (`LDAPConnection.executor`), so a request's LDAP calls and spool writes do not hop to
+    /// that thread and back to the global pool each time (the hops cost more CPU than the
+    /// handler's work). nil: Swift's global pool.
+    public var executor: (any TaskExecutor)?
 
     public init(
         configuration: ServerConfiguration, context: DirectoryContext, recorder: RecorderHandle,
-        ipBlockPolicy: IPBlockPolicy = .standard, logger: Logger
+        ipBlockPolicy: IPBlockPolicy = .standard, executor: (any TaskExecutor)? = nil, logger: Logger
     ) {
         self.configuration = configuration
         self.context = context
         self.recorder = recorder
+        self.executor = executor
         self.policy = MailLoginPolicy(context: context, recorder: recorder.recorder, ipBlockPolicy: ipBlockPolicy, logger: logger)
         self.logger = logger
     }
@@ -90,11 +107,19 @@ public struct DirectoryServer: Sendable {
         )
     }
 
+    /// The recorder's services, then the HTTP server (a group stops them in reverse order),
+    /// each on ``executor`` when there is one.
+    public func services(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service] {
+        let services: [any Service] = recorder.services + [application(onServerRunning: onServerRunning)]
+        guard let executor else { return services }
+        return services.map { PreferringExecutor(service: $0, executor: executor) }
+    }
+
     /// Serves until SIGTERM or SIGINT (or cancellation), then drains the recorder. A failed
     /// drain is thrown: the caller exits non-zero, so an operator sees deferred logins were lost.
     public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let group = ServiceGroup(configuration: .init(
-            services: recorder.services + [application(onServerRunning: onServerRunning)],
+            services: services(onServerRunning: onServerRunning),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
@@ -142,20 +167,21 @@ public struct DirectoryServer: Sendable {
             logger.warning("policy: refused, \(error.cause)")
             return Self.json(.init(code: error.status), #"{"status":-1,"msg":"bad request"}"#)
         }
-        var metadata: Logger.Metadata = [
-            "command": "\(decoded.command.rawValue)", "login": "\(decoded.login)", "protocol": "\(decoded.service)",
-            "ip": "\(decoded.ip.map(\.description) ?? "-")",
-        ]
+        // Built only for a line that is logged (the common answer logs nothing at info).
+        func metadata(_ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+            [
+                "command": "\(decoded.command.rawValue)", "login": "\(decoded.login)", "protocol": "\(decoded.service)",
+                "ip": "\(decoded.ip.map(\.description) ?? "-")",
+            ].merging(extra) { $1 }
+        }
         switch decoded.command {
         case .allow:
             do {
                 guard let reason = try await policy.allow(decoded.attempt) else { return Self.answer(.allowed) }
-                metadata["reason"] = "\(reason.rawValue)"
-                logger.info("policy: refused before authentication", metadata: metadata)
+                logger.info("policy: refused before authentication", metadata: metadata(["reason": "\(reason.rawValue)"]))
                 return Self.answer(.refused(reason))
             } catch {
-                metadata["error"] = "\(error)"
-                logger.error("policy: directory failed, failing \(configuration.failMode.rawValue)", metadata: metadata)
+                logger.error("policy: directory failed, failing \(configuration.failMode.rawValue)", metadata: metadata(["error": "\(error)"]))
                 return Self.answer(configuration.failMode == .open ? .allowed : .refused(.mailServerError))
             }
         case .report:
@@ -164,16 +190,15 @@ public struct DirectoryServer: Sendable {
                     decoded.attempt, success: decoded.success ?? false, policyRejected: decoded.policyRejected ?? false
                 )
                 if let event {
-                    metadata["result"] = "\(event.result.rawValue)"
-                    if let reason = event.reason { metadata["reason"] = "\(reason.rawValue)" }
-                    logger.debug("policy: recorded", metadata: metadata)
+                    logger.debug("policy: recorded", metadata: metadata([
+                        "result": "\(event.result.rawValue)", "reason": "\(event.reason?.rawValue ?? "-")",
+                    ]))
                 } else {
-                    logger.info("policy: not recorded, the audit has no type for this protocol", metadata: metadata)
+                    logger.info("policy: not recorded, the audit has no type for this protocol", metadata: metadata())
                 }
                 return Self.answer(.allowed)
             } catch {
-                metadata["error"] = "\(error)"
-                logger.error("policy: report not recorded", metadata: metadata)
+                logger.error("policy: report not recorded", metadata: metadata(["error": "\(error)"]))
                 return Self.json(.serviceUnavailable, #"{"status":0,"msg":"not recorded"}"#)
             }
         }

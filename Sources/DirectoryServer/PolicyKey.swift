@@ -33,7 +33,7 @@ public struct PolicyKey: Sendable {
     /// first differing byte of a guess shows in the timing.
     public func matches(_ presented: String?) -> Bool {
         guard let presented else { return false }
-        let candidate = Array(SHA256.hash(data: Array(presented.trimmingCharacters(in: .whitespaces).utf8)))
+        let candidate = Array(SHA256.hash(data: Array(presented.trimmingBlanks().utf8)))
         var difference: UInt8 = 0
         for index in 0..<digest.count { difference |= digest[index] ^ candidate[index] }
         return difference == 0

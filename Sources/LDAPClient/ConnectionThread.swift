@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CLDAP  // pthread_setname_np (see shim.h)
 import Synchronization
 
 /// A job for the connection's thread. `reject` runs instead of `run` when the thread has
@@ -79,6 +80,9 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
             let context = Unmanaged<StartContext>.fromOpaque(raw!).takeRetainedValue()
+            // A name of its own (Linux threads inherit their creator's): ps, top and perf
+            // then tell LDAP I/O apart from the pool that started it.
+            _ = pthread_setname_np(pthread_self(), "ldap-connection")
             context.thread.run(configuration: context.configuration)
             return nil
         }, context.toOpaque())

@@ -49,6 +49,8 @@ struct Options {
     /// `root` (the rootDN, which skips every ACL: shows what slapd's ACL evaluation costs).
     var policyAsRoot = false
     var policyRounds = 3
+    /// Print each policy report side's CPU per event by thread name (/proc/self/task).
+    var threadCPU = false
     var allowRate = 1_000
     var allowSeconds = 10
     var allowConnections = 32
@@ -90,6 +92,7 @@ struct Options {
                 case "root": options.policyAsRoot = true
                 default: fail("--policy-as takes service or root")
                 }
+            case "--thread-cpu": options.threadCPU = true
             case "--allow-rate": options.allowRate = Int(value(argument)) ?? 0
             case "--allow-seconds": options.allowSeconds = Int(value(argument)) ?? 0; allowGiven = true
             case "--allow-connections": options.allowConnections = Int(value(argument)) ?? 0
@@ -119,6 +122,7 @@ struct Options {
                   --policy-events N  report requests per side per round of the policy benchmark (10000; --quick 1000);
                   --policy-connections N  keep-alive HTTP connections sending them (256); rounds: --rounds (3);
                   --policy-accounts N  accounts they log in (1000); --policy-as service|root  who the server binds as (service)
+                  --thread-cpu  print the HTTP side's CPU per event by thread (ldap-connection, NIO-..., the global pool)
                   --allow-rate N  allow requests per second, open loop (1000); --allow-seconds N (10; --quick 2);
                   --allow-connections N (32)
                   --imap-logins N  IMAP logins per side per round of the imap benchmark (2000; --quick 300);
@@ -804,3 +808,20 @@ if options.keep {
     print(String(format: "slapd_stop_s=%.2f", monotonicSeconds() - stopStart))
 }
 exit(code)
+
+/// CPU seconds per thread name of this process (from /proc/self/task), to see where a
+/// benchmark side's CPU goes: `--thread-cpu` prints the difference around each policy side.
+func threadCPUSeconds() -> [String: Double] {
+    var result: [String: Double] = [:]
+    guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return result }
+    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+    for task in tasks {
+        guard let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+              let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
+        let name = String(stat[stat.index(after: open)..<close])
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
+        result[name, default: 0] += (user + system) / ticks
+    }
+    return result
+}

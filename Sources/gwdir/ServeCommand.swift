@@ -90,6 +90,7 @@ struct Serve: AsyncParsableCommand, LogLevelChoosing {
             configuration: ServerConfiguration(host: host, port: port, policyKey: key, failMode: policyFail, trustedProxies: proxies),
             context: session.context,
             recorder: try recorder(context: session.context, geoIP: countries, local: target.local),
+            executor: session.connections.last?.executor, // the service connection
             logger: logger
         )
         let uri = target.uriDescription

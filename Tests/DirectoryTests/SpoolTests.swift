@@ -397,6 +397,112 @@ import Testing
     }
 }
 
+/// A backlog's repeats, drained as one counted write per run, leave exactly the entries that
+/// writing every event on its own leaves; and only one audit write per run reaches slapd.
+@Suite struct SpoolRunTests {
+    /// Counts adds and modifies under one base on the way to slapd.
+    final class AuditWrites: LDAPOperations {
+        let connection: LDAPConnection
+        let base: DistinguishedName
+        private let writes = Mutex(0)
+        var count: Int { writes.withLock { $0 } }
+        init(_ connection: LDAPConnection, base: DistinguishedName) {
+            self.connection = connection
+            self.base = base
+        }
+        private func note(_ dn: DistinguishedName) { if dn.isDescendant(of: base) { writes.withLock { $0 += 1 } } }
+        func search(base: DistinguishedName, scope: LDAPSearchScope, filter: LDAPFilter, attributes: [String], sizeLimit: Int,
+                    timeLimit: Duration?, controls: [LDAPRequestControl]) async throws -> LDAPSearchResult {
+            try await connection.search(base: base, scope: scope, filter: filter, attributes: attributes, sizeLimit: sizeLimit, timeLimit: timeLimit, controls: controls)
+        }
+        func compare(dn: DistinguishedName, attribute: String, value: [UInt8], controls: [LDAPRequestControl]) async throws -> Bool {
+            try await connection.compare(dn: dn, attribute: attribute, value: value, controls: controls)
+        }
+        func add(dn: DistinguishedName, attributes: [LDAPAttribute], controls: [LDAPRequestControl]) async throws -> LDAPResult {
+            note(dn)
+            return try await connection.add(dn: dn, attributes: attributes, controls: controls)
+        }
+        func modify(dn: DistinguishedName, _ modifications: [LDAPModification], controls: [LDAPRequestControl]) async throws -> LDAPResult {
+            note(dn)
+            return try await connection.modify(dn: dn, modifications, controls: controls)
+        }
+        func delete(dn: DistinguishedName, controls: [LDAPRequestControl]) async throws -> LDAPResult {
+            try await connection.delete(dn: dn, controls: controls)
+        }
+        func rename(dn: DistinguishedName, newRDN: RelativeDistinguishedName, deleteOldRDN: Bool, newSuperior: DistinguishedName?,
+                    controls: [LDAPRequestControl]) async throws -> LDAPResult {
+            try await connection.rename(dn: dn, newRDN: newRDN, deleteOldRDN: deleteOldRDN, newSuperior: newSuperior, controls: controls)
+        }
+        func whoAmI() async throws -> String { try await connection.whoAmI() }
+        func passwordModify(userDN: DistinguishedName?, oldPassword: String?, newPassword: String?, controls: [LDAPRequestControl]) async throws -> String? {
+            try await connection.passwordModify(userDN: userDN, oldPassword: oldPassword, newPassword: newPassword, controls: controls)
+        }
+        func pagedSearch(base: DistinguishedName, scope: LDAPSearchScope, filter: LDAPFilter, attributes: [String], pageSize: Int,
+                         controls: [LDAPRequestControl]) -> LDAPPagedSearch {
+            connection.pagedSearch(base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize, controls: controls)
+        }
+    }
+
+    /// One account's logins: runs of POP3 polls, IMAP failures, another address, web logins.
+    static func pattern(_ world: AuditWorld, _ uid: String) -> [LoginEvent] {
+        var events: [LoginEvent] = []
+        var clock: TimeInterval = 0
+        func add(_ count: Int, _ make: (TimeInterval) -> LoginEvent) {
+            for _ in 0..<count {
+                events.append(make(clock))
+                clock += 1.5
+            }
+        }
+        add(30) { world.event(uid, type: .pop3, ip: "10.7.1.1", at: $0) }
+        add(5) { world.event(uid, type: .imap, ip: "10.7.1.1", outcome: .failure(.wrongPassword), at: $0) }
+        add(20) { world.event(uid, type: .pop3, ip: "10.7.1.1", at: $0) }
+        add(2) { world.event(uid, type: .pcBrowser, ip: "10.7.1.1", at: $0) }
+        add(10) { world.event(uid, type: .pop3, ip: "10.7.1.2", at: $0) }
+        return events
+    }
+
+    static func summary(_ entries: [AuditEntry]) -> [String] {
+        entries.map { "\($0.typeCode) \($0.ip ?? "-") \($0.reasonCode ?? "-") \($0.count) \($0.firstTime.map { Int($0.timeIntervalSince1970) } ?? 0)-\($0.lastTime.map { Int($0.timeIntervalSince1970) } ?? 0)" }.sorted()
+    }
+
+    @Test func aBacklogsRepeatsAreCountedByOneWritePerRun() async throws {
+        let world = try await AuditWorld.make(accounts: ["spooled", "direct"])
+        let ldap = world.fixture.gwdirConnection()
+        defer { ldap.close() }
+        let layout = try DirectoryLayout(base: world.fixture.baseDN)
+        let counting = AuditWrites(ldap, base: layout.auditEvents)
+        let clock = world.clock
+        let log = AuditLog(context: DirectoryContext(ldap: counting, layout: layout, now: { clock.now }), purgeInterval: nil)
+        // One event at a time, as the in-process recorder writes them.
+        for event in Self.pattern(world, "direct") { try await log.write(event) }
+        let direct = counting.count
+        // The same logins of another account, spooled and drained as one backlog.
+        let directory = SpoolTests.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let recorder = SpooledLoginRecorder(spool: try LoginSpool(directory: directory), log: log)
+        defer { recorder.spool.close() }
+        for event in Self.pattern(world, "spooled") { try await recorder.record(event) }
+        #expect(try await recorder.drainAvailable() == 67)
+        let drained = counting.count - direct
+        #expect(direct == 67)
+        // pop3 x30, imap x5, pop3 x20, two web logins, pop3 from another address x10.
+        #expect(drained == 6, "\(drained) audit writes for the backlog")
+        let spooled = try await log.events(account: DistinguishedName(world.accountDN("spooled")))
+        let written = try await log.events(account: DistinguishedName(world.accountDN("direct")))
+        #expect(Self.summary(spooled) == Self.summary(written))
+        #expect(spooled.reduce(0) { $0 + $1.count } == 67)
+        // The replay mark of each entry is its run's last event.
+        let root = world.fixture.rootConnection()
+        defer { root.close() }
+        let marks = try await root.search(base: layout.auditEvents, scope: .oneLevel,
+                                          filter: .equal("gwAccountRef", world.accountDN("spooled")), attributes: ["gwSpoolSeq"])
+        #expect(Set(marks.entries.compactMap { $0.string("gwSpoolSeq") }) == ["30", "35", "55", "56", "57", "67"])
+        // The last login is the run's last success, once flushed.
+        try await log.flushLastLogins()
+        #expect(try await world.lastLogin("spooled")["gwLastLoginIP"] == "10.7.1.2")
+    }
+}
+
 import Logging
 import ServiceLifecycle
 

@@ -69,6 +69,21 @@ import Testing
     @Test func answersInDovecotsShape() throws {
         #expect(PolicyAnswer.allowed.json == #"{"msg":"","status":0}"#)
         #expect(PolicyAnswer.refused(.ipNotAllowed).json == #"{"msg":"IP address not allowed","status":-1}"#)
+        // Hand-written JSON: every label, and text with quotes, backslashes, controls, slashes
+        // and non-ASCII, reads back as sent through a real JSON parser.
+        let messages = LoginFailureReason.allCases.map(\.englishLabel) + ["say \"no\"", #"a\b"#, "tab\tnew\nline\r\u{1}\u{1f}", "a/b", "영업부 ✓", ""]
+        for (index, message) in messages.enumerated() {
+            let answer = PolicyAnswer(status: index - 3, message: message)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(answer.json.utf8)) as? [String: Any], "\(answer.json)")
+            #expect(object["msg"] as? String == message && object["status"] as? Int == index - 3, "\(answer.json)")
+            #expect(!answer.json.unicodeScalars.contains { $0.value < 0x20 }, "no raw control characters")
+        }
+    }
+
+    @Test func blanksAreTrimmedAsFoundationDoes() {
+        for text in ["", " ", "a", " a", "a ", "\ta b\t", "\u{3000}영업\u{3000}", "\u{a0}x\u{a0}", "\nx\n", " \u{2003} ", "x y"] {
+            #expect(text.trimmingBlanks() == text.trimmingCharacters(in: .whitespaces), "\(Array(text.unicodeScalars))")
+        }
     }
 
     @Test func theKeyMatchesOnlyItself() throws {

@@ -130,8 +130,9 @@ enum AuditRecords {
         attributes(for: event, id: id, country: country, workspace: homeWorkspace(of: event.accountDN, layout: layout)?.description)
     }
 
-    static func attributes(for event: LoginEvent, id: String, country: String, workspace: String?) -> [LDAPAttribute] {
-        let time = GeneralizedTime.format(event.time)
+    /// `count` events from `event.time` to `lastTime` (a merged run; one event by default).
+    static func attributes(for event: LoginEvent, id: String, country: String, workspace: String?, count: Int = 1, lastTime: Date? = nil) -> [LDAPAttribute] {
+        let first = min(event.time, lastTime ?? event.time), last = max(event.time, lastTime ?? event.time)
         var attributes: [LDAPAttribute] = []
         attributes.reserveCapacity(14)
         attributes.append(LDAPAttribute("objectClass", ObjectClassName.loginEvent))
@@ -144,9 +145,9 @@ enum AuditRecords {
         attributes.append(LDAPAttribute(AttributeName.country, country))
         attributes.append(LDAPAttribute(AttributeName.loginResult, event.result.rawValue))
         if let reason = event.reason { attributes.append(LDAPAttribute(AttributeName.failureReason, reason.rawValue)) }
-        attributes.append(LDAPAttribute(AttributeName.firstTime, time))
-        attributes.append(LDAPAttribute(AttributeName.lastTime, time))
-        attributes.append(LDAPAttribute(AttributeName.eventCount, "1"))
+        attributes.append(LDAPAttribute(AttributeName.firstTime, GeneralizedTime.format(first)))
+        attributes.append(LDAPAttribute(AttributeName.lastTime, GeneralizedTime.format(last)))
+        attributes.append(LDAPAttribute(AttributeName.eventCount, String(count)))
         if let workspace { attributes.append(LDAPAttribute(AttributeName.workspaceRef, workspace)) }
         return attributes
     }

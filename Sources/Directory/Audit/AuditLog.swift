@@ -103,10 +103,18 @@ public struct AuditLog: LoginRecorder {
     /// operation that counts it (``SpooledLoginRecorder``'s replay reads it back).
     @discardableResult
     public func write(_ event: LoginEvent, mark: AuditSpoolMark?) async throws -> Written {
-        var resolved = event
-        resolved.time = AuditRecords.wholeSecond(event.time)
-        if event.country == nil, let ip = event.ip { resolved.country = geoIP?.country(for: ip) }
+        try await write(FoldedLoginRun(event), mark: mark)
+    }
+
+    /// Records a run of repeats as one write: the count goes up by the run's length (or a new
+    /// entry starts with it), and its last event is the one the last login and the mark take.
+    @discardableResult
+    public func write(_ run: FoldedLoginRun, mark: AuditSpoolMark?) async throws -> Written {
+        var resolved = run.first
+        resolved.time = AuditRecords.wholeSecond(run.first.time)
+        if resolved.country == nil, let ip = resolved.ip { resolved.country = geoIP?.country(for: ip) }
         let event = resolved
+        let lastTime = AuditRecords.wholeSecond(run.lastTime)
         let now = context.now()
         if let purgeInterval, state.claimPurge(at: now, interval: purgeInterval.timeInterval) {
             // Retention is housekeeping: its failure must not lose the login being recorded; the
@@ -120,10 +128,14 @@ public struct AuditLog: LoginRecorder {
         // The account, lowercased once: the folding key, the cache and the last-login write share it.
         let account = AuditRecords.account(of: event)
         let key = event.foldingKey(account: account)
+        // Only repeats fold into one write; a run of events that never fold is not a run.
+        precondition(run.count == 1 || key != nil, "a run of \(run.count) events without a folding key")
         let written = try await ldapCall("recording a login of \(event.loginName)") {
-            try await writeEntry(event, account: account, key: key, mark: mark)
+            try await writeEntry(event, count: run.count, lastTime: lastTime, account: account, key: key, mark: mark)
         }
-        try await recordLastLogin(event, account: account, now: now)
+        var newest = event
+        newest.time = max(event.time, lastTime)
+        try await recordLastLogin(newest, account: account, now: now)
         return written
     }
 
@@ -144,7 +156,9 @@ public struct AuditLog: LoginRecorder {
     /// everyone who joined offers again.
     struct EntryGone: Error {}
 
-    private func writeEntry(_ event: LoginEvent, account: AuditFoldingKey.Account, key: AuditFoldingKey?, mark: AuditSpoolMark?) async throws -> Written {
+    private func writeEntry(
+        _ event: LoginEvent, count: Int, lastTime: Date, account: AuditFoldingKey.Account, key: AuditFoldingKey?, mark: AuditSpoolMark?
+    ) async throws -> Written {
         let ldap = context.ldap
         guard let key else {
             let entry = newEntry(event)
@@ -158,7 +172,9 @@ public struct AuditLog: LoginRecorder {
         // A few rounds at most: each retry follows an entry that vanished (purged, deleted by
         // hand) or a creation that failed, and the next round adds a fresh one.
         for _ in 0..<4 {
-            let action = state.fold.withLock { $0.offer(event, account: account, key: key, mark: mark, newEntry: { newEntry(event) }) }
+            let action = state.fold.withLock {
+                $0.offer(event, count: count, through: lastTime, account: account, key: key, mark: mark, newEntry: { newEntry(event) })
+            }
             switch action {
             case .load(let load):
                 // Its own task: a search is abandoned when its task is cancelled, and others wait for it.
@@ -177,7 +193,7 @@ public struct AuditLog: LoginRecorder {
             case .awaitLoad(let load):
                 _ = try await load.wait()
             case .add(let entry, let outcome):
-                let attributes = attributes(for: event, id: entry.id, mark: mark)
+                let attributes = attributes(for: event, id: entry.id, mark: mark, count: count, lastTime: lastTime)
                 do {
                     _ = try await Self.uncancelled { try await ldap.add(dn: entry.dn, attributes: attributes, controls: []) }
                     outcome.finish(.success(()))
@@ -289,9 +305,11 @@ public struct AuditLog: LoginRecorder {
         var dn: DistinguishedName
     }
 
-    private func attributes(for event: LoginEvent, id: String, mark: AuditSpoolMark?) -> [LDAPAttribute] {
+    private func attributes(for event: LoginEvent, id: String, mark: AuditSpoolMark?, count: Int = 1, lastTime: Date? = nil) -> [LDAPAttribute] {
         let workspace = state.homeWorkspace(of: event.accountDN) { AuditRecords.homeWorkspace(of: $0, layout: context.layout)?.description }
-        var attributes = AuditRecords.attributes(for: event, id: id, country: event.country ?? Self.unknownCountry, workspace: workspace)
+        var attributes = AuditRecords.attributes(
+            for: event, id: id, country: event.country ?? Self.unknownCountry, workspace: workspace, count: count, lastTime: lastTime
+        )
         if let mark {
             attributes.append(LDAPAttribute(AttributeName.spoolId, mark.spool))
             attributes.append(LDAPAttribute(AttributeName.spoolSeq, String(mark.sequence)))

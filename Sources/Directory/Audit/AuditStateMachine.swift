@@ -26,8 +26,8 @@ struct FoldBatch: Sendable, Hashable {
     /// The highest spool mark among the batch's events.
     var mark: AuditSpoolMark?
 
-    mutating func join(lastTime: Date?, firstTime: Date?, mark: AuditSpoolMark?) {
-        count += 1
+    mutating func join(count: Int = 1, lastTime: Date?, firstTime: Date?, mark: AuditSpoolMark?) {
+        self.count += count
         if let lastTime { self.lastTime = max(self.lastTime ?? lastTime, lastTime) }
         if let firstTime { self.firstTime = min(self.firstTime ?? firstTime, firstTime) }
         if let mark, mark.sequence > self.mark?.sequence ?? 0 { self.mark = mark }
@@ -86,10 +86,15 @@ struct AuditFoldMachine: Sendable {
 
     init(policy: AuditFoldingPolicy) { self.policy = policy }
 
+    /// Offers `count` events of one key at once (a run the spool drainer merged, see
+    /// ``FoldedLoginRun``), the first at `event.time`, the last at `lastTime`. The run folds
+    /// into the newest entry only when both its ends would; otherwise it starts an entry of
+    /// its own, which the run alone keeps within the policy's gap and span.
     mutating func offer(
-        _ event: LoginEvent, account: AuditFoldingKey.Account, key: AuditFoldingKey, mark: AuditSpoolMark?,
-        newEntry: () -> AuditLog.NewEntry
+        _ event: LoginEvent, count: Int = 1, through lastTime: Date? = nil, account: AuditFoldingKey.Account, key: AuditFoldingKey,
+        mark: AuditSpoolMark?, newEntry: () -> AuditLog.NewEntry
     ) -> Action {
+        let first = min(event.time, lastTime ?? event.time), last = max(event.time, lastTime ?? event.time)
         switch slots[account] {
         case nil:
             let load = LoadOutcome()
@@ -97,29 +102,31 @@ struct AuditFoldMachine: Sendable {
             return .load(load)
         case .loading(let load):
             return .awaitLoad(load)
-        case .known(var newest?) where policy.decide(newest: newest.summary, key: key, time: event.time) == .increment:
+        case .known(var newest?) where policy.decide(newest: newest.summary, key: key, time: first) == .increment
+            && (first == last || policy.decide(newest: newest.summary, key: key, time: last) == .increment):
             var later: Date?, earlier: Date?
-            if event.time > newest.summary.lastTime {
-                newest.summary.lastTime = event.time
-                later = event.time
-            } else if event.time < newest.summary.firstTime {
-                newest.summary.firstTime = event.time
-                earlier = event.time
+            if last > newest.summary.lastTime {
+                newest.summary.lastTime = last
+                later = last
+            }
+            if first < newest.summary.firstTime {
+                newest.summary.firstTime = first
+                earlier = first
             }
             if var open = newest.open {
-                open.batch.join(lastTime: later, firstTime: earlier, mark: mark)
+                open.batch.join(count: count, lastTime: later, firstTime: earlier, mark: mark)
                 newest.open = open
                 slots[account] = .known(newest)
                 return .join(dn: newest.dn, open.outcome)
             }
             let previous = newest.lastWrite, outcome = WriteOutcome()
-            newest.open = (FoldBatch(lastTime: later, firstTime: earlier, mark: mark), outcome)
+            newest.open = (FoldBatch(count: count, lastTime: later, firstTime: earlier, mark: mark), outcome)
             newest.lastWrite = outcome
             slots[account] = .known(newest)
             return .send(dn: newest.dn, previous: previous, outcome: outcome)
         case .known:
             let entry = newEntry(), creation = WriteOutcome()
-            let summary = AuditEntrySummary(key: key, firstTime: event.time, lastTime: event.time)
+            let summary = AuditEntrySummary(key: key, firstTime: first, lastTime: last)
             slots[account] = .known(Newest(dn: entry.dn, summary: summary, lastWrite: creation))
             evictIfLarge(now: event.time)
             return .add(entry, creation)

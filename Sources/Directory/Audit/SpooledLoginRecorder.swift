@@ -44,7 +44,7 @@ public struct SpooledLoginRecorder: LoginRecorder {
     /// Throws on the first failure (what was written stays written; a retry skips it).
     /// Returns how many events were drained.
     @discardableResult
-    public func drainAvailable(batchSize: Int = 1024) async throws -> Int {
+    public func drainAvailable(batchSize: Int = 8192) async throws -> Int {
         var drained = 0
         while true {
             let after = spool.checkpoint
@@ -71,10 +71,11 @@ public struct SpooledLoginRecorder: LoginRecorder {
         do {
             // Accounts side by side (at most maxConcurrentWrites at a time), each account's
             // events one after the other: its entries then hold a prefix of the spool.
+            // An account's repeats in the batch go as one write per run (FoldedLoginRun).
             try await forEachConcurrently(Array(byAccount)) { account, items in
                 let written = mayBeWritten ? try await Self.highWater(account, items[0].event, spool: spoolID, from: items[0].sequence, log: log) : 0
-                for item in items where item.sequence > written {
-                    try await log.write(item.event, mark: AuditSpoolMark(spool: spoolID, sequence: item.sequence))
+                for (sequence, run) in FoldedLoginRun.runs(items.lazy.filter { $0.sequence > written }, policy: log.folding) {
+                    try await log.write(run, mark: AuditSpoolMark(spool: spoolID, sequence: sequence))
                 }
             }
         } catch {

@@ -149,7 +149,7 @@ public struct Authenticator: Sendable {
     /// Step 2: the account named by the request, nil when there is none (or the login is
     /// not well-formed).
     private func findAccount(_ request: LoginRequest) async throws -> LoginAccount? {
-        let login = request.login.trimmingCharacters(in: .whitespaces)
+        let login = request.login.trimmingBlanks()
         let base: DistinguishedName
         let filter: LDAPFilter
         if login.contains("@") {

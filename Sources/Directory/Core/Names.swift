@@ -10,7 +10,7 @@ public struct MailAddress: Sendable, Hashable, CustomStringConvertible, Comparab
     public let domain: String
 
     public init(_ text: String) throws {
-        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let trimmed = AuditRecords.lowercased(text.trimmingBlanks())
         let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2 else { throw Self.invalid(text, "it needs exactly one @") }
         let local = String(parts[0]), domain = String(parts[1])
@@ -150,6 +150,8 @@ public enum EntryName {
     static func trimmingBlanks(_ text: String) -> String {
         func isBlank(_ scalar: Unicode.Scalar) -> Bool { scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator }
         let scalars = text.unicodeScalars
+        // Nothing to trim (the usual case): the string itself, no copy.
+        if let first = scalars.first, let last = scalars.last, !isBlank(first), !isBlank(last) { return text }
         guard let first = scalars.firstIndex(where: { !isBlank($0) }), let last = scalars.lastIndex(where: { !isBlank($0) }) else { return "" }
         return String(scalars[first...last])
     }
@@ -366,4 +368,11 @@ extension WorkspaceService.Changes {
         changes.displayName = try NameText.validate(displayName, what: "workspace name")
         return changes
     }
+}
+
+extension String {
+    /// Without leading and trailing blanks (``EntryName/trimmingBlanks(_:)``): for the login
+    /// paths (every policy request, every address), where Foundation's trimming cost more than
+    /// the rest of the parsing.
+    public func trimmingBlanks() -> String { EntryName.trimmingBlanks(self) }
 }
