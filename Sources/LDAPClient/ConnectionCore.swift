@@ -1,6 +1,5 @@
 import CLDAP
 import CLDAPShims
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -63,7 +63,7 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
         var finished = false
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     private let wakeReadFD: Int32
     private let wakeWriteFD: Int32
 

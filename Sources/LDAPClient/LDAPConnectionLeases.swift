@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Connections lent to one caller at a time, at most `maximum` of them: for work that changes
 /// a connection's identity (a password check binds as the user), which cannot share a
@@ -22,13 +21,13 @@ public final class LDAPConnectionLeases: Sendable {
         var nextID: UInt64 = 0
     }
 
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
 
     public init(configuration: LDAPConfiguration, maximum: Int, maxIdle: Int, waitTimeout: Duration) {
         self.configuration = configuration
         self.maximum = maximum
         self.waitTimeout = waitTimeout
-        state = Mutex(State(machine: LeaseStateMachine(maximum: maximum, maxIdle: maxIdle)))
+        state = LockedValue(State(machine: LeaseStateMachine(maximum: maximum, maxIdle: maxIdle)))
     }
 
     /// Connections that exist (lent, idle or being opened), idle ones, and callers waiting.

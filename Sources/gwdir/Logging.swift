@@ -1,6 +1,6 @@
 import ArgumentParser
 import Logging
-import Synchronization
+import LDAPClient
 
 /// The CLI's logging: swift-log to stderr, bootstrapped once by ``GWDir/main()`` before the
 /// command runs, so stdout carries only the command's output (scripts and the CLI tests compare
@@ -14,7 +14,7 @@ enum CLILogging {
     static let label = "gwdir.cli"
     static var logger: Logger { Logger(label: label) }
 
-    private static let bootstrapped = Mutex(false)
+    private static let bootstrapped = LockedValue(false)
 
     /// Sends every logger to stderr at `level`. Only the first call counts: swift-log allows
     /// one bootstrap per process.

@@ -1,7 +1,6 @@
 import Foundation
 import LDAPClient
 import Logging
-import Synchronization
 import TestSupport
 import Testing
 
@@ -15,7 +14,7 @@ import Testing
     }
 
     @Test func retriesUntilTheUndoSucceeds() async {
-        let calls = Mutex(0)
+        let calls = LockedValue(0)
         let compensation = Compensation(attempts: 3, backoff: .milliseconds(1))
         let result = await compensation.run {
             let call = calls.withLock { $0 += 1; return $0 }
@@ -26,7 +25,7 @@ import Testing
     }
 
     @Test func givesUpAfterItsAttemptsWithTheLastError() async {
-        let calls = Mutex(0)
+        let calls = LockedValue(0)
         let started = ContinuousClock.now
         let result = await Compensation(attempts: 3, backoff: .milliseconds(20)).run {
             calls.withLock { $0 += 1 }
@@ -60,7 +59,7 @@ import Testing
         #expect(note.contains("gwAliasCount of alice@example.test is one too high") && note.contains("gwdir check --repair"))
 
         // A slot given back on the second try logs nothing.
-        let calls = Mutex(0)
+        let calls = LockedValue(0)
         let recovered = await service.releaseSlot(of: "alice@example.test") {
             if calls.withLock({ $0 += 1; return $0 }) == 1 { throw Failure() }
         }
@@ -122,7 +121,7 @@ final class LogRecords: Sendable {
         var metadata: [String: String]
     }
 
-    private let records = Mutex<[Record]>([])
+    private let records = LockedValue<[Record]>([])
     var all: [Record] { records.withLock { $0 } }
     func append(_ record: Record) { records.withLock { $0.append(record) } }
 }

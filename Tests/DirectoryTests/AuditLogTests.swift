@@ -1,6 +1,5 @@
 import Foundation
 import LDAPClient
-import Synchronization
 import TestSupport
 import Testing
 

@@ -1,6 +1,5 @@
 import Foundation
 import LDAPClient
-import Synchronization
 import Testing
 
 @testable import Directory
@@ -59,7 +58,7 @@ import Testing
         #expect(AuditRecords.parentDN(of: #"cn=a\\,ou=x"#) == "ou=x")
         #expect(AuditRecords.parentDN(of: "dc=com") == "")
         let state = AuditLogState()
-        let derivations = Mutex(0)
+        let derivations = LockedValue(0)
         func workspace(_ dn: String) -> String? {
             state.homeWorkspace(of: dn) { dn in
                 derivations.withLock { $0 += 1 }

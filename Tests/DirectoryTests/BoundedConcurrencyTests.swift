@@ -1,12 +1,12 @@
-import Synchronization
 import Testing
 
 @testable import Directory
+import LDAPClient
 
 /// The fan-out bound of the audit log's last-login writes and the spool drainer.
 @Suite struct BoundedConcurrencyTests {
     final class Gauge: Sendable {
-        private let state = Mutex((current: 0, peak: 0, done: 0))
+        private let state = LockedValue((current: 0, peak: 0, done: 0))
         func enter() { state.withLock { $0.current += 1; $0.peak = max($0.peak, $0.current) } }
         func leave() { state.withLock { $0.current -= 1; $0.done += 1 } }
         var peak: Int { state.withLock { $0.peak } }

@@ -1,6 +1,5 @@
 import Directory
 import LDAPClient
-import Synchronization
 import Testing
 
 /// A DN the server hands back that does not parse must fail the operation. It used to become
@@ -8,7 +7,7 @@ import Testing
 @Suite struct MalformedDNTests {
     /// Answers every search with one group entry whose DN does not parse; records writes.
     final class MalformedServer: LDAPOperations {
-        let writes = Mutex<[String]>([])
+        let writes = LockedValue<[String]>([])
 
         func search(
             base: DistinguishedName, scope: LDAPSearchScope, filter: LDAPFilter, attributes: [String],

@@ -1,6 +1,5 @@
 import Foundation
 import LDAPClient
-import Synchronization
 import TestSupport
 import Testing
 
@@ -404,7 +403,7 @@ import Testing
     final class AuditWrites: LDAPOperations {
         let connection: LDAPConnection
         let base: DistinguishedName
-        private let writes = Mutex(0)
+        private let writes = LockedValue(0)
         var count: Int { writes.withLock { $0 } }
         init(_ connection: LDAPConnection, base: DistinguishedName) {
             self.connection = connection

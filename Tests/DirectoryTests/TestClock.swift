@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import LDAPClient
 
 /// A clock the test moves (``DirectoryContext/now`` reads it), for OTP steps and retention.
 /// ``sleeper`` is the same time as a Swift `Clock`, for services that sleep: they wake when
@@ -13,8 +13,8 @@ final class TestClock: Sendable {
         var watchers: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state: Mutex<State>
-    init(_ start: Date) { state = Mutex(State(now: start)) }
+    private let state: LockedValue<State>
+    init(_ start: Date) { state = LockedValue(State(now: start)) }
     var now: Date { state.withLock { $0.now } }
 
     func advance(by seconds: TimeInterval) {

@@ -3,7 +3,6 @@ import DirectoryServer
 import Foundation
 import LDAPClient
 import Logging
-import Synchronization
 import Testing
 import TestSupport
 

@@ -1,7 +1,6 @@
 import Directory
 import DirectoryServer
 import Foundation
-import Synchronization
 import LDAPClient
 import LocalSlapd
 import Testing
@@ -317,14 +316,14 @@ enum BlockingThreads {
 
 /// Thread-safe lines, for what a burst's clients saw.
 final class Lines: Sendable {
-    private let storage = Mutex<[String]>([])
+    private let storage = LockedValue<[String]>([])
     func append(_ line: String) { storage.withLock { $0.append(line) } }
     var all: [String] { storage.withLock { $0 } }
 }
 
 /// A thread-safe count for the burst's clients.
 final class Counter: Sendable {
-    private let storage = Mutex(0)
+    private let storage = LockedValue(0)
     /// Adds one and returns the new value.
     func add() -> Int { storage.withLock { $0 += 1; return $0 } }
     var value: Int { storage.withLock { $0 } }

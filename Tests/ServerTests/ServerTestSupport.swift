@@ -3,7 +3,6 @@ import DirectoryServer
 import Foundation
 import LDAPClient
 import Logging
-import Synchronization
 import TestSupport
 
 /// A workspace of its own on the shared harness slapd, written as the root DN; the server
@@ -62,7 +61,7 @@ struct PolicyWorld: Sendable {
 /// is checked on the count, "written" on the audit subtree.
 final class CountingRecorder: LoginRecorder {
     let log: AuditLog
-    private let recorded = Mutex<[LoginEvent]>([])
+    private let recorded = LockedValue<[LoginEvent]>([])
 
     init(log: AuditLog) { self.log = log }
 

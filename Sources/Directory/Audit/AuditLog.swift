@@ -461,8 +461,8 @@ public struct AuditLog: LoginRecorder {
 /// The in-process memory of ``AuditLog``: the two decision machines behind their locks, the
 /// sweep's wake-up, entry ids, home workspaces, when retention last ran.
 final class AuditLogState: Sendable {
-    let fold: Mutex<AuditFoldMachine>
-    let lastLogins: Mutex<LastLoginMachine>
+    let fold: LockedValue<AuditFoldMachine>
+    let lastLogins: LockedValue<LastLoginMachine>
     /// Signalled when a deferral begins while none was pending: an idle sweep starts timing it.
     let sweepWakeups: AsyncStream<Void>.Continuation
     let sweepSignals: AsyncStream<Void>
@@ -471,12 +471,12 @@ final class AuditLogState: Sendable {
     /// getrandom(2) per log instead of one per entry.
     private let idSeed = UInt64.random(in: .min ... .max)
     private let idCounter = Atomic<UInt64>(0)
-    private let workspaces = Mutex<[Substring: String?]>([:])
-    private let lastPurge = Mutex<Date?>(nil)
+    private let workspaces = LockedValue<[Substring: String?]>([:])
+    private let lastPurge = LockedValue<Date?>(nil)
 
     init(folding: AuditFoldingPolicy = AuditFoldingPolicy(), lastLoginInterval: Duration = .seconds(60)) {
-        fold = Mutex(AuditFoldMachine(policy: folding))
-        lastLogins = Mutex(LastLoginMachine(interval: lastLoginInterval))
+        fold = LockedValue(AuditFoldMachine(policy: folding))
+        lastLogins = LockedValue(LastLoginMachine(interval: lastLoginInterval))
         (sweepSignals, sweepWakeups) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -518,7 +518,7 @@ final class Promise<Value: Sendable>: Sendable {
         case finished(Result<Value, any Error>)
     }
 
-    private let state = Mutex<State>(.pending([]))
+    private let state = LockedValue<State>(.pending([]))
 
     func result() async -> Result<Value, any Error> {
         // Unsafe rather than checked: each continuation is resumed exactly once, by `finish`

@@ -1,4 +1,5 @@
 import Foundation
+import LDAPClient
 import Logging
 import Synchronization
 
@@ -41,9 +42,9 @@ public final class LoginSpool: Sendable {
     /// Sequence numbers at or below this were appended before this process opened the
     /// spool: some may be in the directory already, so draining them checks first.
     public let recoveredThrough: UInt64
-    private let checkpointed: Mutex<UInt64>
-    private let readCursor = Mutex<ReadCursor?>(nil)
-    private let checkpointWritten = Mutex<ContinuousClock.Instant?>(nil)
+    private let checkpointed: LockedValue<UInt64>
+    private let readCursor = LockedValue<ReadCursor?>(nil)
+    private let checkpointWritten = LockedValue<ContinuousClock.Instant?>(nil)
 
     /// Opens (creating if needed) the spool in `directory`.
     /// `maxPendingBytes` bounds the records queued for the next write; appends beyond it wait.
@@ -72,7 +73,7 @@ public final class LoginSpool: Sendable {
                 if let lastSequence = scan.lastSequence { last = max(last, lastSequence) }
             }
             recoveredThrough = last
-            checkpointed = Mutex(checkpoint)
+            checkpointed = LockedValue(checkpoint)
             writer = try SpoolWriter(directory: directory, nextSequence: last + 1, segmentBytes: segmentBytes, maxPendingBytes: maxPendingBytes, logger: logger)
         } catch {
             closeFD(lockFD)
@@ -376,7 +377,7 @@ final class SpoolWriter: @unchecked Sendable {
         var failure: DirectoryError?
     }
 
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
     private let condition = NSCondition()
     private let durable: Atomic<UInt64>
     private let activeFirst: Atomic<UInt64>
@@ -395,7 +396,7 @@ final class SpoolWriter: @unchecked Sendable {
         self.segmentBytes = segmentBytes
         self.maxPendingBytes = maxPendingBytes
         self.logger = logger
-        state = Mutex(State(nextSequence: nextSequence))
+        state = LockedValue(State(nextSequence: nextSequence))
         durable = Atomic(nextSequence - 1)
         activeFirst = Atomic(nextSequence)
         (appended, appendedContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))

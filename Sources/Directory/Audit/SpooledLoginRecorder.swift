@@ -2,7 +2,6 @@ import Foundation
 import LDAPClient
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// A ``LoginRecorder`` that never loses an accepted event: ``record(_:)`` returns once the
 /// event is fsync'd in a ``LoginSpool``, and ``SpoolDrainService`` writes spooled events to
@@ -109,7 +108,7 @@ public struct SpooledLoginRecorder: LoginRecorder {
         guard let resolver, batch.contains(where: { $0.event.accountUnresolved }) else { return (batch, [:]) }
         // One lookup per login name, side by side (bounded like the writes).
         let logins = Array(Set(batch.lazy.filter(\.event.accountUnresolved).map(\.event.loginName)))
-        let found = Mutex<[String: ResolvedLoginAccount]>([:])
+        let found = LockedValue<[String: ResolvedLoginAccount]>([:])
         try await forEachConcurrently(logins) { login in
             if let account = try await resolver.account(of: login) { found.withLock { $0[login] = account } }
         }
@@ -198,7 +197,7 @@ public struct SpoolDrainService<C: Clock>: Service where C.Duration == Duration 
 
 /// A thread-safe boolean.
 final class Flag: Sendable {
-    private let value = Mutex(false)
+    private let value = LockedValue(false)
     var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }
     func clear() { value.withLock { $0 = false } }

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import LDAPClient
 
 /// Whether the mail policy asks the directory or answers without it, after slapd stopped
 /// answering. Without it every Dovecot request of an outage waits out LDAPClient's retries
@@ -58,10 +58,10 @@ public struct DirectoryBreaker: Sendable, Hashable {
 
 /// A ``DirectoryBreaker`` shared by the concurrent requests of one server.
 public final class DirectoryBreakerBox: Sendable {
-    private let breaker: Mutex<DirectoryBreaker>
+    private let breaker: LockedValue<DirectoryBreaker>
 
     public init(_ breaker: DirectoryBreaker = DirectoryBreaker()) {
-        self.breaker = Mutex(breaker)
+        self.breaker = LockedValue(breaker)
     }
 
     public func shouldAsk(now: Date) -> Bool { breaker.withLock { $0.shouldAsk(now: now) } }

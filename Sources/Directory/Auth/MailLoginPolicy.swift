@@ -1,7 +1,6 @@
 import Foundation
 import LDAPClient
 import Logging
-import Synchronization
 
 /// What the mail-login policy knows about an account at one moment: the pure input of
 /// ``MailLoginRules``, read by ``MailLoginPolicy`` in two searches.
@@ -346,8 +345,8 @@ public struct MailAccountResolver: LoginAccountResolver {
     }
 
     final class CacheBox: Sendable {
-        let state: Mutex<ResolvedLoginCache>
-        init(_ cache: ResolvedLoginCache) { state = Mutex(cache) }
+        let state: LockedValue<ResolvedLoginCache>
+        init(_ cache: ResolvedLoginCache) { state = LockedValue(cache) }
     }
 }
 
