@@ -200,7 +200,10 @@ public final class SlapdInstance: @unchecked Sendable {
         let pid = try ChildProcess.spawn(
             // With -d, slapd logs to stderr (our log file) at that level; "none" keeps it quiet.
             options.paths.slapd, ["-F", configDirectory.path, "-h", listeners, "-d", options.logLevel == "none" ? "0" : options.logLevel],
-            output: .file(logFile.path)
+            // A daemon keeps none of our descriptors: an inherited pipe (swift test's event
+            // stream, a caller's output) would stay open as long as slapd runs, and its reader
+            // would wait for the end of it.
+            output: .file(logFile.path), closeOtherDescriptors: true
         )
         lock.withLock { self.pid = pid }
         try waitUntilReady(pid)

@@ -19,9 +19,7 @@ public struct DirectoryFixture: Sendable {
 
     private static let started: Result<DirectoryFixture, SlapdError> = {
         do {
-            let fixture = try start()
-            TestSlapd.stopAtExit(fixture.slapd)
-            return .success(fixture)
+            return .success(try start())
         } catch let error as SlapdError {
             return .failure(error)
         } catch {
@@ -34,9 +32,11 @@ public struct DirectoryFixture: Sendable {
         try started.get()
     }
 
-    /// A fresh server of its own (for tests that restart or lock things).
+    /// A fresh server of its own (for tests that restart or lock things), stopped at exit at
+    /// the latest: a suite's static server would otherwise outlive the test process.
     public static func start(baseDN: String = "dc=example,dc=com", logLevel: String = "none") throws -> DirectoryFixture {
         let slapd = try SlapdInstance.startTemporary(baseDN: baseDN, logLevel: logLevel)
+        TestSlapd.stopAtExit(slapd)
         let passwords = (SlapdOptions.randomPassword(), SlapdOptions.randomPassword(), SlapdOptions.randomPassword())
         let firstValue = String(baseDN.split(separator: ",")[0].split(separator: "=")[1])
         let ldif = try DirectorySchema.render(DirectorySchema.template("slapd/base.ldif"), [
