@@ -118,4 +118,30 @@ import Testing
         #expect(try await service.clearOTPFailures(accountUUID: uuid))
         #expect(try await service.clearOTPFailures(accountUUID: uuid) == false)
     }
+
+    /// A failure counted from a snapshot read earlier (the mail policy reads the block state
+    /// for the reason, then counts from it): stale snapshots still count exactly, whether the
+    /// entry appeared or its count moved meanwhile, and the tenth failure blocks.
+    @Test func failuresCountedFromAStaleSnapshotCountExactly() async throws {
+        let world = try await AuthWorld.make("ip-snap")
+        defer { world.close() }
+        let service = IPBlockService(context: world.context())
+        let ip = try #require(IPAddress(uniqueTestIP()))
+        let absent = try await service.snapshot(of: ip)
+        #expect(absent.state == nil && !service.isBlocked(absent))
+        // Someone else counts first: the entry exists now, the snapshot says it does not.
+        try await service.recordFailure(ip)
+        try await service.recordFailure(ip, after: absent)
+        #expect(try await service.state(of: ip)?.failureCount == 2)
+        // A snapshot at 2, then three more elsewhere: counting from it still adds one.
+        let atTwo = try await service.snapshot(of: ip)
+        for _ in 0..<3 { try await service.recordFailure(ip) }
+        try await service.recordFailure(ip, after: atTwo)
+        #expect(try await service.state(of: ip)?.failureCount == 6)
+        // Fresh snapshots up to the limit: the tenth blocks.
+        var blocked = false
+        for _ in 0..<4 { blocked = try await service.recordFailure(ip, after: try await service.snapshot(of: ip)) }
+        #expect(blocked)
+        #expect(service.isBlocked(try await service.snapshot(of: ip)))
+    }
 }

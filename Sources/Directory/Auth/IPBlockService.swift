@@ -49,6 +49,23 @@ public struct IPBlockService: Sendable {
         try await state(key: ip.description, what: "\(ip)")
     }
 
+    /// An address's bookkeeping as read once: whether it blocks, and the starting point of a
+    /// ``recordFailure(_:at:after:)`` that follows, which then writes without reading it again.
+    public struct Snapshot: Sendable {
+        fileprivate var entry: LDAPEntry?
+        public var state: IPFailureState?
+    }
+
+    public func snapshot(of ip: IPAddress) async throws -> Snapshot {
+        let dn = try dn(ip)
+        let entry = try await ldapCall("reading the block state of \(ip)") { try await context.ldap.entry(dn, attributes: Self.attributes) }
+        return Snapshot(entry: entry, state: entry.flatMap { Self.parse($0)?.state })
+    }
+
+    public func isBlocked(_ snapshot: Snapshot, at time: Date? = nil) -> Bool {
+        policy.isBlocked(snapshot.state, at: time ?? context.now())
+    }
+
     private func state(key: String, what: String) async throws -> IPFailureState? {
         let dn = try dn(key: key)
         let entry = try await ldapCall("reading the block state of \(what)") { try await context.ldap.entry(dn, attributes: Self.attributes) }
@@ -63,6 +80,14 @@ public struct IPBlockService: Sendable {
     @discardableResult
     public func recordFailure(_ ip: IPAddress, at time: Date? = nil) async throws -> Bool {
         try await recordFailure(key: ip.description, what: "from \(ip)", policy: policy, at: time ?? context.now())
+    }
+
+    /// The same, starting from `snapshot` instead of reading the entry first. The writes
+    /// assert what they assume of it (the window, the entry's absence), so a snapshot that
+    /// went stale meanwhile only costs a read and a retry.
+    @discardableResult
+    public func recordFailure(_ ip: IPAddress, at time: Date? = nil, after snapshot: Snapshot) async throws -> Bool {
+        try await recordFailure(key: ip.description, what: "from \(ip)", policy: policy, at: time ?? context.now(), known: snapshot.entry)
     }
 
     // MARK: Wrong OTP codes per account
@@ -107,11 +132,19 @@ public struct IPBlockService: Sendable {
     // MARK: Counting
 
     /// One failure under `key` by `policy`: a new window, or an increment asserting the window.
-    private func recordFailure(key: String, what: String, policy: IPBlockPolicy, at now: Date) async throws -> Bool {
+    /// `known`: the entry as a caller just read it (`.some(nil)`: absent), used for the first round.
+    private func recordFailure(key: String, what: String, policy: IPBlockPolicy, at now: Date, known: LDAPEntry?? = nil) async throws -> Bool {
         let dn = try dn(key: key)
         let ldap = context.ldap
+        var known = known
         for _ in 0..<8 {
-            let entry = try await ldapCall("reading the failures \(what)") { try await ldap.entry(dn, attributes: Self.attributes) }
+            let entry: LDAPEntry?
+            if let first = known {
+                entry = first
+                known = nil
+            } else {
+                entry = try await ldapCall("reading the failures \(what)") { try await ldap.entry(dn, attributes: Self.attributes) }
+            }
             guard let entry, let parsed = Self.parse(entry) else {
                 let (next, blocked) = policy.record(failureAt: now, state: nil)
                 do {

@@ -197,13 +197,19 @@ public struct MailLoginPolicy: Sendable {
         }
         let found: (dn: DistinguishedName, state: MailAccountState)?
         let outcome: LoginOutcome
+        // The address's block state as read for the reason, reused to count the failure.
+        var blockState: IPBlockService.Snapshot?
         do {
             found = try await lookUp(attempt.login, now: now)
             if success {
                 outcome = .success
             } else {
                 var blocked = false
-                if let ip = attempt.ip { blocked = try await ipBlocks.isBlocked(ip, at: now) }
+                if let ip = attempt.ip {
+                    let snapshot = try await ipBlocks.snapshot(of: ip)
+                    blockState = snapshot
+                    blocked = ipBlocks.isBlocked(snapshot, at: now)
+                }
                 outcome = .failure(MailLoginRules.failureReason(
                     ip: attempt.ip, ipBlocked: blocked, protocol: mailProtocol, account: found?.state, policyRejected: policyRejected
                 ))
@@ -228,7 +234,11 @@ public struct MailLoginPolicy: Sendable {
         // by a retry, and a durable spool already holds it).
         if let reason = outcome.reason, let ip = attempt.ip, LoginRules.countsTowardIPBlock(reason) {
             do {
-                try await ipBlocks.recordFailure(ip, at: now)
+                if let blockState {
+                    try await ipBlocks.recordFailure(ip, at: now, after: blockState)
+                } else {
+                    try await ipBlocks.recordFailure(ip, at: now)
+                }
             } catch {
                 noteFailure(error, "a failed login was recorded but not counted toward the IP auto-block", ["ip": "\(ip)", "login": "\(attempt.login)"])
             }
