@@ -18,7 +18,7 @@ let unit = try DistinguishedName(arguments[2]).child(type: "ou", value: "unit")
 func event(_ index: Int) throws -> LoginEvent {
     let uid = "a\(index % 4 + 1)"
     let mail = index % 10 < 7
-    return LoginEvent(time: Date(timeIntervalSince1970: epoch + Double(index) / 100), accountDN: try unit.child(type: "uid", value: uid).description,
+    return LoginEvent(time: Date(timeIntervalSince1970: epoch + Double(index) / 100), accountDN: try unit.child(type: "uid", value: uid),
                       loginName: uid, type: mail ? .pop3 : .pcBrowser, client: mail ? "" : "chrome",
                       ip: IPAddress(mail ? "10.9.\(index % 4).1" : "10.9.9.\(index % 4)"), country: nil, outcome: .success)
 }

@@ -131,8 +131,13 @@ enum AuditBench {
 
     static func accountDN(_ bench: BenchDirectory, _ account: Int) -> String { "uid=u\(account),\(bench.peopleDN)" }
 
+    /// ``accountDN(_:_:)`` parsed, as LoginEvent holds it; the bench's own DNs always parse.
+    static func parsedAccountDN(_ bench: BenchDirectory, _ account: Int) -> DistinguishedName {
+        do { return try DistinguishedName(accountDN(bench, account)) } catch { preconditionFailure("\(error)") }
+    }
+
     static func loginEvent(_ event: AuditWorkload.Event, _ bench: BenchDirectory, t0: Date) -> LoginEvent {
-        LoginEvent(time: t0.addingTimeInterval(event.offset), accountDN: accountDN(bench, event.account),
+        LoginEvent(time: t0.addingTimeInterval(event.offset), accountDN: parsedAccountDN(bench, event.account),
                    loginName: "u\(event.account)@\(bench.domain)", type: event.type, client: event.pair == nil ? "chrome" : event.type.rawValue,
                    ip: IPAddress(event.ip), country: nil, outcome: event.outcome)
     }

@@ -77,7 +77,7 @@ struct PolicyWorkload: Sendable {
         attempts.enumerated().map { index, attempt in
             let type = MailLoginRules.mailProtocol(dovecotService: attempt.service)!.loginType
             return LoginEvent(
-                time: t0.addingTimeInterval(Double(index) / 1000), accountDN: attempt.account.map { AuditBench.accountDN(bench, $0) },
+                time: t0.addingTimeInterval(Double(index) / 1000), accountDN: attempt.account.map { AuditBench.parsedAccountDN(bench, $0) },
                 loginName: attempt.login, type: type, client: type.rawValue, ip: IPAddress(attempt.ip), country: nil,
                 outcome: attempt.success ? .success : .failure(attempt.account == nil ? .unauthorizedUser : .wrongPassword)
             )

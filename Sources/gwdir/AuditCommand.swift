@@ -88,11 +88,11 @@ struct Audit: AsyncParsableCommand {
                 return .list(columns: columns, rows: entries.map { entry in
                     [
                         .string(entry.dn.description), time(entry.firstTime), time(entry.lastTime), .integer(entry.count),
-                        OutputValue(entry.accountDN), .string(entry.loginName), .string(entry.typeCode),
+                        OutputValue(entry.accountDN?.description), .string(entry.loginName), .string(entry.typeCode),
                         .string(entry.type?.label(for: language) ?? entry.typeCode), OutputValue(entry.client),
                         OutputValue(entry.ip), .string(entry.country), OutputValue(entry.result?.rawValue),
                         OutputValue(entry.reasonCode), OutputValue(entry.reason?.label(for: language) ?? entry.reasonCode),
-                        OutputValue(entry.workspaceDN),
+                        OutputValue(entry.workspaceDN?.description),
                     ]
                 })
             }
@@ -101,7 +101,7 @@ struct Audit: AsyncParsableCommand {
                 let reason = entry.reasonCode.map { code in entry.reason.map { "\(code) (\($0.label(for: language)))" } ?? code }
                 return [
                     time(entry.firstTime), time(entry.lastTime), .integer(entry.count),
-                    .string(entry.loginName.isEmpty ? (entry.accountDN ?? "") : entry.loginName),
+                    .string(entry.loginName.isEmpty ? (entry.accountDN?.description ?? "") : entry.loginName),
                     .string(entry.type?.label(for: language) ?? entry.typeCode), OutputValue(entry.ip), .string(entry.country),
                     OutputValue(entry.result?.rawValue), OutputValue(reason),
                 ]

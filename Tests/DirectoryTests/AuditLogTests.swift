@@ -54,7 +54,7 @@ struct AuditWorld: Sendable {
         _ uid: String? = "alice", type: LoginType = .pop3, ip: String = "175.192.0.1", outcome: LoginOutcome = .success,
         at offset: TimeInterval = 0, login: String? = nil
     ) -> LoginEvent {
-        LoginEvent(time: clock.now.addingTimeInterval(offset), accountDN: uid.map(accountDN), loginName: login ?? mail(uid ?? "nobody"),
+        LoginEvent(time: clock.now.addingTimeInterval(offset), accountDN: uid.map { accountDN($0).parsedDN }, loginName: login ?? mail(uid ?? "nobody"),
                    type: type, client: type.isMailProtocol ? "" : "chrome", ip: IPAddress(ip), country: nil, outcome: outcome)
     }
 
@@ -128,7 +128,7 @@ import GeoIP
         #expect(entries.map(\.count) == [1, 1, 1, 1, 2, 1])
         #expect(entries.map { $0.type } == [.smtp, .smtp, .pcBrowser, .pcBrowser, .smtp, .smtp])
         #expect(entries[4].reason == .wrongPassword)
-        #expect(entries.allSatisfy { $0.workspaceDN?.lowercased() == world.workspaceDN.lowercased() })
+        #expect(entries.allSatisfy { $0.workspaceDN?.description.lowercased() == world.workspaceDN.lowercased() })
     }
 
     @Test func incrementOfADeletedEntryAddsANewOne() async throws {

@@ -11,7 +11,7 @@ import Testing
     static let alice = "uid=alice,ou=sales,o=acme,ou=workspaces,dc=example,dc=com"
 
     static func event(type: LoginType = .pop3, dn: String? = alice, ip: String? = "81.2.69.1", outcome: LoginOutcome = .success) -> LoginEvent {
-        LoginEvent(time: t0, accountDN: dn, loginName: "alice@acme.test", type: type, client: "thunderbird",
+        LoginEvent(time: t0, accountDN: dn?.parsedDN, loginName: "alice@acme.test", type: type, client: "thunderbird",
                    ip: ip.flatMap(IPAddress.init), country: nil, outcome: outcome)
     }
 
@@ -47,26 +47,24 @@ import Testing
     }
 
     @Test func homeWorkspaceIsTheOAncestorBelowWorkspaces() {
-        #expect(AuditRecords.homeWorkspace(of: Self.alice, layout: Self.layout)?.description == "o=acme,ou=workspaces,dc=example,dc=com")
-        #expect(AuditRecords.homeWorkspace(of: "cn=gwdir,ou=system,dc=example,dc=com", layout: Self.layout) == nil)
-        #expect(AuditRecords.homeWorkspace(of: "not a dn", layout: Self.layout) == nil)
+        #expect(AuditRecords.homeWorkspace(of: Self.alice.parsedDN, layout: Self.layout)?.description == "o=acme,ou=workspaces,dc=example,dc=com")
+        #expect(AuditRecords.homeWorkspace(of: "cn=gwdir,ou=system,dc=example,dc=com".parsedDN, layout: Self.layout) == nil)
+        #expect(AuditRecords.homeWorkspace(of: nil, layout: Self.layout) == nil)
     }
 
     @Test func homeWorkspacesAreCachedPerParentEntry() {
-        #expect(AuditRecords.parentDN(of: Self.alice) == "ou=sales,o=acme,ou=workspaces,dc=example,dc=com")
-        #expect(AuditRecords.parentDN(of: #"uid=a\,b,ou=x,dc=y"#) == "ou=x,dc=y")
-        #expect(AuditRecords.parentDN(of: #"cn=a\\,ou=x"#) == "ou=x")
-        #expect(AuditRecords.parentDN(of: "dc=com") == "")
         let state = AuditLogState()
         let derivations = LockedValue(0)
         func workspace(_ dn: String) -> String? {
-            state.homeWorkspace(of: dn) { dn in
+            state.homeWorkspace(of: dn.parsedDN) { dn in
                 derivations.withLock { $0 += 1 }
                 return AuditRecords.homeWorkspace(of: dn, layout: Self.layout)?.description
             }
         }
         #expect(workspace(Self.alice) == "o=acme,ou=workspaces,dc=example,dc=com")
         #expect(workspace("uid=bob,ou=sales,o=acme,ou=workspaces,dc=example,dc=com") == "o=acme,ou=workspaces,dc=example,dc=com")
+        // An escaped comma is part of the RDN, not a parent: still ou=sales's accounts.
+        #expect(workspace(#"uid=a\,b,ou=sales,o=acme,ou=workspaces,dc=example,dc=com"#) == "o=acme,ou=workspaces,dc=example,dc=com")
         #expect(workspace("uid=carol,o=beta,ou=workspaces,dc=example,dc=com") == "o=beta,ou=workspaces,dc=example,dc=com")
         #expect(workspace("cn=gwdir,ou=system,dc=example,dc=com") == nil)
         #expect(derivations.withLock { $0 } == 3)
@@ -182,6 +180,24 @@ import Testing
         #expect(entry.type == nil && entry.typeCode == "carrier_pigeon")
         #expect(entry.reason == nil && entry.reasonCode == "cosmic_ray")
         #expect(entry.result == .failure && entry.count == 7 && entry.country == "unknown")
+    }
+
+    @Test func entryReadsItsReferencesAsDNs() throws {
+        let entry = try AuditEntry(LDAPEntry(dn: "gwEventId=r", attributes: [
+            LDAPAttribute("gwAccountRef", Self.alice), LDAPAttribute("gwWorkspaceRef", "o=acme,ou=workspaces,dc=example,dc=com"),
+        ]))
+        #expect(entry.accountDN == Self.alice.parsedDN)
+        #expect(entry.workspaceDN == "o=acme,ou=workspaces,dc=example,dc=com".parsedDN)
+        let bare = try AuditEntry(LDAPEntry(dn: "gwEventId=s", attributes: []))
+        #expect(bare.accountDN == nil && bare.workspaceDN == nil)
+        // A reference that does not parse is an error naming the entry, never taken as absent.
+        for attribute in ["gwAccountRef", "gwWorkspaceRef"] {
+            let error = try #require(throws: DirectoryError.self) {
+                try AuditEntry(LDAPEntry(dn: "gwEventId=t", attributes: [LDAPAttribute(attribute, "not a dn\nsecond line")]))
+            }
+            #expect(error.code == .failed)
+            #expect(error.message == "the audit entry gwEventId=t has an unreadable \(attribute) \"not a dn\\nsecond line\"")
+        }
     }
 
     @Test func ipAddressBytesAreNetworkOrder() {

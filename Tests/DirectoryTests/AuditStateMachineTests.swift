@@ -11,7 +11,7 @@ import Testing
     static let account = AuditFoldingKey.Account.dn(alice)
 
     static func event(_ offset: TimeInterval, _ type: LoginType = .pop3, ip: String = "81.2.69.1") -> LoginEvent {
-        LoginEvent(time: t0.addingTimeInterval(offset), accountDN: alice, loginName: "alice@acme.test", type: type, client: "",
+        LoginEvent(time: t0.addingTimeInterval(offset), accountDN: alice.parsedDN, loginName: "alice@acme.test", type: type, client: "",
                    ip: IPAddress(ip), country: nil, outcome: .success)
     }
 

@@ -15,7 +15,7 @@ import Directory
         outcome: LoginOutcome = .success
     ) -> LoginEvent {
         LoginEvent(
-            time: t0.addingTimeInterval(offset), accountDN: dn, loginName: login, type: type,
+            time: t0.addingTimeInterval(offset), accountDN: dn?.parsedDN, loginName: login, type: type,
             client: type.isMailProtocol ? type.rawValue : "chrome", ip: ip.flatMap(IPAddress.init),
             country: "KR", outcome: outcome)
     }

@@ -113,7 +113,7 @@ import Testing
         let events = await recorder.events
         #expect(events.count == 7)
         #expect(events.allSatisfy { $0.ip?.description == ip })
-        #expect(events.enumerated().allSatisfy { $0.offset == 2 || $0.element.accountDN == alice })
+        #expect(events.enumerated().allSatisfy { $0.offset == 2 || $0.element.accountDN?.description == alice })
         #expect(events[0].outcome == .success && events[0].type == .pcBrowser && events[0].client == "chrome")
         #expect(events[2].outcome == .failure(.unauthorizedUser) && events[2].loginName == "alice" && events[2].accountDN == nil)
         #expect(events.suffix(3).map(\.type) == [.imap, .pop3, .smtp])
@@ -130,7 +130,7 @@ import Testing
         let events = await recorder.events
         #expect(events.count == 2)
         #expect(events[0].loginName == "Nobody@\(world.domain)" && events[0].accountDN == nil && events[0].reason == .unauthorizedUser)
-        #expect(events[1].accountDN == world.accountDN("bob") && events[1].reason == .wrongPassword && events[1].type == .pop3 && events[1].ip == nil)
+        #expect(events[1].accountDN?.description == world.accountDN("bob") && events[1].reason == .wrongPassword && events[1].type == .pop3 && events[1].ip == nil)
     }
 
     @Test func workspaceAllowedNetworks() async throws {

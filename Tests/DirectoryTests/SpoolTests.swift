@@ -12,7 +12,7 @@ import Testing
     }
 
     static func event(_ index: Int, type: LoginType = .pop3) -> LoginEvent {
-        LoginEvent(time: Date(timeIntervalSince1970: 1_800_000_000 + Double(index)), accountDN: "uid=u\(index % 7),o=x",
+        LoginEvent(time: Date(timeIntervalSince1970: 1_800_000_000 + Double(index)), accountDN: "uid=u\(index % 7),o=x".parsedDN,
                    loginName: "u\(index % 7)@x.test", type: type, client: "", ip: IPAddress("10.0.0.\(index % 200 + 1)"),
                    country: nil, outcome: index.isMultiple(of: 3) ? .failure(.wrongPassword) : .success)
     }
@@ -149,6 +149,25 @@ import Testing
         #expect(throws: DirectoryError.self) { try SpooledEvent(payload: payload.dropLast(3)) }
         #expect(throws: DirectoryError.self) { try SpooledEvent(payload: payload + Data([0])) }
         #expect(throws: DirectoryError.self) { try SpooledEvent(payload: Data("not json".utf8)) }
+    }
+
+    /// Records as earlier versions wrote them, byte for byte: the account DN is stored as its
+    /// text in both forms, and a text that is no DN is an error, not an event without an account.
+    @Test func recordsOfEarlierVersionsStillRead() throws {
+        let version1 = "010000408074d2da410d0a0000007569643d75312c6f3d7809000000753140782e7465737404000000706f7033000000000800000031302e302e302e32"
+        let bytes = stride(from: 0, to: version1.count, by: 2).map { offset in
+            let start = version1.index(version1.startIndex, offsetBy: offset)
+            return UInt8(version1[start..<version1.index(start, offsetBy: 2)], radix: 16)!
+        }
+        #expect(try SpooledEvent(payload: Data(bytes)).event == Self.event(1))
+        #expect(SpooledEvent(Self.event(1)).payload == Data(bytes))
+        let json = #"{"time":1800000001,"account":"uid=u1,o=x","login":"u1@x.test","type":"pop3","client":"","ip":"10.0.0.2","success":true}"#
+        #expect(try SpooledEvent(payload: Data(json.utf8)).event == Self.event(1))
+
+        var record = SpooledEvent(Self.event(1))
+        record.account = "not a dn"
+        let error = try #require(throws: DirectoryError.self) { try SpooledEvent(payload: record.payload).event }
+        #expect(error.message == #"an unreadable account DN "not a dn" in a spooled event"#)
     }
 
     @Test func theUnresolvedMarkSurvivesTheSpool() async throws {
@@ -391,7 +410,7 @@ import Testing
         #expect(acknowledged.isSubset(of: Set(spooled.map(\.sequence))), "every acknowledged event survived")
         #expect(try await recorder.drainAvailable() == spooled.count)
         var expected: [String: Int] = [:]
-        for item in spooled { expected[String(item.event.accountDN!.split(separator: ",")[0].dropFirst(4)), default: 0] += 1 }
+        for item in spooled { expected[item.event.accountDN!.rdn!.value!, default: 0] += 1 }
         #expect(try await Self.counts(log, world, uids) == expected)
     }
 }

@@ -50,7 +50,7 @@ import Testing
         let log = AuditLog(context: DirectoryContext(ldap: ldap, layout: try DirectoryLayout(base: world.fixture.baseDN)), purgeInterval: nil)
         for event in events {
             try await log.record(LoginEvent(
-                time: t0.addingTimeInterval(event.offset), accountDN: event.uid.map(world.accountDN), loginName: event.login,
+                time: t0.addingTimeInterval(event.offset), accountDN: event.uid.map { world.accountDN($0).parsedDN }, loginName: event.login,
                 type: event.type, client: "test", ip: IPAddress(event.ip), country: event.ip.hasPrefix("81.") ? "GB" : nil, outcome: event.outcome
             ))
         }
@@ -164,9 +164,9 @@ import Testing
         let ldap = world.fixture.gwdirConnection()
         defer { ldap.close() }
         let log = AuditLog(context: DirectoryContext(ldap: ldap, layout: try DirectoryLayout(base: world.fixture.baseDN)), purgeInterval: nil)
-        try await log.record(LoginEvent(time: Date(timeIntervalSince1970: 86_400), accountDN: world.accountDN("old"), loginName: world.mail("old"),
-                                        type: .pcBrowser, client: "", ip: nil, country: nil, outcome: .success))
         let account = try DistinguishedName(world.accountDN("old"))
+        try await log.record(LoginEvent(time: Date(timeIntervalSince1970: 86_400), accountDN: account, loginName: world.mail("old"),
+                                        type: .pcBrowser, client: "", ip: nil, country: nil, outcome: .success))
         // (Not counted before the purge: a retention test running in parallel may purge it first.)
 
         let days = Int(Date().timeIntervalSince(Date(timeIntervalSince1970: 2 * 86_400)) / 86_400)

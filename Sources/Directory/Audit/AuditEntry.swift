@@ -7,7 +7,7 @@ import LDAPClient
 public struct AuditEntry: Sendable, Hashable {
     public var dn: DistinguishedName
     public var eventID: String
-    public var accountDN: String?
+    public var accountDN: DistinguishedName?
     public var accountUUID: String?
     public var loginName: String
     /// nil when the stored code is not one this version knows; `typeCode` keeps it.
@@ -23,7 +23,7 @@ public struct AuditEntry: Sendable, Hashable {
     public var firstTime: Date?
     public var lastTime: Date?
     public var count: Int
-    public var workspaceDN: String?
+    public var workspaceDN: DistinguishedName?
 
     /// The attributes a listing reads.
     public static let attributes = [
@@ -34,7 +34,7 @@ public struct AuditEntry: Sendable, Hashable {
     public init(_ entry: LDAPEntry) throws {
         dn = try entry.distinguishedName
         eventID = entry.string(AttributeName.eventId) ?? ""
-        accountDN = entry.string(AttributeName.accountRef)
+        accountDN = try Self.reference(entry, AttributeName.accountRef, of: dn)
         accountUUID = entry.string(AttributeName.accountUUID)
         loginName = entry.string(AttributeName.loginName) ?? ""
         typeCode = entry.string(AttributeName.loginType) ?? ""
@@ -48,7 +48,18 @@ public struct AuditEntry: Sendable, Hashable {
         firstTime = entry.string(AttributeName.firstTime).flatMap(GeneralizedTime.parse)
         lastTime = entry.string(AttributeName.lastTime).flatMap(GeneralizedTime.parse)
         count = entry.string(AttributeName.eventCount).flatMap { Int($0) } ?? 1
-        workspaceDN = entry.string(AttributeName.workspaceRef)
+        workspaceDN = try Self.reference(entry, AttributeName.workspaceRef, of: dn)
+    }
+
+    /// A DN-valued attribute of the entry, parsed; a value that does not parse is an error,
+    /// never taken as absent.
+    private static func reference(_ entry: LDAPEntry, _ attribute: String, of dn: DistinguishedName) throws -> DistinguishedName? {
+        guard let value = entry.string(attribute) else { return nil }
+        do {
+            return try DistinguishedName(value)
+        } catch {
+            throw DirectoryError(.failed, "the audit entry \(dn) has an unreadable \(attribute) \(String(reflecting: value))")
+        }
     }
 
     /// Newest first (by last time, then first time), ties broken by DN so the order is stable.
@@ -100,29 +111,12 @@ enum AuditRecords {
 
     /// The workspace an account's mailbox lives in: the `o=` ancestor of its DN below
     /// `ou=workspaces` (where `gwHomeWorkspace` points), found without a read.
-    static func homeWorkspace(of accountDN: String?, layout: DirectoryLayout) -> DistinguishedName? {
-        guard let accountDN, let dn = try? DistinguishedName(accountDN), dn.isDescendant(of: layout.workspaces) else { return nil }
+    static func homeWorkspace(of accountDN: DistinguishedName?, layout: DirectoryLayout) -> DistinguishedName? {
+        guard let dn = accountDN, dn.isDescendant(of: layout.workspaces) else { return nil }
         // The RDN right below ou=workspaces, with everything above it, as the account DN spells it.
         let depth = layout.workspaces.rdns.count + 1
         guard dn.rdns.count > depth, let top = dn.rdns.dropLast(depth - 1).last, top.type.lowercased() == "o" else { return nil }
         return DistinguishedName(rdns: Array(dn.rdns.suffix(depth)))
-    }
-
-    /// Everything after a DN's first RDN (the text after its first unescaped comma), or
-    /// the empty string for a one-RDN DN. Only a cache key: the text is not normalised.
-    static func parentDN(of dn: String) -> Substring {
-        var escaped = false
-        for index in dn.utf8.indices {
-            let byte = dn.utf8[index]
-            if escaped {
-                escaped = false
-            } else if byte == UInt8(ascii: "\\") {
-                escaped = true
-            } else if byte == UInt8(ascii: ",") {
-                return dn[dn.utf8.index(after: index)...]
-            }
-        }
-        return dn[dn.endIndex...]
     }
 
     /// The attributes of a new `gwLoginEvent` holding one event.
@@ -137,7 +131,7 @@ enum AuditRecords {
         attributes.reserveCapacity(14)
         attributes.append(LDAPAttribute("objectClass", ObjectClassName.loginEvent))
         attributes.append(LDAPAttribute(AttributeName.eventId, id))
-        if let dn = event.accountDN { attributes.append(LDAPAttribute(AttributeName.accountRef, dn)) }
+        if let dn = event.accountDN { attributes.append(LDAPAttribute(AttributeName.accountRef, dn.description)) }
         if !event.loginName.isEmpty { attributes.append(LDAPAttribute(AttributeName.loginName, event.loginName)) }
         attributes.append(LDAPAttribute(AttributeName.loginType, event.type.rawValue))
         if !event.client.isEmpty { attributes.append(LDAPAttribute(AttributeName.loginClient, event.client)) }
@@ -160,13 +154,13 @@ enum AuditRecords {
 
     /// Whose timeline an event belongs to (the folding key's account, for every login type).
     static func account(of event: LoginEvent) -> AuditFoldingKey.Account {
-        event.accountDN.map { .dn(lowercased($0)) } ?? .loginName(lowercased(event.loginName))
+        event.accountDN.map { .dn(lowercased($0.description)) } ?? .loginName(lowercased(event.loginName))
     }
 
     /// The account's entries still close enough to fold into (indexed: gwAccountRef or
     /// gwLoginName, gwLastTime).
     static func foldCandidatesFilter(for event: LoginEvent, since: Date) -> LDAPFilter {
-        let who: LDAPFilter = event.accountDN.map { .equal("gwAccountRef", $0) }
+        let who: LDAPFilter = event.accountDN.map { .equal("gwAccountRef", $0.description) }
             ?? .and([.equal("gwLoginName", event.loginName), .not(.present("gwAccountRef"))])
         return .and([
             .equal("objectClass", "gwLoginEvent"), who,

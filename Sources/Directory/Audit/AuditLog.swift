@@ -369,8 +369,7 @@ public struct AuditLog: LoginRecorder {
     }
 
     private func writeLastLogin(_ event: LoginEvent) async throws {
-        guard let accountDN = event.accountDN else { return }
-        let account = try DistinguishedName(accountDN)
+        guard let account = event.accountDN else { return }
         let time = GeneralizedTime.format(event.time)
         let ldap = context.ldap
         let modifications: [LDAPModification] = [
@@ -471,7 +470,7 @@ final class AuditLogState: Sendable {
     /// getrandom(2) per log instead of one per entry.
     private let idSeed = UInt64.random(in: .min ... .max)
     private let idCounter = Atomic<UInt64>(0)
-    private let workspaces = LockedValue<[Substring: String?]>([:])
+    private let workspaces = LockedValue<[DistinguishedName: String?]>([:])
     private let lastPurge = LockedValue<Date?>(nil)
 
     init(folding: AuditFoldingPolicy = AuditFoldingPolicy(), lastLoginInterval: Duration = .seconds(60)) {
@@ -481,10 +480,9 @@ final class AuditLogState: Sendable {
     }
 
     /// The home workspace DN of an account DN, derived once per parent entry (a unit's
-    /// accounts share it), looked up without building a string.
-    func homeWorkspace(of accountDN: String?, derive: (String) -> String?) -> String? {
-        guard let accountDN else { return nil }
-        let parent = AuditRecords.parentDN(of: accountDN)
+    /// accounts share it), looked up by the parent's DN.
+    func homeWorkspace(of accountDN: DistinguishedName?, derive: (DistinguishedName) -> String?) -> String? {
+        guard let accountDN, let parent = accountDN.parent else { return nil }
         if let known = workspaces.withLock({ $0[parent] }) { return known }
         let derived = derive(accountDN)
         workspaces.withLock { cache in

@@ -568,7 +568,7 @@ struct SpooledEvent: Codable, Equatable {
 
     init(_ event: LoginEvent) {
         time = event.time.timeIntervalSince1970
-        account = event.accountDN
+        account = event.accountDN?.description
         login = event.loginName
         type = event.type.rawValue
         client = event.client
@@ -662,7 +662,13 @@ struct SpooledEvent: Codable, Equatable {
                 }
                 outcome = .failure(reason)
             }
-            return LoginEvent(time: Date(timeIntervalSince1970: time), accountDN: account, loginName: login, type: type,
+            let accountDN: DistinguishedName?
+            do {
+                accountDN = try account.map { try DistinguishedName($0) }
+            } catch {
+                throw DirectoryError(.failed, "an unreadable account DN \(String(reflecting: account ?? "")) in a spooled event")
+            }
+            return LoginEvent(time: Date(timeIntervalSince1970: time), accountDN: accountDN, loginName: login, type: type,
                               client: client, ip: ip.flatMap(IPAddress.init), country: country, outcome: outcome,
                               accountUnresolved: unresolved ?? false)
         }

@@ -73,7 +73,7 @@ public struct Authenticator: Sendable {
         }
         if let recorder {
             let event = LoginEvent(
-                time: now, accountDN: account?.dn.description, loginName: request.login, type: request.loginType,
+                time: now, accountDN: account?.dn, loginName: request.login, type: request.loginType,
                 client: request.client.clientCode, ip: request.ip, country: nil, outcome: response.outcome
             )
             do {

@@ -1,4 +1,5 @@
 import Foundation
+import LDAPClient
 
 /// Success or failure, the audit log's "result" column.
 public enum LoginResult: String, Sendable, Hashable, CaseIterable {
@@ -30,7 +31,7 @@ public enum LoginOutcome: Sendable, Hashable {
 public struct LoginEvent: Sendable, Hashable {
     public var time: Date
     /// The account's DN when the login name resolved to one.
-    public var accountDN: String?
+    public var accountDN: DistinguishedName?
     /// The login string as typed, kept even when it matched no account.
     public var loginName: String
     public var type: LoginType
@@ -46,7 +47,7 @@ public struct LoginEvent: Sendable, Hashable {
 
     public init(
         time: Date,
-        accountDN: String?,
+        accountDN: DistinguishedName?,
         loginName: String,
         type: LoginType,
         client: String,
@@ -72,7 +73,7 @@ public struct LoginEvent: Sendable, Hashable {
     /// What must match for two events to share an audit entry; nil for web and app logins,
     /// which are rare enough to keep one entry each.
     public var foldingKey: AuditFoldingKey? {
-        foldingKey(account: accountDN.map { .dn($0.lowercased()) } ?? .loginName(loginName.lowercased()))
+        foldingKey(account: accountDN.map { .dn($0.description.lowercased()) } ?? .loginName(loginName.lowercased()))
     }
 
     /// The folding key with the account already normalised (lowercased) by the caller.

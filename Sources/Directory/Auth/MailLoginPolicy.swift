@@ -224,7 +224,7 @@ public struct MailLoginPolicy: Sendable {
             throw error
         }
         let event = LoginEvent(
-            time: now, accountDN: found?.dn.description, loginName: attempt.login, type: mailProtocol.loginType,
+            time: now, accountDN: found?.dn, loginName: attempt.login, type: mailProtocol.loginType,
             client: mailProtocol.loginType.rawValue, ip: attempt.ip, country: nil, outcome: outcome
         )
         // The event is what the answer vouches for: its failure fails the report.
