@@ -1,11 +1,12 @@
 import Directory
 import Foundation
+import TestSupport
 import Testing
 
 /// The drainer's memory of resolved logins, driven by dates.
 @Suite struct ResolvedLoginCacheTests {
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
-    let alice = ResolvedLoginAccount(dn: "uid=alice,ou=u,o=w,ou=workspaces,dc=x", adminResetPending: true)
+    let alice = ResolvedLoginAccount(dn: "uid=alice,ou=u,o=w,ou=workspaces,dc=x".parsedDN, adminResetPending: true)
 
     @Test func anAccountIsRememberedForTheTTLAndANameWithoutOneForLess() {
         var cache = ResolvedLoginCache(ttl: 30, negativeTTL: 5)

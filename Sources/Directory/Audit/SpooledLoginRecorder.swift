@@ -113,21 +113,12 @@ public struct SpooledLoginRecorder: LoginRecorder {
             if let account = try await resolver.account(of: login) { found.withLock { $0[login] = account } }
         }
         let accounts = found.withLock { $0 }
-        // ResolvedLoginAccount carries its DN as text: parsed once per login name.
-        var accountDNs: [String: DistinguishedName] = [:]
-        for (login, account) in accounts {
-            do {
-                accountDNs[login] = try DistinguishedName(account.dn)
-            } catch {
-                throw DirectoryError(.failed, "the account of \(String(reflecting: login)) has an unreadable DN \(String(reflecting: account.dn))")
-            }
-        }
         var successes: [ResolvedLoginAccount: Date] = [:]
         var result = batch
         for index in result.indices where result[index].event.accountUnresolved {
             let event = result[index].event
             let account = accounts[event.loginName]
-            result[index].event.accountDN = accountDNs[event.loginName]
+            result[index].event.accountDN = account?.dn
             result[index].event.accountUnresolved = false
             if let account, account.adminResetPending, event.result == .success {
                 successes[account] = max(successes[account] ?? event.time, event.time)

@@ -330,7 +330,7 @@ public struct MailAccountResolver: LoginAccountResolver {
         let resolved: ResolvedLoginAccount?
         if let (_, account) = try await MailLoginPolicy.account(login: login, context: context) {
             resolved = ResolvedLoginAccount(
-                dn: account.dn.description, adminResetPending: !account.mailPasswordSet && account.passwordChangedByAdmin != nil
+                dn: account.dn, adminResetPending: !account.mailPasswordSet && account.passwordChangedByAdmin != nil
             )
         } else {
             resolved = nil
@@ -342,7 +342,7 @@ public struct MailAccountResolver: LoginAccountResolver {
     /// Only a mark older than the login goes: an admin who reset the password again after it
     /// keeps the new mark (the assertion fails and nothing changes).
     public func loggedIn(_ account: ResolvedLoginAccount, at time: Date) async throws {
-        let dn = try DistinguishedName(account.dn)
+        let dn = account.dn
         try await ldapCall("clearing the admin-reset mark of \(dn)") {
             do {
                 _ = try await context.ldap.modify(
@@ -399,7 +399,7 @@ public struct ResolvedLoginCache: Sendable {
     }
 
     /// The mark is gone: later successes of the account need not clear it again.
-    public mutating func clearedAdminReset(dn: String) {
+    public mutating func clearedAdminReset(dn: DistinguishedName) {
         for (login, entry) in entries where entry.account?.dn == dn {
             entries[login]?.account?.adminResetPending = false
         }

@@ -1,4 +1,5 @@
 import Foundation
+import LDAPClient
 
 /// Where authentication reports each attempt. The audit log implements it; the authenticator
 /// and the Dovecot policy endpoint only see this, so they stay independent of storage.
@@ -30,12 +31,12 @@ public protocol LoginAccountResolver: Sendable {
 
 /// An account as ``LoginAccountResolver`` found it.
 public struct ResolvedLoginAccount: Sendable, Hashable {
-    public var dn: String
+    public var dn: DistinguishedName
     /// An admin reset the password and no mail-only password is set: the next success
     /// clears the mark (as ``Authenticator`` does).
     public var adminResetPending: Bool
 
-    public init(dn: String, adminResetPending: Bool) {
+    public init(dn: DistinguishedName, adminResetPending: Bool) {
         self.dn = dn
         self.adminResetPending = adminResetPending
     }
