@@ -89,6 +89,8 @@ public struct DirectoryServer: Sendable {
     }
 
     public static let policyPath = "/dovecot/policy"
+    /// Dovecot's `auth_policy_server_api_header` (made once: a name is validated when made).
+    static let apiKeyHeader = HTTPField.Name("X-API-Key")!
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
@@ -146,7 +148,7 @@ public struct DirectoryServer: Sendable {
     }
 
     func policy(_ request: Request, logger: Logger) async -> Response {
-        guard configuration.policyKey.matches(request.headers[HTTPField.Name("X-API-Key")!]) else {
+        guard configuration.policyKey.matches(request.headers[Self.apiKeyHeader]) else {
             logger.warning("policy: refused, missing or wrong X-API-Key")
             return Self.json(.unauthorized, #"{"status":-1,"msg":"unauthorized"}"#)
         }

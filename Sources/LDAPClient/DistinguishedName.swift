@@ -15,13 +15,38 @@
 /// string must go through the throwing parser.
 public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
     /// The RDNs, most specific first (`uid=alice` in `uid=alice,dc=example,dc=com`).
-    public var rdns: [RelativeDistinguishedName]
+    public let rdns: [RelativeDistinguishedName]
+
+    /// The RFC 4514 string, with types as given and values escaped. Rendered once, when the
+    /// DN is made: a DN is rendered several times on its way (a folding key, an attribute value,
+    /// the request to libldap), and rendering each time showed in the policy benchmark's profile.
+    public let description: String
 
     /// The empty DN (the root DSE).
     public static let root = DistinguishedName(rdns: [])
 
     public init(rdns: [RelativeDistinguishedName]) {
         self.rdns = rdns
+        self.description = Self.render(rdns)
+    }
+
+    private static func render(_ rdns: [RelativeDistinguishedName]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(rdns.count * 24)
+        for (index, rdn) in rdns.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            rdn.appendRendered(to: &out)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Equal RDNs (see the type's comment); the rendered strings may differ in case.
+    public static func == (lhs: DistinguishedName, rhs: DistinguishedName) -> Bool {
+        lhs.rdns == rhs.rdns
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(rdns)
     }
 
     /// Parses an RFC 4514 string.
@@ -33,7 +58,7 @@ public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: ``DistinguishedNameError`` naming the input and what is wrong with it.
     public init(_ string: String) throws {
         var parser = DNParser(input: string)
-        self.rdns = try parser.parseDN()
+        self.init(rdns: try parser.parseDN())
     }
 
     /// The most specific RDN, or `nil` for the root DN.
@@ -72,10 +97,6 @@ public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
         DistinguishedName(rdns: self.rdns.map(\.normalizedForComparison))
     }
 
-    /// The RFC 4514 string, with types as given and values escaped.
-    public var description: String {
-        self.rdns.map(\.description).joined(separator: ",")
-    }
 }
 
 /// One RDN: one or more attribute/value pairs joined by `+` (`cn=Alice+employeeNumber=7`).
@@ -139,7 +160,16 @@ public struct RelativeDistinguishedName: Sendable, Hashable, CustomStringConvert
     }
 
     public var description: String {
-        self.attributes.map(\.description).joined(separator: "+")
+        var out: [UInt8] = []
+        appendRendered(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    func appendRendered(to out: inout [UInt8]) {
+        for (index, pair) in attributes.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: "+")) }
+            pair.appendRendered(to: &out)
+        }
     }
 }
 
@@ -222,7 +252,13 @@ public struct AttributeTypeAndValue: Sendable, Hashable, CustomStringConvertible
     /// space and a trailing space; `\00` for NUL; `\xx` for other control characters and
     /// bytes that are not UTF-8. Other UTF-8 (e.g. Korean) stays as text.
     public var description: String {
-        var out: [UInt8] = Array(self.type.utf8)
+        var out: [UInt8] = []
+        appendRendered(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    func appendRendered(to out: inout [UInt8]) {
+        out.append(contentsOf: self.type.utf8)
         out.append(UInt8(ascii: "="))
         if self.isBEREncoded {
             out.append(UInt8(ascii: "#"))
@@ -230,7 +266,6 @@ public struct AttributeTypeAndValue: Sendable, Hashable, CustomStringConvertible
         } else {
             Self.appendEscaped(self.value, to: &out)
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     private static func appendEscaped(_ value: [UInt8], to out: inout [UInt8]) {

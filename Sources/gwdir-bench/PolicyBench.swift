@@ -144,8 +144,8 @@ final class BenchPolicyServer: Sendable {
             connection.close()
             throw SlapdError(description: "RecorderHandle.spooled has no SpooledLoginRecorder")
         }
-        var logger = Logger(label: "gwdir.bench.serve")
-        logger.logLevel = .warning
+        // The handler `gwdir serve` bootstraps (gwdir's Logging.swift), at warning.
+        let logger = Logger(label: "gwdir.bench.serve") { LazyMetadataLogHandler(label: $0, level: .warning) }
         let key = "bench-policy-key-\(UUID().uuidString)"
         let server = DirectoryServer(
             configuration: ServerConfiguration(host: "127.0.0.1", port: 0, policyKey: try PolicyKey(key)),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DirectoryServer
 import Logging
 import LDAPClient
 
@@ -22,11 +23,7 @@ enum CLILogging {
         bootstrapped.withLock { done in
             guard !done else { return }
             done = true
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            LoggingSystem.bootstrap { label in LazyMetadataLogHandler(label: label, level: level) }
         }
     }
 
