@@ -52,14 +52,30 @@ public struct PolicyRequest: Sendable, Hashable {
     public static func decode(command: String?, body: [UInt8]) throws(Invalid) -> PolicyRequest {
         guard let command else { throw Invalid("no command (expected ?command=allow or ?command=report)") }
         guard let parsed = PolicyCommand(rawValue: command) else { throw Invalid("unknown command \"\(command.prefix(40))\"") }
-        let fields: Fields
+        let members: [String: PolicyJSON.Value]
         do {
-            fields = try decoder.decode(Fields.self, from: Data(body))
-        } catch DecodingError.typeMismatch(_, let context) {
-            throw Invalid("field \(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
+            members = try PolicyJSON.object(body)
         } catch {
             throw Invalid("malformed JSON (expected an object)")
         }
+        func string(_ key: String) throws(Invalid) -> String? {
+            switch members[key] {
+            case nil, .null: return nil
+            case .string(let value): return value
+            default: throw Invalid("field \(key) has the wrong type")
+            }
+        }
+        func bool(_ key: String) throws(Invalid) -> Bool? {
+            switch members[key] {
+            case nil, .null: return nil
+            case .bool(let value): return value
+            default: throw Invalid("field \(key) has the wrong type")
+            }
+        }
+        let fields = Fields(
+            login: try string("login"), remote: try string("remote"), protocol: try string("protocol"),
+            success: try bool("success"), policy_reject: try bool("policy_reject"), tls: try bool("tls")
+        )
         guard let login = fields.login else { throw Invalid("missing field login") }
         guard !login.isEmpty else { throw Invalid("empty login") }
         guard login.utf8.count <= maxLoginLength else { throw Invalid("login longer than \(maxLoginLength) bytes") }
@@ -85,12 +101,8 @@ public struct PolicyRequest: Sendable, Hashable {
         return request
     }
 
-    /// One for every request: `decode` keeps no state, and a new decoder per request showed in
-    /// the policy benchmark's profile.
-    private static let decoder = JSONDecoder()
-
     /// The fields read; a string where a boolean belongs (or the reverse) is refused.
-    private struct Fields: Decodable {
+    private struct Fields {
         var login: String?
         var remote: String?
         var `protocol`: String?

@@ -157,8 +157,14 @@ enum AuditBench {
         // Retention off: the baselines do not purge, and with runs three days apart a purge
         // from round 8 on would delete the first runs' entries inside the timed run.
         let log = AuditLog(context: context, purgeInterval: nil)
+        return try await record(events, into: log, on: connection.executor, window: window)
+    }
+
+    /// `events` recorded into `log` by `window` callers at once, on `executor`, until the last
+    /// deferred last login is written too.
+    static func record(_ events: [LoginEvent], into log: AuditLog, on executor: any TaskExecutor, window: Int) async throws -> Measurement {
         let cursor = EventCursor()
-        return try await measure(on: connection.executor) {
+        return try await measure(on: executor) {
             try await withThrowingDiscardingTaskGroup { group in
                 for _ in 0..<min(window, events.count) {
                     group.addTask {

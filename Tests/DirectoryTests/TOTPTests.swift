@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 import Directory
@@ -162,17 +163,6 @@ import Directory
         #expect(TOTP.generateSecret(byteCount: 32).count == 32)
     }
 
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func seededGenerationIsDeterministic() {
         var g1 = SplitMix64(state: 42)
         var g2 = SplitMix64(state: 42)
@@ -262,7 +252,7 @@ import Directory
     }
 
     @Test func roundTripsEveryLength() {
-        var generator = TOTPTests.SplitMix64(state: 7)
+        var generator = SplitMix64(state: 7)
         for length in 0...64 {
             let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
             #expect(Base32.decode(Base32.encode(bytes)) == bytes)
