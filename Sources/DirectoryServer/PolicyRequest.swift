@@ -72,43 +72,32 @@ public struct PolicyRequest: Sendable, Hashable {
             default: throw Invalid("field \(key) has the wrong type")
             }
         }
-        let fields = Fields(
-            login: try string("login"), remote: try string("remote"), protocol: try string("protocol"),
-            success: try bool("success"), policy_reject: try bool("policy_reject"), tls: try bool("tls")
-        )
-        guard let login = fields.login else { throw Invalid("missing field login") }
+        // Every field's type is checked, also where the command does not need it.
+        let login = try string("login"), remote = try string("remote"), service = try string("protocol")
+        let success = try bool("success"), rejected = try bool("policy_reject"), tls = try bool("tls")
+        guard let login else { throw Invalid("missing field login") }
         guard !login.isEmpty else { throw Invalid("empty login") }
         guard login.utf8.count <= maxLoginLength else { throw Invalid("login longer than \(maxLoginLength) bytes") }
         guard !login.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw Invalid("control characters in login")
         }
-        guard let service = fields.protocol else { throw Invalid("missing field protocol") }
+        guard let service else { throw Invalid("missing field protocol") }
         guard !service.isEmpty, service.utf8.count <= 32,
               service.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_") })
         else { throw Invalid("invalid protocol") }
         var ip: IPAddress?
-        if let remote = fields.remote, !remote.isEmpty {
+        if let remote, !remote.isEmpty {
             guard let address = IPAddress(remote) else { throw Invalid("remote is not an IP address") }
             ip = address
         }
-        var request = PolicyRequest(command: parsed, login: login, ip: ip, service: service.lowercased(), tls: fields.tls)
+        var request = PolicyRequest(command: parsed, login: login, ip: ip, service: service.lowercased(), tls: tls)
         if parsed == .report {
-            guard let success = fields.success else { throw Invalid("missing field success") }
-            guard let rejected = fields.policy_reject else { throw Invalid("missing field policy_reject") }
+            guard let success else { throw Invalid("missing field success") }
+            guard let rejected else { throw Invalid("missing field policy_reject") }
             request.success = success
             request.policyRejected = rejected
         }
         return request
-    }
-
-    /// The fields read; a string where a boolean belongs (or the reverse) is refused.
-    private struct Fields {
-        var login: String?
-        var remote: String?
-        var `protocol`: String?
-        var success: Bool?
-        var policy_reject: Bool?
-        var tls: Bool?
     }
 
     public init(command: PolicyCommand, login: String, ip: IPAddress?, service: String, success: Bool? = nil, policyRejected: Bool? = nil, tls: Bool? = nil) {

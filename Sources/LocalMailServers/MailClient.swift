@@ -35,6 +35,7 @@ public enum MailClient {
             while true {
                 let line = try io.readLine()
                 if line.hasPrefix("a1 ") {
+                    // The answer is in; a LOGOUT the server no longer reads changes nothing.
                     try? io.send("a2 LOGOUT\r\n")
                     return Answer(ok: line.hasPrefix("a1 OK"), line: line)
                 }
@@ -49,7 +50,7 @@ public enum MailClient {
             _ = try io.readLine()
             try io.send("PASS \(password)\r\n")
             let line = try io.readLine()
-            try? io.send("QUIT\r\n")
+            try? io.send("QUIT\r\n") // as LOGOUT above: the answer is in
             return Answer(ok: line.hasPrefix("+OK"), line: line)
         }
     }
