@@ -44,6 +44,7 @@ public struct RecorderHandle: Sendable {
             services: [AuditSweepService(log: log, clock: ContinuousClock()), recorder.drainer(clock: ContinuousClock())],
             drain: {
                 try await recorder.drainAvailable()
+                try recorder.spool.flushCheckpoint()
                 try await log.flushLastLogins()
             }
         )

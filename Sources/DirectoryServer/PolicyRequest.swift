@@ -78,7 +78,9 @@ public struct PolicyRequest: Sendable, Hashable {
         guard let login else { throw Invalid("missing field login") }
         guard !login.isEmpty else { throw Invalid("empty login") }
         guard login.utf8.count <= maxLoginLength else { throw Invalid("login longer than \(maxLoginLength) bytes") }
-        guard !login.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        // Printable ASCII (Dovecot's usual login) needs no look-up in the Unicode tables.
+        let printableASCII = login.utf8.allSatisfy { (0x20..<0x7F).contains($0) }
+        guard printableASCII || !login.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw Invalid("control characters in login")
         }
         guard let service else { throw Invalid("missing field protocol") }

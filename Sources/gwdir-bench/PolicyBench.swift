@@ -5,8 +5,9 @@
 //   AuditLog, like the server's, lives for the whole benchmark (warm, as a long-running server).
 // - allow: an open-loop load at a fixed rate; latency from each request's scheduled send time.
 // The server is DirectoryServer in this process (as `gwdir serve` builds it: one service-account
-// connection, RecorderHandle.spooled), on 127.0.0.1 and an ephemeral port; the client is SwiftNIO's
-// HTTP/1.1 codec on an event loop of its own.
+// connection, RecorderHandle.spooled), on 127.0.0.1 and an ephemeral port. The report load comes
+// from ClosedLoopHTTPLoad (epoll, requests encoded beforehand, as wrk); the allow load from
+// SwiftNIO's HTTP/1.1 codec on an event loop of its own (its schedule needs timers).
 import Directory
 import DirectoryServer
 import Foundation
@@ -202,17 +203,6 @@ struct PolicyHTTPRequest: Sendable {
     var body: ByteBuffer
 }
 
-/// Hands requests to the connections of a closed-loop run.
-final class RequestFeed: Sendable {
-    let requests: [PolicyHTTPRequest]
-    private let cursor = Atomic<Int>(0)
-    init(_ requests: [PolicyHTTPRequest]) { self.requests = requests }
-    func take() -> PolicyHTTPRequest? {
-        let index = cursor.add(1, ordering: .relaxed).oldValue
-        return index < requests.count ? requests[index] : nil
-    }
-}
-
 /// Latencies (seconds) and failures of a run's responses.
 final class ResponseTally: Sendable {
     private struct State {
@@ -253,20 +243,20 @@ final class ResponseTally: Sendable {
 
 /// Starts a connection's requests: fired at every connection once all are connected.
 struct StartSending: Sendable {
-    /// For an open-loop run: the time request 0 is due.
+    /// The time request 0 is due.
     var start: NIODeadline
 }
 
-/// One keep-alive connection. Closed loop: sends the feed's next request when the previous is
-/// answered. Open loop: request `i` of the plan goes out at `start + i · interval` on connection
-/// `i mod connections`, whatever is still in flight (HTTP/1.1 pipelining), and its latency counts
-/// from that scheduled time, so a slow answer cannot hide the requests queued behind it.
+/// One keep-alive connection of the open-loop `allow` run: request `i` of the plan goes out at
+/// `start + i · interval` on connection `i mod connections`, whatever is still in flight
+/// (HTTP/1.1 pipelining), and its latency counts from that scheduled time, so a slow answer
+/// cannot hide the requests queued behind it. (The report run's closed loop is
+/// ``ClosedLoopHTTPLoad``.)
 final class PolicyClientHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 
     enum Mode {
-        case closedLoop(RequestFeed)
         case openLoop(requests: [PolicyHTTPRequest], interval: TimeAmount, connection: Int, connections: Int)
     }
 
@@ -291,8 +281,6 @@ final class PolicyClientHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard let start = event as? StartSending else { return context.fireUserInboundEventTriggered(event) }
         switch mode {
-        case .closedLoop(let feed):
-            send(feed.take(), at: .now(), context: context)
         case .openLoop(let requests, let interval, let connection, let connections):
             expected = connection < requests.count ? (requests.count - connection + connections - 1) / connections : 0
             if expected == 0 { return finish() }
@@ -304,8 +292,8 @@ final class PolicyClientHandler: ChannelInboundHandler {
         }
     }
 
-    private func send(_ request: PolicyHTTPRequest?, at time: NIODeadline, context: ChannelHandlerContext) {
-        guard let request, !finished else { return finish() }
+    private func send(_ request: PolicyHTTPRequest, at time: NIODeadline, context: ChannelHandlerContext) {
+        guard !finished else { return }
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: request.uri, headers: headers)
         head.headers.add(name: "Content-Length", value: String(request.body.readableBytes))
         inFlight.append(time)
@@ -324,13 +312,8 @@ final class PolicyClientHandler: ChannelInboundHandler {
         case .end:
             guard let sent = inFlight.popFirst() else { return }
             tally.record(latency: Double((NIODeadline.now() - sent).nanoseconds) / 1e9, status: status, body: body)
-            switch mode {
-            case .closedLoop(let feed):
-                send(feed.take(), at: .now(), context: context)
-            case .openLoop:
-                expected -= 1
-                if expected == 0 { finish() }
-            }
+            expected -= 1
+            if expected == 0 { finish() }
         }
     }
 
@@ -475,10 +458,8 @@ enum PolicyBench {
                     baseline.append(measurement)
                 } else {
                     let tally = ResponseTally()
-                    let feed = RequestFeed(workload.requests(.report))
-                    let client = try await PolicyClient.connect(group: group, port: server.port, count: connections, key: server.key, tally: tally) { _ in
-                        .closedLoop(feed)
-                    }
+                    let requests = workload.requests(.report).map { ClosedLoopHTTPLoad.encode($0, key: server.key) }
+                    let client = try ClosedLoopHTTPLoad(port: server.port, connections: connections)
                     server.clock.jump(to: t0)
                     let threadsBefore = threadCPUSeconds()
                     defer {
@@ -490,12 +471,11 @@ enum PolicyBench {
                         }
                     }
                     let measurement = try await measure {
-                        client.start()
-                        try await client.wait()
+                        await onThreadOfItsOwn { client.run(requests, tally: tally) }
                         try await server.drained()
                         return count
                     }
-                    await client.close()
+                    client.close()
                     guard tally.errors == 0, tally.answered == count else {
                         throw SlapdError(description: "policy report: \(tally.answered)/\(count) answered, \(tally.errors) errors, first: \(tally.firstError ?? "-")")
                     }

@@ -79,6 +79,31 @@ import Testing
         #expect(try spool.read(after: 60, limit: 1000).map(\.sequence) == Array(61...100))
     }
 
+    /// The drainer advances after every batch; the file follows at most every interval, and
+    /// `flushCheckpoint()` (at shutdown) writes what it lags behind.
+    @Test func theCheckpointFileIsWrittenAtIntervalsAndFlushedAtShutdown() async throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func onDisk() throws -> UInt64? {
+            UInt64(try String(contentsOf: directory.appendingPathComponent("checkpoint"), encoding: .utf8))
+        }
+        do {
+            let spool = try LoginSpool(directory: directory, checkpointInterval: .seconds(3600))
+            for index in 1...10 { try await spool.append(Self.event(index)) }
+            try spool.advanceCheckpoint(to: 4, durable: false)
+            #expect(try onDisk() == 4, "the first advance writes the file")
+            try spool.advanceCheckpoint(to: 7, durable: false)
+            #expect(spool.checkpoint == 7)
+            #expect(try onDisk() == 4, "within the interval only memory moves")
+            try spool.flushCheckpoint()
+            #expect(try onDisk() == 7)
+            spool.close()
+        }
+        let reopened = try LoginSpool(directory: directory)
+        defer { reopened.close() }
+        #expect(reopened.checkpoint == 7 && reopened.recoveredThrough == 10)
+    }
+
     @Test func aTruncatedOrCorruptTailIsDroppedWithAWarning() async throws {
         let directory = Self.directory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -327,6 +352,30 @@ import Testing
         let m2 = try await ldap.entry(try DistinguishedName(world.accountDN("m2")), attributes: ["gwPasswordChangedByAdmin"])
         #expect(m1?.string("gwPasswordChangedByAdmin") == nil)
         #expect(m2?.string("gwPasswordChangedByAdmin") != nil)
+    }
+
+    /// The resolver's memory ages in elapsed time, not on the directory's clock: moving event
+    /// time by days (as tests and the benchmark do, or a wall-clock step) neither empties it nor
+    /// stretches it. Shown by changing the account's address behind the cache's back.
+    @Test func theResolverCacheAgesInElapsedTimeNotEventTime() async throws {
+        let fixture = try Self.server.get()
+        let world = try await AuditWorld.make(accounts: ["k1"], fixture: fixture)
+        let ldap = world.fixture.gwdirConnection()
+        defer { ldap.close() }
+        let root = world.fixture.rootConnection()
+        defer { root.close() }
+        let context = try world.log(ldap).context
+        let remembering = MailAccountResolver(context: context)
+        let forgetting = MailAccountResolver(context: context, cache: ResolvedLoginCache(ttl: .zero, negativeTTL: .zero))
+        let login = world.mail("k1")
+        let dn = try DistinguishedName(world.accountDN("k1"))
+        #expect(try await remembering.account(of: login)?.dn == dn)
+        #expect(try await forgetting.account(of: login)?.dn == dn)
+
+        try await root.modify(dn: dn, [.replace("mail", "renamed-\(login)")])
+        world.clock.advance(by: 3 * 86_400)
+        #expect(try await remembering.account(of: login)?.dn == dn, "three days of event time are no time for the cache")
+        #expect(try await forgetting.account(of: login) == nil, "a lookup after the TTL sees the directory as it is")
     }
 
     @Test func aCrashBeforeTheCheckpointReplaysEveryEventExactlyOnce() async throws {

@@ -4,6 +4,9 @@
 // already-bound handle (connecting is not timed) and returns an LDAP result code
 // (0 = success); `error` receives a message on failure.
 #include <stdint.h>
+// For the policy benchmark's load generator (ClosedLoopHTTPLoad): it waits on 256 sockets,
+// which poll(2) scans whole on every call; Swift's Glibc module does not export epoll(7).
+#include <sys/epoll.h>
 
 typedef struct gwb_conn gwb_conn;
 

@@ -50,9 +50,8 @@ public struct SpooledLoginRecorder: LoginRecorder {
             let batch = try spool.read(after: after, limit: batchSize)
             guard let last = batch.last else { return drained }
             try await write(batch, mayBeWritten: batch.first!.sequence <= spool.recoveredThrough || retrying.isSet)
-            // The file only when the spool is caught up (or every 250 ms): a restart then
-            // replays little, and a busy drainer does not fsync after every small batch.
-            try spool.advanceCheckpoint(to: last.sequence, durable: last.sequence >= spool.durableSequence)
+            // The file at most every 250 ms (LoginSpool.advanceCheckpoint), and at shutdown.
+            try spool.advanceCheckpoint(to: last.sequence, durable: false)
             retrying.clear()
             drained += batch.count
         }
@@ -187,6 +186,7 @@ public struct SpoolDrainService<C: Clock>: Service where C.Duration == Duration 
         }
         do {
             try await recorder.drainAvailable()
+            try recorder.spool.flushCheckpoint()
         } catch {
             logger.warning("spooled logins remain for the next start", metadata: [
                 "backlog": "\(recorder.spool.durableSequence - recorder.spool.checkpoint)", "error": "\(error)",

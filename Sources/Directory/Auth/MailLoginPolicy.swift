@@ -325,7 +325,10 @@ public struct MailAccountResolver: LoginAccountResolver {
     }
 
     public func account(of login: String) async throws -> ResolvedLoginAccount? {
-        let now = context.now()
+        // The cache ages in elapsed time, not on ``DirectoryContext/now``: a TTL bounds how long
+        // an answer from slapd is reused, and the directory's clock is event time, which tests
+        // and the benchmark move by days and a wall-clock step can move backwards.
+        let now = ContinuousClock.now
         if let known = cache.state.withLock({ $0.lookUp(login, now: now) }) { return known }
         let resolved: ResolvedLoginAccount?
         if let (_, account) = try await MailLoginPolicy.account(login: login, context: context) {
@@ -360,7 +363,7 @@ public struct MailAccountResolver: LoginAccountResolver {
     }
 }
 
-/// What ``MailAccountResolver`` remembers of recent lookups, pure so tests drive it with dates.
+/// What ``MailAccountResolver`` remembers of recent lookups, pure so tests drive it with instants.
 /// An account found is kept for `ttl` (a rename or a delete shows after at most that long: the
 /// events of those seconds name the old DN); a login without an account for `negativeTTL`. An
 /// admin reset made meanwhile is cleared by the first success after the cache forgets it.
@@ -368,15 +371,15 @@ public struct MailAccountResolver: LoginAccountResolver {
 public struct ResolvedLoginCache: Sendable {
     struct Entry: Sendable {
         var account: ResolvedLoginAccount?
-        var expires: Date
+        var expires: ContinuousClock.Instant
     }
 
     var entries: [String: Entry] = [:]
-    public let ttl: TimeInterval
-    public let negativeTTL: TimeInterval
+    public let ttl: Duration
+    public let negativeTTL: Duration
     public let capacity: Int
 
-    public init(ttl: TimeInterval = 30, negativeTTL: TimeInterval = 5, capacity: Int = 100_000) {
+    public init(ttl: Duration = .seconds(30), negativeTTL: Duration = .seconds(5), capacity: Int = 100_000) {
         self.ttl = ttl
         self.negativeTTL = negativeTTL
         self.capacity = capacity
@@ -385,17 +388,17 @@ public struct ResolvedLoginCache: Sendable {
     public var count: Int { entries.count }
 
     /// `.some(account)` (an account or none) while remembered, nil when it must be looked up.
-    public func lookUp(_ login: String, now: Date) -> ResolvedLoginAccount?? {
+    public func lookUp(_ login: String, now: ContinuousClock.Instant) -> ResolvedLoginAccount?? {
         guard let entry = entries[login], now < entry.expires else { return nil }
         return .some(entry.account)
     }
 
-    public mutating func store(_ login: String, _ account: ResolvedLoginAccount?, now: Date) {
+    public mutating func store(_ login: String, _ account: ResolvedLoginAccount?, now: ContinuousClock.Instant) {
         if entries.count >= capacity {
             entries = entries.filter { now < $0.value.expires }
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
         }
-        entries[login] = Entry(account: account, expires: now.addingTimeInterval(account == nil ? negativeTTL : ttl))
+        entries[login] = Entry(account: account, expires: now.advanced(by: account == nil ? negativeTTL : ttl))
     }
 
     /// The mark is gone: later successes of the account need not clear it again.
