@@ -30,6 +30,10 @@ struct AdversaryWorld: Sendable {
     /// An address in acme's domain that no entry has: the attacks route mail to it.
     var attackerAddress: String { "\(attackTag)-attacker@\(acmeDomain)" }
     static let attackPassword = "Attack-Pw-9!"
+    /// An audit entry of alice as the spool's drainer writes it: `gwSpoolId` and `gwSpoolSeq`
+    /// are the mark a replay after a crash trusts to skip what slapd already counted.
+    var spooledEventDN = ""
+    var spoolID: String { "adv-spool-\(tag)" }
 
     func acmeAddress(_ local: String) -> String { "\(local)@\(acmeDomain)" }
     func betaAddress(_ local: String) -> String { "\(local)@\(betaDomain)" }
@@ -72,12 +76,13 @@ struct AdversaryWorld: Sendable {
     }
 
     static func make() async throws -> AdversaryWorld {
-        let world = AdversaryWorld(fixture: try DirectoryFixture.shared(), tag: String(UUID().uuidString.prefix(8)).lowercased())
-        try await world.provision()
+        var world = AdversaryWorld(fixture: try DirectoryFixture.shared(), tag: String(UUID().uuidString.prefix(8)).lowercased())
+        world.spooledEventDN = try await world.provision()
         return world
     }
 
-    private func provision() async throws {
+    /// Returns the spooled audit entry's DN.
+    private func provision() async throws -> String {
         let connection = fixture.gwdirConnection()
         defer { connection.close() }
         let context = DirectoryContext(ldap: connection, layout: try DirectoryLayout(base: fixture.baseDN))
@@ -109,6 +114,19 @@ struct AdversaryWorld: Sendable {
                                  members: [acmeAddress("alice"), acmeAddress("dave")])
         _ = try await groups.add(.shared, address: acmeAddress("help"), workspace: acme, unit: try UnitPath("sales"),
                                  members: [acmeAddress("alice")])
+        let event = LoginEvent(time: Date(), accountDN: aliceDN.parsedDN, loginName: acmeAddress("alice"), type: .imap, client: "imap",
+                               ip: IPAddress("10.9.0.1"), country: nil, outcome: .success)
+        _ = try await AuditLog(context: context, purgeInterval: nil).write(event, mark: AuditSpoolMark(spool: spoolID, sequence: 7))
+        let spooled = try await connection.search(base: context.layout.auditEvents, scope: .oneLevel, filter: .equal("gwSpoolId", spoolID), attributes: ["1.1"])
+        return try #require(spooled.entries.first).dn
+    }
+
+    /// The spooled audit entry's mark and count, as the root DN reads them.
+    func spooledEventMark() async throws -> [String] {
+        let root = fixture.rootConnection()
+        defer { root.close() }
+        let entry = try await root.search(base: spooledEventDN.parsedDN, scope: .base, attributes: ["gwSpoolId", "gwSpoolSeq", "gwEventCount"]).entries.first
+        return ["gwSpoolId", "gwSpoolSeq", "gwEventCount"].map { "\($0): \(entry?.strings($0) ?? [])" }
     }
 
     // MARK: Principals
@@ -389,7 +407,8 @@ struct AttackGenerator {
             ClassSet(name: "gwInvitation", classes: ["gwInvitation"], naturalRDN: "gwInvitationId", fixedValue: nil, carriesMail: true) { mail, _ in
                 [LDAPAttribute("mail", mail!), LDAPAttribute("gwInvitationState", "pending")] },
             ClassSet(name: "gwLoginEvent", classes: ["gwLoginEvent"], naturalRDN: "gwEventId", fixedValue: nil, carriesMail: false) { _, attacker in
-                [LDAPAttribute("gwAccountRef", attacker), LDAPAttribute("gwLoginResult", "success")] },
+                [LDAPAttribute("gwAccountRef", attacker), LDAPAttribute("gwLoginResult", "success"),
+                 LDAPAttribute("gwSpoolId", w.spoolID), LDAPAttribute("gwSpoolSeq", "999999999")] },
             ClassSet(name: "gwIPBlock", classes: ["gwIPBlock"], naturalRDN: "gwClientIP", fixedValue: nil, carriesMail: false) { _, _ in
                 [LDAPAttribute("gwBlockedUntil", "20990101000000Z")] },
             ClassSet(name: "organizationalUnit+extensibleObject", classes: ["organizationalUnit", "extensibleObject"], naturalRDN: "ou", fixedValue: nil, carriesMail: true) { mail, attacker in
@@ -466,7 +485,7 @@ struct AttackGenerator {
             ("cn=admins,o=acme", w.acmeAdminsDN), ("cn=admins,sales", w.salesAdminsDN), ("cn=admins,east", w.eastAdminsDN),
             ("cn=admins,o=beta", w.betaAdminsDN),
             ("alias al", w.aliasDN), ("alice's credential", w.credentialDN), ("group team", w.teamDN), ("shared help", w.helpDN),
-            ("cn=superadmins", w.superAdminsDN),
+            ("cn=superadmins", w.superAdminsDN), ("alice's spooled audit entry", w.spooledEventDN),
         ]
     }
 
@@ -504,6 +523,11 @@ struct AttackGenerator {
             ("delete gwAllowedNetwork", .delete("gwAllowedNetwork")),
             ("add gwAllowedNetwork (anywhere)", .add("gwAllowedNetwork", ["0.0.0.0/0"])),
             ("delete pwdAccountLockedTime (unlock)", .delete("pwdAccountLockedTime")),
+            // The spool's exactly-once mark: a forged high-water sequence would make a replay skip
+            // real events; another spool's id would make it count them twice.
+            ("replace gwSpoolSeq (forged high water)", .replace("gwSpoolSeq", "999999999")),
+            ("replace gwSpoolId (another spool's)", .replace("gwSpoolId", "forged-\(w.tag)")),
+            ("increment gwEventCount", .increment("gwEventCount", by: 1000)),
         ]
     }
 
@@ -606,6 +630,8 @@ func expectDovecotUnchanged(_ dovecot: DovecotServer, _ world: AdversaryWorld, s
         let sample = try await SampleDirectory.get()
         let postfix = try PostfixConfig(sample)
         let before = try await world.snapshot()
+        let markBefore = try await world.spooledEventMark()
+        #expect(markBefore.contains("gwSpoolSeq: [\"7\"]"), "baseline: \(markBefore)")
         let postfixBefore = try world.postfixView(postfix)
         #expect(postfixBefore == world.expectedPostfixView(), "baseline: \(postfixBefore)")
 
@@ -660,6 +686,7 @@ func expectDovecotUnchanged(_ dovecot: DovecotServer, _ world: AdversaryWorld, s
             Issue.record("\(dn) changed: removed \(old.subtracting(new).sorted()) added \(new.subtracting(old).sorted())")
         }
         #expect(try await world.plantedOutsideTheWorkspaces() == [])
+        #expect(try await world.spooledEventMark() == markBefore, "the spool's exactly-once mark or count changed")
 
         // (b) Postfix resolves the victims exactly as before and none of the attack addresses.
         let postfixAfter = try world.postfixView(postfix)
