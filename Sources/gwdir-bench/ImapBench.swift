@@ -59,7 +59,7 @@ enum ImapBench {
                         _ server: BenchPolicyServer) async throws -> [String] {
         let accounts = (0..<max(1, min(options.imapAccounts, options.users - 2))).map { 2 + $0 }
         let logins = options.imapLogins, concurrency = options.imapConcurrency
-        print("config imap logins=\(logins) concurrency=\(concurrency) accounts=\(accounts.count) rounds=\(options.policyRounds) "
+        print("config imap logins=\(logins) concurrency=\(concurrency) accounts=\(accounts.count) rounds=\(options.imapRounds) "
               + "policy_server=in-process DirectoryServer, spool on")
         // Warm-up: one login per account on each server, so both have created every mailbox
         // before anything is timed (the first login of an account makes its Maildir).
@@ -72,7 +72,7 @@ enum ImapBench {
         }
         var on: [Double] = [], off: [Double] = [], ratios: [Double] = []
         var sourceOffset = accounts.count
-        for round in 0..<options.policyRounds {
+        for round in 0..<options.imapRounds {
             var latest: [String: Double] = [:]
             for side in round.isMultiple(of: 2) ? ["off", "on"] : ["on", "off"] {
                 let dovecot = side == "on" ? dovecots.on : dovecots.off
@@ -91,7 +91,7 @@ enum ImapBench {
         }
         // Dovecot reports after it has answered the client: wait (bounded) until the server has
         // every report of the warm-up and the timed rounds, so none is lost unnoticed.
-        let expected = UInt64(accounts.count + logins * options.policyRounds)
+        let expected = UInt64(accounts.count + logins * options.imapRounds)
         let deadline = monotonicSeconds() + 30
         while server.spooled.spool.durableSequence < expected, monotonicSeconds() < deadline {
             try await Task.sleep(for: .milliseconds(20))

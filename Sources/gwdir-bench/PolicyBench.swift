@@ -421,7 +421,7 @@ enum PolicyBench {
     /// first; the ratio is the median of the rounds' own ratios (as AuditBench's).
     static func report(_ options: Options, _ bench: BenchDirectory, _ server: BenchPolicyServer, _ group: any EventLoopGroup) async throws -> [String] {
         let count = options.policyEvents, connections = options.policyConnections
-        print("config policy events=\(count) connections=\(connections) accounts=\(options.policyAccounts) rounds=\(options.policyRounds) spool=on(tmp dir, fsync) server=in-process DirectoryServer as \(identity(options, bench).dn) "
+        print("config policy events=\(count) connections=\(connections) accounts=\(options.policyAccounts) rounds=\(options.reportRounds) spool=on(tmp dir, fsync) server=in-process DirectoryServer as \(identity(options, bench).dn) "
               + "allow=\(options.allowRate)/s x \(options.allowSeconds)s over \(options.allowConnections) connections")
         var run = 1
         var http: [Measurement] = [], baseline: [Measurement] = [], ratios: [Double] = [], latencies: [Double] = []
@@ -434,7 +434,7 @@ enum PolicyBench {
             context: DirectoryContext(ldap: baselineConnection, layout: try DirectoryLayout(base: bench.slapd.baseDN), now: { baselineClock.now() }),
             purgeInterval: nil
         )
-        for round in 0..<options.policyRounds {
+        for round in 0..<options.reportRounds {
             let workload = PolicyWorkload(count: count, users: options.users, accounts: options.policyAccounts, seed: UInt64(100 + round), domain: bench.domain)
             var latest: [String: Measurement] = [:]
             var slapdMicros: [String: Double] = [:]
@@ -514,7 +514,7 @@ enum PolicyBench {
         let client = try await PolicyClient.connect(group: group, port: server.port, count: connections, key: server.key, tally: tally) { connection in
             .openLoop(requests: requests, interval: interval, connection: connection, connections: connections)
         }
-        server.clock.jump(to: BenchPolicyServer.epoch(2 * options.policyRounds + 1))
+        server.clock.jump(to: BenchPolicyServer.epoch(2 * options.reportRounds + 1))
         let start = monotonicSeconds()
         // A little ahead, so every connection has its schedule before the first request is due.
         client.start(.now() + .milliseconds(50))

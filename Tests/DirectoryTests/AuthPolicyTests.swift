@@ -1,4 +1,4 @@
-import Directory
+@testable import Directory
 import Foundation
 import LDAPClient
 import TestSupport
@@ -140,6 +140,65 @@ import Testing
         }
         let state = try await service.state(of: ip)
         #expect(state?.failureCount == 40, "\(String(describing: state))")
+    }
+
+    /// Each server counts from the entry as it last wrote it (one write per failure); what
+    /// others did meanwhile (counts, a new window, a lift, a first entry) must still count exactly.
+    @Test func countingFromRememberedEntriesStaysExactAcrossServers() async throws {
+        let world = try await AuthWorld.make("auth-ipknown")
+        defer { world.close() }
+        let policy = IPBlockPolicy(maxFailures: 6, window: .seconds(60), blockDuration: .seconds(120))
+        let first = IPBlockService(context: world.context(), policy: policy)
+        let second = IPBlockService(context: world.context(), policy: policy)
+        let admin = IPBlockService(context: world.context(), policy: policy)
+        let ip = IPAddress(uniqueTestIP())!
+        // Later than the purge of aNewWindowStartsAfterTheBlockAndIPv6Works, which runs meanwhile.
+        let start = Date(timeIntervalSince1970: 1_700_000_000)
+
+        // Both remember stale counts; the increments are counted by slapd, not by them.
+        for step in 0..<5 {
+            #expect(try await (step.isMultiple(of: 2) ? first : second).recordFailure(ip, at: start.addingTimeInterval(Double(step))) == false)
+        }
+        #expect(first.known.entry(ip.description) != nil)
+        #expect(try await admin.state(of: ip)?.failureCount == 5)
+        #expect(try await first.recordFailure(ip, at: start.addingTimeInterval(5)))
+        let blocked = try #require(try await admin.state(of: ip))
+        #expect(blocked.failureCount == 6 && blocked.blockedUntil == start.addingTimeInterval(125))
+
+        // An admin lifts the block: `first` still remembers it blocked, and must count anew.
+        try await admin.lift(ip)
+        #expect(try await first.recordFailure(ip, at: start.addingTimeInterval(6)) == false)
+        #expect(try await admin.state(of: ip) == IPFailureState(windowStart: start.addingTimeInterval(6), failureCount: 1))
+
+        // `second` opens a new window after this one ran out; `first`, remembering the old
+        // window, must count into the new one, not replace it.
+        #expect(try await second.recordFailure(ip, at: start.addingTimeInterval(100)) == false)
+        #expect(try await first.recordFailure(ip, at: start.addingTimeInterval(101)) == false)
+        #expect(try await admin.state(of: ip) == IPFailureState(windowStart: start.addingTimeInterval(100), failureCount: 2))
+
+        // Lifted and counted again by `second` in a window of its own: `first`'s increment,
+        // asserting the window it remembers, must not count into another one unseen.
+        let other = IPAddress(uniqueTestIP())!
+        #expect(try await first.recordFailure(other, at: start) == false)
+        try await admin.lift(other)
+        #expect(try await second.recordFailure(other, at: start.addingTimeInterval(5)) == false)
+        #expect(try await first.recordFailure(other, at: start.addingTimeInterval(6)) == false)
+        #expect(try await admin.state(of: other) == IPFailureState(windowStart: start.addingTimeInterval(5), failureCount: 2))
+    }
+
+    @Test func rememberedEntriesAreBounded() {
+        let known = IPBlockService.KnownEntries(capacity: 3)
+        for index in 0..<3 { known.remember("10.0.0.\(index)", nil) }
+        #expect(known.count == 3)
+        known.remember("10.0.0.1", nil)
+        #expect(known.count == 3)
+        known.remember("10.0.0.9", nil)
+        #expect(known.count == 1 && known.entry("10.0.0.9") != nil && known.entry("10.0.0.0") == nil)
+        known.forget("10.0.0.9")
+        #expect(known.count == 0)
+        let none = IPBlockService.KnownEntries(capacity: 0)
+        none.remember("10.0.0.1", nil)
+        #expect(none.count == 0)
     }
 
     @Test func aNewWindowStartsAfterTheBlockAndIPv6Works() async throws {

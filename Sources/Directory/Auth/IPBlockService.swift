@@ -24,15 +24,57 @@ public struct IPBlockEntry: Sendable, Hashable {
 /// The same entries and counting serve the per-account limit on wrong OTP codes
 /// (``OTPFailureLimit``): their RDN value is `otp.<entryUUID>`, they follow ``otpLimit``, and
 /// ``list(blockedOnly:at:)`` and ``lift(_:)`` (the IP commands) leave them out.
+///
+/// Counting starts from the entry as this service last wrote or read it (``KnownEntries``),
+/// so a failure costs one write instead of a read and a write. That is safe because every
+/// counting write asserts what it assumes: a remembered entry that went stale (another
+/// server counted, an admin lifted the block) fails its assertion and costs a read and a
+/// retry, as a snapshot does. Whether an address *is* blocked is always read from slapd.
 public struct IPBlockService: Sendable {
     public var context: DirectoryContext
     public var policy: IPBlockPolicy
     public var otpLimit: OTPFailureLimit
+    /// Shared by copies of this service (a class), so one server remembers once.
+    let known: KnownEntries
 
-    public init(context: DirectoryContext, policy: IPBlockPolicy = .standard, otpLimit: OTPFailureLimit = .standard) {
+    public init(
+        context: DirectoryContext, policy: IPBlockPolicy = .standard, otpLimit: OTPFailureLimit = .standard,
+        rememberedEntries: Int = 10_000
+    ) {
         self.context = context
         self.policy = policy
         self.otpLimit = otpLimit
+        self.known = KnownEntries(capacity: rememberedEntries)
+    }
+
+    /// The entries as last written or read, by RDN value: `.some(nil)` when read absent.
+    /// Bounded: past `capacity` it forgets everything (each forgotten key costs one read).
+    final class KnownEntries: Sendable {
+        let entries: LockedValue<[String: LDAPEntry?]>
+        let capacity: Int
+
+        init(capacity: Int) {
+            self.capacity = capacity
+            entries = LockedValue([:])
+        }
+
+        func entry(_ key: String) -> LDAPEntry?? {
+            entries.withLock { $0[key] }
+        }
+
+        func remember(_ key: String, _ entry: LDAPEntry?) {
+            guard capacity > 0 else { return }
+            entries.withLock { entries in
+                if entries.count >= capacity, entries[key] == nil { entries.removeAll(keepingCapacity: true) }
+                entries[key] = .some(entry)
+            }
+        }
+
+        func forget(_ key: String) {
+            _ = entries.withLock { $0.removeValue(forKey: key) }
+        }
+
+        var count: Int { entries.withLock { $0.count } }
     }
 
     private static let attributes = [AttributeName.clientIP, AttributeName.failureCount, AttributeName.windowStart, AttributeName.blockedUntil]
@@ -112,8 +154,10 @@ public struct IPBlockService: Sendable {
     /// Forgets the account's wrong OTP codes (an admin's unlock); true when there were any.
     @discardableResult
     public func clearOTPFailures(accountUUID: String) async throws -> Bool {
+        let key = try Self.otpKey(accountUUID)
+        known.forget(key)
         do {
-            _ = try await context.ldap.delete(dn: dn(key: Self.otpKey(accountUUID)))
+            _ = try await context.ldap.delete(dn: dn(key: key))
             return true
         } catch let error as LDAPError where error.code == .noSuchObject {
             return false
@@ -132,11 +176,15 @@ public struct IPBlockService: Sendable {
     // MARK: Counting
 
     /// One failure under `key` by `policy`: a new window, or an increment asserting the window.
-    /// `known`: the entry as a caller just read it (`.some(nil)`: absent), used for the first round.
+    /// `known`: the entry as a caller just read it (`.some(nil)`: absent), used for the first
+    /// round; else the entry as last written or read here (``KnownEntries``).
     private func recordFailure(key: String, what: String, policy: IPBlockPolicy, at now: Date, known: LDAPEntry?? = nil) async throws -> Bool {
         let dn = try dn(key: key)
         let ldap = context.ldap
-        var known = known
+        // A remembered entry only starts a write, which asserts it; a block it shows may have
+        // been lifted since, so that is read again before the failure goes uncounted.
+        var remembered = known == nil
+        var known = known ?? self.known.entry(key)
         for _ in 0..<8 {
             let entry: LDAPEntry?
             if let first = known {
@@ -144,42 +192,64 @@ public struct IPBlockService: Sendable {
                 known = nil
             } else {
                 entry = try await ldapCall("reading the failures \(what)") { try await ldap.entry(dn, attributes: Self.attributes) }
+                remembered = false
+                self.known.remember(key, entry)
             }
             guard let entry, let parsed = Self.parse(entry) else {
                 let (next, blocked) = policy.record(failureAt: now, state: nil)
+                let values = Self.values(next).filter { !$0.value.isEmpty }.map { LDAPAttribute($0.key, $0.value) }
                 do {
                     if entry != nil { _ = try await ldap.delete(dn: dn) }
                     try await ldap.add(dn: dn, attributes: [
                         LDAPAttribute(AttributeName.objectClass, [ObjectClassName.iPBlock]),
                         LDAPAttribute(AttributeName.clientIP, key),
-                    ] + Self.values(next).filter { !$0.value.isEmpty }.map { LDAPAttribute($0.key, $0.value) })
+                    ] + values)
+                    self.known.remember(key, LDAPEntry(dn: dn.description, attributes: values))
                     return blocked
                 } catch let error as LDAPError where [.entryAlreadyExists, .noSuchObject].contains(error.code) {
+                    self.known.forget(key)
                     continue
                 } catch let error as LDAPError {
+                    self.known.forget(key)
                     throw DirectoryError.ldap(error, "recording a failed login \(what)")
                 }
             }
             let (state, windowText) = parsed
-            if policy.isBlocked(state, at: now) { return true }
+            if policy.isBlocked(state, at: now) {
+                if remembered {
+                    remembered = false
+                    continue
+                }
+                return true
+            }
             let (next, blocked) = policy.record(failureAt: now, state: state)
             let sameWindow: LDAPFilter = .equal("gwWindowStart", windowText)
             do {
                 if next.windowStart == state.windowStart, next.failureCount == state.failureCount + 1 {
+                    // `record` continues a window only while it holds no block: asserted too.
+                    let openWindow: LDAPFilter = .and([sameWindow, .not(.present("gwBlockedUntil"))])
                     let result = try await ldap.modify(
                         dn: dn, [.increment(AttributeName.failureCount, by: 1)],
-                        controls: [.assertion(sameWindow), .postRead([AttributeName.failureCount])]
+                        controls: [.assertion(openWindow), .postRead([AttributeName.failureCount])]
                     )
                     let count = result.postReadEntry?.string(AttributeName.failureCount).flatMap { Int($0) } ?? next.failureCount
-                    guard count >= policy.maxFailures else { return false }
-                    let until = GeneralizedTime.format(now.addingTimeInterval(policy.blockDuration.timeInterval))
+                    var counted = state
+                    counted.failureCount = count
+                    guard count >= policy.maxFailures else {
+                        self.known.remember(key, Self.entry(dn, counted))
+                        return false
+                    }
+                    let until = now.addingTimeInterval(policy.blockDuration.timeInterval)
                     do {
                         _ = try await ldap.modify(
-                            dn: dn, [.replace(AttributeName.blockedUntil, [until])],
-                            controls: [.assertion(.and([sameWindow, .not(.present("gwBlockedUntil"))]))]
+                            dn: dn, [.replace(AttributeName.blockedUntil, [GeneralizedTime.format(until)])],
+                            controls: [.assertion(openWindow)]
                         )
+                        counted.blockedUntil = until
+                        self.known.remember(key, Self.entry(dn, counted))
                     } catch let error as LDAPError where error.code == .assertionFailed {
                         // Another failure of the same burst set the block already.
+                        self.known.forget(key)
                     }
                     return true
                 }
@@ -188,10 +258,14 @@ public struct IPBlockService: Sendable {
                     dn: dn, [AttributeName.windowStart, AttributeName.failureCount, AttributeName.blockedUntil].map { .replace($0, values[$0] ?? []) },
                     controls: [.assertion(sameWindow)]
                 )
+                self.known.remember(key, Self.entry(dn, next))
                 return blocked
             } catch let error as LDAPError where [.assertionFailed, .noSuchObject].contains(error.code) {
+                self.known.forget(key)
+                remembered = false
                 continue
             } catch let error as LDAPError {
+                self.known.forget(key)
                 throw DirectoryError.ldap(error, "recording a failed login \(what)")
             }
         }
@@ -221,6 +295,7 @@ public struct IPBlockService: Sendable {
     /// Lifts a block (and forgets the address's failures).
     public func lift(_ ip: IPAddress) async throws {
         let dn = try dn(ip)
+        known.forget(ip.description)
         do {
             _ = try await context.ldap.delete(dn: dn)
         } catch let error as LDAPError where error.code == .noSuchObject {
@@ -236,6 +311,7 @@ public struct IPBlockService: Sendable {
         let now = time ?? context.now()
         var removed = 0
         for entry in try await entries() where (OTPFailureLimit.isAccountKey(entry.ip) ? otpLimit.counter : policy).isStale(entry.state, at: now) {
+            known.forget(entry.ip)
             do {
                 _ = try await context.ldap.delete(dn: entry.dn)
                 removed += 1
@@ -249,6 +325,11 @@ public struct IPBlockService: Sendable {
         let count = entry.string(AttributeName.failureCount).flatMap { Int($0) } ?? 0
         let blockedUntil = entry.string(AttributeName.blockedUntil).flatMap(GeneralizedTime.parse)
         return (IPFailureState(windowStart: windowStart, failureCount: count, blockedUntil: blockedUntil), windowText)
+    }
+
+    /// The entry as `state` stores it, for ``KnownEntries``.
+    static func entry(_ dn: DistinguishedName, _ state: IPFailureState) -> LDAPEntry {
+        LDAPEntry(dn: dn.description, attributes: values(state).filter { !$0.value.isEmpty }.map { LDAPAttribute($0.key, $0.value) })
     }
 
     static func values(_ state: IPFailureState) -> [String: [String]] {

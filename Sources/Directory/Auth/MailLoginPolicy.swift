@@ -200,12 +200,15 @@ public struct MailLoginPolicy: Sendable {
         // The address's block state as read for the reason, reused to count the failure.
         var blockState: IPBlockService.Snapshot?
         do {
-            found = try await lookUp(attempt.login, now: now)
+            // A failure's reason needs the networks and the address's block only to repeat
+            // what `allow` refused for (``MailLoginRules/failureReason``); counting the failure
+            // below needs no read first (``IPBlockService``).
+            found = try await lookUp(attempt.login, now: now, includingNetworks: policyRejected)
             if success {
                 outcome = .success
             } else {
                 var blocked = false
-                if let ip = attempt.ip {
+                if policyRejected, let ip = attempt.ip {
                     let snapshot = try await ipBlocks.snapshot(of: ip)
                     blockState = snapshot
                     blocked = ipBlocks.isBlocked(snapshot, at: now)
@@ -263,14 +266,15 @@ public struct MailLoginPolicy: Sendable {
     }
 
     /// The account whose primary address is `login` (Dovecot logs in by primary address),
-    /// with its workspace's networks and ppolicy lock; nil when there is none.
-    public func lookUp(_ login: String, now: Date) async throws -> (dn: DistinguishedName, state: MailAccountState)? {
+    /// with its workspace's networks (unless `includingNetworks` is false: then empty) and
+    /// ppolicy lock; nil when there is none.
+    public func lookUp(_ login: String, now: Date, includingNetworks: Bool = true) async throws -> (dn: DistinguishedName, state: MailAccountState)? {
         guard let (entry, account) = try await Self.account(login: login, context: context, extraAttributes: [AttributeName.pwdAccountLockedTime]) else {
             return nil
         }
         let workspace = account.homeWorkspace
         var workspaceNetworks: [String] = []
-        if let workspace {
+        if let workspace, includingNetworks {
             workspaceNetworks = try await ldapCall("reading the allowed networks of \(workspace)") {
                 try await context.ldap.entry(workspace, attributes: [AttributeName.allowedNetwork])?.strings(AttributeName.allowedNetwork) ?? []
             }
