@@ -437,6 +437,8 @@ enum PolicyBench {
         for round in 0..<options.reportRounds {
             let workload = PolicyWorkload(count: count, users: options.users, accounts: options.policyAccounts, seed: UInt64(100 + round), domain: bench.domain)
             var latest: [String: Measurement] = [:]
+            // When the HTTP side's last answer came; the rest of its time is the drain's tail.
+            var answeredSeconds = 0.0
             var slapdMicros: [String: Double] = [:]
             for side in round.isMultiple(of: 2) ? ["http", "auditlog"] : ["auditlog", "http"] {
                 let slapdBefore = bench.slapd.processID.flatMap(processCPUSeconds(of:))
@@ -470,11 +472,15 @@ enum PolicyBench {
                             print("threads cpu_us/event: " + lines.joined(separator: " "))
                         }
                     }
+                    var answeredAt = 0.0
                     let measurement = try await measure {
+                        let start = monotonicSeconds()
                         await onThreadOfItsOwn { client.run(requests, tally: tally) }
+                        answeredAt = monotonicSeconds() - start
                         try await server.drained()
                         return count
                     }
+                    answeredSeconds = answeredAt
                     client.close()
                     guard tally.errors == 0, tally.answered == count else {
                         throw SlapdError(description: "policy report: \(tally.answered)/\(count) answered, \(tally.errors) errors, first: \(tally.firstError ?? "-")")
@@ -488,8 +494,8 @@ enum PolicyBench {
             let ratio = latest["http"]!.opsPerSecond / latest["auditlog"]!.opsPerSecond
             ratios.append(ratio)
             // slapd's CPU per event includes the verification search after each side.
-            print(String(format: "round %d policy report http=%.0f auditlog=%.0f ratio=%.2f cpu_us http=%.0f auditlog=%.0f slapd_cpu_us http=%.0f auditlog=%.0f",
-                         round + 1, latest["http"]!.opsPerSecond, latest["auditlog"]!.opsPerSecond, ratio,
+            print(String(format: "round %d policy report http=%.0f auditlog=%.0f ratio=%.2f answered_s=%.2f drained_s=%.2f cpu_us http=%.0f auditlog=%.0f slapd_cpu_us http=%.0f auditlog=%.0f",
+                         round + 1, latest["http"]!.opsPerSecond, latest["auditlog"]!.opsPerSecond, ratio, answeredSeconds, latest["http"]!.seconds,
                          latest["http"]!.cpuMicrosPerOp, latest["auditlog"]!.cpuMicrosPerOp,
                          slapdMicros["http"] ?? -1, slapdMicros["auditlog"] ?? -1))
         }
