@@ -131,6 +131,7 @@ let package = Package(
                 "DirectoryServer", "Directory", "LDAPClient", "LocalSlapd", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

@@ -46,8 +46,8 @@ swift test --skip-build --filter LeakTests
 # 1-2 s deadlines, which TSan's slowdown would miss) are left to the steps above. Shared state
 # is behind LDAPClient's LockedValue (a pthread mutex TSan intercepts), so any report is a real
 # finding: the step fails on the first one (halt_on_error) and prints it.
-TSAN_SUITES='LDAPClientTests|AuditLogTests|AuditStateMachineTests|AuditSweepTests|AuditServicesTests|SpoolTests|SpooledRecorderTests|SpoolRunTests|FoldedLoginRunTests'
-step "ThreadSanitizer: LDAPClient and AuditLog/spool suites (.build-tsan; any report fails)"
+TSAN_SUITES='LDAPClientTests|AuditLogTests|AuditStateMachineTests|AuditSweepTests|AuditServicesTests|SpoolTests|SpooledRecorderTests|SpoolRunTests|FoldedLoginRunTests|ServeWiringTests'
+step "ThreadSanitizer: LDAPClient, AuditLog/spool and serve-wiring suites (.build-tsan; any report fails)"
 swift build --build-tests --sanitize=thread --scratch-path .build-tsan
 tsan_status=0
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan-suppressions.txt" swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
