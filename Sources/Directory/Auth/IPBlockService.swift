@@ -193,7 +193,9 @@ public struct IPBlockService: Sendable {
             } else {
                 entry = try await ldapCall("reading the failures \(what)") { try await ldap.entry(dn, attributes: Self.attributes) }
                 remembered = false
-                self.known.remember(key, entry)
+                // Not an entry it cannot read: that one is replaced (deleted first), which only a
+                // fresh read may decide.
+                if entry.map({ Self.parse($0) != nil }) ?? true { self.known.remember(key, entry) }
             }
             guard let entry, let parsed = Self.parse(entry) else {
                 let (next, blocked) = policy.record(failureAt: now, state: nil)
