@@ -5,13 +5,17 @@ import LDAPClient
 import Logging
 import ServiceLifecycle
 import Testing
+import TestSupport
 
 /// `gwdir serve`'s own wiring in process: the connections on the HTTP event loop, the drainer
 /// and every LDAP call on the connection's thread (``DirectoryServer/executor``), the reports
 /// spooled. Run under ThreadSanitizer in CI (scripts/test.sh).
 @Suite struct ServeWiringTests {
     @Test func concurrentReportsAndAllowsAreAnsweredAndEveryReportIsWritten() async throws {
-        let world = try await PolicyWorld.make("serve-wiring")
+        // A slapd of its own: the server's sweep purges stale IP blocks, other tests' included.
+        let fixture = try DirectoryFixture.start()
+        defer { fixture.slapd.stop() }
+        let world = try await PolicyWorld.make("serve-wiring", fixture: fixture)
         defer { world.close() }
         try await world.addAccount("alice")
         try await world.addAccount("carol", status: "suspended")

@@ -238,7 +238,7 @@ public struct IPBlockService: Sendable {
                     var counted = state
                     counted.failureCount = count
                     guard count >= policy.maxFailures else {
-                        self.known.remember(key, Self.entry(dn, counted))
+                        self.known.remember(key, Self.entry(dn, counted, windowText: windowText))
                         return false
                     }
                     let until = now.addingTimeInterval(policy.blockDuration.timeInterval)
@@ -248,7 +248,7 @@ public struct IPBlockService: Sendable {
                             controls: [.assertion(openWindow)]
                         )
                         counted.blockedUntil = until
-                        self.known.remember(key, Self.entry(dn, counted))
+                        self.known.remember(key, Self.entry(dn, counted, windowText: windowText))
                     } catch let error as LDAPError where error.code == .assertionFailed {
                         // Another failure of the same burst set the block already.
                         self.known.forget(key)
@@ -329,9 +329,12 @@ public struct IPBlockService: Sendable {
         return (IPFailureState(windowStart: windowStart, failureCount: count, blockedUntil: blockedUntil), windowText)
     }
 
-    /// The entry as `state` stores it, for ``KnownEntries``.
-    static func entry(_ dn: DistinguishedName, _ state: IPFailureState) -> LDAPEntry {
-        LDAPEntry(dn: dn.description, attributes: values(state).filter { !$0.value.isEmpty }.map { LDAPAttribute($0.key, $0.value) })
+    /// The entry as `state` stores it, for ``KnownEntries``; `windowText`: the window's value
+    /// as slapd holds it, kept verbatim because the next write asserts it.
+    static func entry(_ dn: DistinguishedName, _ state: IPFailureState, windowText: String? = nil) -> LDAPEntry {
+        var values = values(state)
+        if let windowText { values[AttributeName.windowStart] = [windowText] }
+        return LDAPEntry(dn: dn.description, attributes: values.filter { !$0.value.isEmpty }.map { LDAPAttribute($0.key, $0.value) })
     }
 
     static func values(_ state: IPFailureState) -> [String: [String]] {
