@@ -187,17 +187,21 @@ public struct IPBlockService: Sendable {
         var known = known ?? self.known.entry(key)
         for _ in 0..<8 {
             let entry: LDAPEntry?
+            let fresh: Bool
             if let first = known {
                 entry = first
                 known = nil
+                fresh = false
             } else {
                 entry = try await ldapCall("reading the failures \(what)") { try await ldap.entry(dn, attributes: Self.attributes) }
                 remembered = false
-                // Not an entry it cannot read: that one is replaced (deleted first), which only a
-                // fresh read may decide.
-                if entry.map({ Self.parse($0) != nil }) ?? true { self.known.remember(key, entry) }
+                fresh = true
             }
-            guard let entry, let parsed = Self.parse(entry) else {
+            let parsedEntry = entry.flatMap(Self.parse)
+            // Not an entry it cannot read: that one is replaced (deleted first), which only a
+            // fresh read may decide.
+            if fresh, entry == nil || parsedEntry != nil { self.known.remember(key, entry) }
+            guard let parsed = parsedEntry else {
                 let (next, blocked) = policy.record(failureAt: now, state: nil)
                 let values = Self.values(next).filter { !$0.value.isEmpty }.map { LDAPAttribute($0.key, $0.value) }
                 do {
