@@ -158,10 +158,15 @@ import TestSupport
             }
         }
         #expect(found == 50)
+        // The search starts only after cancel(): without the gate, a loaded machine could run
+        // the task and answer the search before cancel() was called (seen once in CI).
+        let gate = AsyncStream.makeStream(of: Void.self)
         let cancelled = Task(executorPreference: connection.executor) {
-            try await connection.search(base: TestSlapd.baseDN.parsedDN)
+            for await _ in gate.stream {}
+            return try await connection.search(base: TestSlapd.baseDN.parsedDN)
         }
         cancelled.cancel()
+        gate.continuation.finish()
         await #expect(throws: CancellationError.self) { _ = try await cancelled.value }
         #expect(try await connection.whoAmI().hasPrefix("dn:"))
     }
